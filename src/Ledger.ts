@@ -1,0 +1,365 @@
+/**
+ * The audit ledger: every failure, transition and fallback a breaker sees.
+ *
+ * `Ledger.Ledger` is the service; `layerMemory` and `layerNoop` live here,
+ * `layerSql` runs on any `SqlClient` (its code is loaded lazily so that
+ * importing `agentarmour` never loads `@effect/sql`), and the drivers are in
+ * `agentarmour/sqlite` and `agentarmour/pg`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type { SqlClient } from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+
+/**
+ * A breaker's state, as stored and shown everywhere.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const BreakerState = Schema.Literal("CLOSED", "OPEN", "HALF_OPEN")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BreakerState = typeof BreakerState.Type
+
+/**
+ * What kind of failure a record describes.
+ *
+ * - `exception`: the node failed with a typed error
+ * - `timeout`: the node overran the breaker's `callTimeout` and was interrupted
+ * - `defect`: the node died (a thrown exception, `Effect.die`)
+ * - `slow`: the node succeeded, but slower than `slowCallDuration`
+ * - `contamination`: the node succeeded with output the guard rejected
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FailureCategory = Schema.Literal("exception", "timeout", "defect", "slow", "contamination")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FailureCategory = typeof FailureCategory.Type
+
+/**
+ * One failure seen by a breaker (or by the guard, for `contamination`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class FailureRecord extends Schema.Class<FailureRecord>("agentarmour/FailureRecord")({
+  breakerName: Schema.String,
+  category: FailureCategory,
+  errorType: Schema.String,
+  /** never empty: a timeout says which timeout it was */
+  errorMessage: Schema.String,
+  /** `Cause.pretty` of the failure */
+  traceback: Schema.String,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * One state change of a breaker (or a guard quarantine / release, recorded
+ * with the guard's pseudo-states in `reason`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class TransitionRecord extends Schema.Class<TransitionRecord>("agentarmour/TransitionRecord")({
+  breakerName: Schema.String,
+  fromState: BreakerState,
+  toState: BreakerState,
+  reason: Schema.String,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * A fallback strategy answered instead of the failed node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class FallbackRecord extends Schema.Class<FallbackRecord>("agentarmour/FallbackRecord")({
+  breakerName: Schema.String,
+  /** "cache" | "degrade" | "escalate" | "decompose" (or a user's own name) */
+  strategy: Schema.String,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * Per-breaker figures computed from the ledger.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class BreakerSummary extends Schema.Class<BreakerSummary>("agentarmour/BreakerSummary")({
+  breakerName: Schema.String,
+  /** the `toState` of the newest transition, `CLOSED` when there is none */
+  state: BreakerState,
+  failuresTotal: Schema.Number,
+  failuresLast24h: Schema.Number,
+  lastFailureAt: Schema.NullOr(Schema.DateFromSelf),
+  transitions: Schema.Number,
+  fallbacksServed: Schema.Number
+}) {}
+
+/**
+ * A query over the ledger: newest first, at most `limit` rows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Query {
+  readonly breaker?: string | undefined
+  readonly limit?: number | undefined
+}
+
+/**
+ * Reading the ledger failed (the database is missing, locked or not a ledger).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}
+
+/**
+ * The ledger service. Writes never fail and never block the caller: a
+ * broken database is logged, counted and retried by the implementation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Ledger {
+  readonly recordFailure: (record: FailureRecord) => Effect.Effect<void>
+  readonly recordTransition: (record: TransitionRecord) => Effect.Effect<void>
+  /** optional so that hand-written ledgers only need the six members of the contract */
+  readonly recordFallback?: ((record: FallbackRecord) => Effect.Effect<void>) | undefined
+  readonly failures: (query?: Query) => Effect.Effect<ReadonlyArray<FailureRecord>, LedgerError>
+  readonly transitions: (query?: Query) => Effect.Effect<ReadonlyArray<TransitionRecord>, LedgerError>
+  readonly fallbacks?: ((query?: Query) => Effect.Effect<ReadonlyArray<FallbackRecord>, LedgerError>) | undefined
+  readonly summary: Effect.Effect<ReadonlyArray<BreakerSummary>, LedgerError>
+  /** waits until every record offered so far is durable */
+  readonly flush: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("agentarmour/Ledger")
+
+/** default number of rows a query returns */
+export const DEFAULT_LIMIT = 20
+
+const DAY_MILLIS = 24 * 60 * 60 * 1000
+
+/**
+ * Computes the per-breaker summary from records held in memory. Exported for
+ * ledgers that keep records in memory; SQL ledgers compute it in SQL.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const summarize = (
+  failures: Iterable<FailureRecord>,
+  transitions: Iterable<TransitionRecord>,
+  fallbacks: Iterable<FallbackRecord>,
+  now: number
+): ReadonlyArray<BreakerSummary> => {
+  type Acc = {
+    state: BreakerState
+    stateAt: number
+    failuresTotal: number
+    failuresLast24h: number
+    lastFailureAt: Date | null
+    transitions: number
+    fallbacksServed: number
+  }
+  const byName = new Map<string, Acc>()
+  const get = (name: string): Acc => {
+    let acc = byName.get(name)
+    if (acc === undefined) {
+      acc = {
+        state: "CLOSED",
+        stateAt: -Infinity,
+        failuresTotal: 0,
+        failuresLast24h: 0,
+        lastFailureAt: null,
+        transitions: 0,
+        fallbacksServed: 0
+      }
+      byName.set(name, acc)
+    }
+    return acc
+  }
+  for (const f of failures) {
+    const acc = get(f.breakerName)
+    acc.failuresTotal++
+    const at = f.createdAt.getTime()
+    if (now - at <= DAY_MILLIS) acc.failuresLast24h++
+    if (acc.lastFailureAt === null || at > acc.lastFailureAt.getTime()) acc.lastFailureAt = f.createdAt
+  }
+  for (const t of transitions) {
+    const acc = get(t.breakerName)
+    acc.transitions++
+    const at = t.createdAt.getTime()
+    // ">=" so that of two transitions in the same millisecond the later-recorded wins
+    if (at >= acc.stateAt) {
+      acc.stateAt = at
+      acc.state = t.toState
+    }
+  }
+  for (const f of fallbacks) get(f.breakerName).fallbacksServed++
+  return Array.from(byName.entries())
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([breakerName, acc]) =>
+      new BreakerSummary({
+        breakerName,
+        state: acc.state,
+        failuresTotal: acc.failuresTotal,
+        failuresLast24h: acc.failuresLast24h,
+        lastFailureAt: acc.lastFailureAt,
+        transitions: acc.transitions,
+        fallbacksServed: acc.fallbacksServed
+      })
+    )
+}
+
+/** keeps the newest `capacity` items; O(1) push, oldest dropped */
+class Ring<A> {
+  private readonly items: Array<A | undefined>
+  private start = 0
+  private size = 0
+  constructor(readonly capacity: number) {
+    this.items = new Array(capacity)
+  }
+  push(a: A): void {
+    if (this.size < this.capacity) {
+      this.items[(this.start + this.size) % this.capacity] = a
+      this.size++
+    } else {
+      this.items[this.start] = a
+      this.start = (this.start + 1) % this.capacity
+    }
+  }
+  *newestFirst(): IterableIterator<A> {
+    for (let i = this.size - 1; i >= 0; i--) yield this.items[(this.start + i) % this.capacity] as A
+  }
+}
+
+const select = <A extends { readonly breakerName: string }>(
+  ring: Ring<A>,
+  query: Query | undefined
+): ReadonlyArray<A> => {
+  const limit = query?.limit ?? DEFAULT_LIMIT
+  const out: Array<A> = []
+  if (limit <= 0) return out
+  for (const a of ring.newestFirst()) {
+    if (query?.breaker !== undefined && a.breakerName !== query.breaker) continue
+    out.push(a)
+    if (out.length >= limit) break
+  }
+  return out
+}
+
+/**
+ * A ledger kept in memory, bounded: it keeps the newest `capacity` records
+ * of each kind (default 10,000).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMemory = (options?: { readonly capacity?: number }): Effect.Effect<Ledger> =>
+  Effect.sync(() => {
+    const capacity = Math.max(1, options?.capacity ?? 10_000)
+    const failures = new Ring<FailureRecord>(capacity)
+    const transitions = new Ring<TransitionRecord>(capacity)
+    const fallbacks = new Ring<FallbackRecord>(capacity)
+    return Ledger.of({
+      recordFailure: (record) => Effect.sync(() => failures.push(record)),
+      recordTransition: (record) => Effect.sync(() => transitions.push(record)),
+      recordFallback: (record) => Effect.sync(() => fallbacks.push(record)),
+      failures: (query) => Effect.sync(() => select(failures, query)),
+      transitions: (query) => Effect.sync(() => select(transitions, query)),
+      fallbacks: (query) => Effect.sync(() => select(fallbacks, query)),
+      summary: Effect.clockWith((clock) =>
+        clock.currentTimeMillis.pipe(
+          Effect.map((now) =>
+            summarize(failures.newestFirst(), transitions.newestFirst(), fallbacks.newestFirst(), now)
+          )
+        )
+      ),
+      flush: Effect.void
+    })
+  })
+
+/**
+ * An in-memory ledger (newest 10,000 records of each kind).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory())
+
+/**
+ * A ledger that records nothing and answers empty.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerNoop: Layer.Layer<Ledger> = Layer.succeed(
+  Ledger,
+  Ledger.of({
+    recordFailure: () => Effect.void,
+    recordTransition: () => Effect.void,
+    recordFallback: () => Effect.void,
+    failures: () => Effect.succeed([]),
+    transitions: () => Effect.succeed([]),
+    fallbacks: () => Effect.succeed([]),
+    summary: Effect.succeed([]),
+    flush: Effect.void
+  })
+)
+
+/**
+ * Options of the SQL ledger.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqlOptions {
+  /** prefix of the table names, default `cb_` */
+  readonly tablePrefix?: string | undefined
+  /** capacity of the write queue; when full the oldest records are dropped and counted (default 100,000) */
+  readonly queueCapacity?: number | undefined
+  /** records written per transaction (default 1,000) */
+  readonly batchSize?: number | undefined
+}
+
+/**
+ * A ledger on any `SqlClient` (SQLite, Postgres...). Runs its migrations
+ * when built; writes are queued and written in batches by a background
+ * fiber, flushed when the layer's scope closes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (options?: SqlOptions): Layer.Layer<Ledger, SqlError, SqlClient> =>
+  Layer.scoped(
+    Ledger,
+    Effect.flatMap(
+      Effect.promise(() => import("./internal/sqlLedger.js")),
+      (internal) => internal.make(options ?? {})
+    )
+  )
