@@ -95,6 +95,23 @@ export class FallbackRecord extends Schema.Class<FallbackRecord>("agentarmour/Fa
 }) {}
 
 /**
+ * The guard quarantined a state key in one run, or lifted the quarantine
+ * (`release`: by a later success or by hand; `expire`: the TTL ran out).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class QuarantineRecord extends Schema.Class<QuarantineRecord>("agentarmour/QuarantineRecord")({
+  runId: Schema.String,
+  key: Schema.String,
+  /** the node whose failure or contaminated output caused it */
+  node: Schema.String,
+  action: Schema.Literal("quarantine", "release", "expire"),
+  reason: Schema.String,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
  * Per-breaker figures computed from the ledger.
  *
  * @since 0.1.0
@@ -148,6 +165,10 @@ export interface Ledger {
   readonly failures: (query?: Query) => Effect.Effect<ReadonlyArray<FailureRecord>, LedgerError>
   readonly transitions: (query?: Query) => Effect.Effect<ReadonlyArray<TransitionRecord>, LedgerError>
   readonly fallbacks?: ((query?: Query) => Effect.Effect<ReadonlyArray<FallbackRecord>, LedgerError>) | undefined
+  /** optional, like `recordFallback`: the guard's quarantines and releases */
+  readonly recordQuarantine?: ((record: QuarantineRecord) => Effect.Effect<void>) | undefined
+  /** `breaker` filters by node name */
+  readonly quarantines?: ((query?: Query) => Effect.Effect<ReadonlyArray<QuarantineRecord>, LedgerError>) | undefined
   readonly summary: Effect.Effect<ReadonlyArray<BreakerSummary>, LedgerError>
   /** waits until every record offered so far is durable */
   readonly flush: Effect.Effect<void>
@@ -258,15 +279,16 @@ class Ring<A> {
   }
 }
 
-const select = <A extends { readonly breakerName: string }>(
-  ring: Ring<A>,
-  query: Query | undefined
+const select = <A>(
+  ring: { readonly newestFirst: () => Iterable<A> },
+  query: Query | undefined,
+  nameOf: (a: A) => string = (a) => (a as { readonly breakerName: string }).breakerName
 ): ReadonlyArray<A> => {
   const limit = query?.limit ?? DEFAULT_LIMIT
   const out: Array<A> = []
   if (limit <= 0) return out
   for (const a of ring.newestFirst()) {
-    if (query?.breaker !== undefined && a.breakerName !== query.breaker) continue
+    if (query?.breaker !== undefined && nameOf(a) !== query.breaker) continue
     out.push(a)
     if (out.length >= limit) break
   }
@@ -286,6 +308,7 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
     const failures = new Ring<FailureRecord>(capacity)
     const transitions = new Ring<TransitionRecord>(capacity)
     const fallbacks = new Ring<FallbackRecord>(capacity)
+    const quarantines = new Ring<QuarantineRecord>(capacity)
     return Ledger.of({
       recordFailure: (record) => Effect.sync(() => failures.push(record)),
       recordTransition: (record) => Effect.sync(() => transitions.push(record)),
@@ -293,6 +316,9 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
       failures: (query) => Effect.sync(() => select(failures, query)),
       transitions: (query) => Effect.sync(() => select(transitions, query)),
       fallbacks: (query) => Effect.sync(() => select(fallbacks, query)),
+      recordQuarantine: (record) => Effect.sync(() => quarantines.push(record)),
+      quarantines: (query) =>
+        Effect.sync(() => select({ newestFirst: () => quarantines.newestFirst() }, query, (q) => q.node)),
       summary: Effect.clockWith((clock) =>
         clock.currentTimeMillis.pipe(
           Effect.map((now) =>
@@ -327,6 +353,8 @@ export const layerNoop: Layer.Layer<Ledger> = Layer.succeed(
     failures: () => Effect.succeed([]),
     transitions: () => Effect.succeed([]),
     fallbacks: () => Effect.succeed([]),
+    recordQuarantine: () => Effect.void,
+    quarantines: () => Effect.succeed([]),
     summary: Effect.succeed([]),
     flush: Effect.void
   })

@@ -1,9 +1,16 @@
 /**
  * agentarmour: keep multi-agent LangGraph pipelines running when one agent fails.
  *
+ * Each module is a namespace: `import { CircuitBreaker, Fallback } from "agentarmour"`.
+ * This entry point loads `effect` only.
+ *
  * @since 0.1.0
  */
+export * as BreakerConfig from "./BreakerConfig.js"
+export * as BreakerRegistry from "./BreakerRegistry.js"
+export * as CascadeGuard from "./CascadeGuard.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
+export * as Fallback from "./Fallback.js"
 export * as Ledger from "./Ledger.js"
 export { CallTimeoutError, CircuitOpenError } from "./CircuitBreaker.js"
 export { LedgerError } from "./Ledger.js"

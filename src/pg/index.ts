@@ -1,0 +1,2 @@
+// placeholder: implemented by its issue
+export {}
