@@ -1,5 +1,138 @@
 /**
+ * The options of a circuit breaker, decoded with Schema: defaults applied,
+ * bad input rejected with a `ParseError` whose message names the field.
+ *
  * @since 0.1.0
  */
-// placeholder: implemented by its issue
-export {}
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+
+/**
+ * A `Duration.DurationInput` ("30 seconds", 5000 millis, a `Duration`)
+ * decoded to a `Duration`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationInput> = Schema.transformOrFail(
+  Schema.Unknown,
+  Schema.DurationFromSelf,
+  {
+    strict: false,
+    decode: (input, _, ast) =>
+      Option.match(Duration.decodeUnknown(input), {
+        onNone: () =>
+          ParseResult.fail(
+            new ParseResult.Type(ast, input, `Expected a duration such as "30 seconds" or a number of milliseconds, got ${JSON.stringify(input)}`)
+          ),
+        onSome: (d) =>
+          Duration.isFinite(d) && Duration.toMillis(d) >= 0
+            ? ParseResult.succeed(d)
+            : ParseResult.fail(new ParseResult.Type(ast, input, "Expected a finite, non-negative duration"))
+      }),
+    encode: ParseResult.succeed
+  }
+) as any
+
+const Rate = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
+  message: () => "Expected a rate greater than 0 and at most 1"
+})
+
+const ScheduleSchema = Schema.declare((u): u is Schedule.Schedule<unknown, unknown> => Schedule.isSchedule(u), {
+  identifier: "Schedule",
+  message: () => "Expected a Schedule (from effect/Schedule)"
+})
+
+const Predicate = Schema.declare(
+  (u): u is (cause: Cause.Cause<unknown>) => boolean => typeof u === "function",
+  { identifier: "Function", message: () => "Expected a function (cause) => boolean" }
+)
+
+/**
+ * The decoded configuration of a breaker. Defaults follow the Python
+ * original: 3 failures within 60 s trip it, it stays OPEN 30 s, one probe at
+ * a time in HALF_OPEN, calls time out after 30 s.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class BreakerConfig extends Schema.Class<BreakerConfig>("BreakerConfig")({
+  name: Schema.String.pipe(Schema.minLength(1, { message: () => "Expected a non-empty breaker name" })),
+  /** failures within `windowSize` that trip the breaker */
+  failureThreshold: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 100, { message: () => "Expected an integer between 1 and 100" })),
+    { default: () => 3, exact: true }
+  ),
+  /** the sliding window in which failures (and calls, for rates) are counted */
+  windowSize: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(60), exact: true }),
+  /** how long the breaker stays OPEN before a probe is let through */
+  recoveryTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30), exact: true }),
+  /** concurrent probes allowed in HALF_OPEN */
+  halfOpenMaxCalls: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 1000, { message: () => "Expected an integer between 1 and 1000" })),
+    { default: () => 1, exact: true }
+  ),
+  /** a call running longer is interrupted and fails with `CallTimeoutError`; `null` = no timeout */
+  callTimeout: Schema.optionalWith(Schema.NullOr(DurationInput), { default: () => Duration.seconds(30), exact: true }),
+  /** `false` makes the breaker a pure pass-through */
+  enabled: Schema.optionalWith(Schema.Boolean, { default: () => true, exact: true }),
+  /** trips when the failure rate in the window reaches this (once `minimumCalls` calls were seen) */
+  failureRateThreshold: Schema.optionalWith(Rate, { exact: true }),
+  /** calls needed in the window before the rate rules apply */
+  minimumCalls: Schema.optionalWith(
+    Schema.Int.pipe(Schema.between(1, 1_000_000, { message: () => "Expected an integer between 1 and 1000000" })),
+    { default: () => 10, exact: true }
+  ),
+  /** a success slower than this is a slow call (recorded with category `slow`) */
+  slowCallDuration: Schema.optionalWith(DurationInput, { exact: true }),
+  /** trips when the rate of slow calls in the window reaches this (default 1 when `slowCallDuration` is set) */
+  slowCallRateThreshold: Schema.optionalWith(Rate, { exact: true }),
+  /** grows the recovery timeout after failed probes: its delays are added to `recoveryTimeout` */
+  recoveryBackoff: Schema.optionalWith(ScheduleSchema, { exact: true }),
+  /** which failures count; the default counts every failure */
+  isFailure: Schema.optionalWith(Predicate, { exact: true })
+}) {}
+
+/**
+ * The options accepted by `CircuitBreaker.make` (all but `name` optional).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BreakerOptions {
+  readonly name: string
+  readonly failureThreshold?: number | undefined
+  readonly windowSize?: Duration.DurationInput | undefined
+  readonly recoveryTimeout?: Duration.DurationInput | undefined
+  readonly halfOpenMaxCalls?: number | undefined
+  readonly callTimeout?: Duration.DurationInput | null | undefined
+  readonly enabled?: boolean | undefined
+  readonly failureRateThreshold?: number | undefined
+  readonly minimumCalls?: number | undefined
+  readonly slowCallDuration?: Duration.DurationInput | undefined
+  readonly slowCallRateThreshold?: number | undefined
+  readonly recoveryBackoff?: Schedule.Schedule<unknown, unknown> | undefined
+  readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
+}
+
+const decodeConfig = Schema.decodeUnknown(BreakerConfig, { errors: "all", onExcessProperty: "error" })
+
+/**
+ * Decodes options into a `BreakerConfig`, failing with a `ParseError` whose
+ * message names every bad field.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const decode = (options: BreakerOptions | BreakerConfig): Effect.Effect<BreakerConfig, ParseResult.ParseError> => {
+  if (options instanceof BreakerConfig) return Effect.succeed(options)
+  // `undefined` means "use the default", as with optional properties in TS
+  const defined: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(options as object)) if (v !== undefined) defined[k] = v
+  return decodeConfig(defined)
+}

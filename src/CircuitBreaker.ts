@@ -1,16 +1,42 @@
 /**
  * Circuit breakers for single graph nodes: CLOSED -> OPEN -> HALF_OPEN.
  *
- * CONTRACT FILE: the types and errors below are shared by every module.
- * `make`, `layer`, `withBreaker` are implemented by the core-breaker work
- * (machinery in `internal/circuitBreaker.ts`).
+ * ```ts
+ * const breaker = yield* CircuitBreaker.make({ name: "research", failureThreshold: 3 })
+ * const answer = yield* researchAgent(query).pipe(withBreaker(breaker))
+ * ```
+ *
+ * The machinery lives in `internal/circuitBreaker.ts`.
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import type * as Effect from "effect/Effect"
+import type * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { BreakerState as State, TransitionRecord } from "./Ledger.js"
+import * as BreakerConfigModule from "./BreakerConfig.js"
+import type { BreakerConfig } from "./BreakerConfig.js"
+import { BreakerRegistry } from "./BreakerRegistry.js"
+import * as internal from "./internal/circuitBreaker.js"
+import type { BreakerState as State, Ledger, TransitionRecord } from "./Ledger.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  BreakerConfig,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  type BreakerOptions
+} from "./BreakerConfig.js"
 
 /**
  * @since 0.1.0
@@ -77,3 +103,122 @@ export interface BreakerMetrics {
   readonly lastFailureAt: Date | null
   readonly openedAt: Date | null
 }
+
+/**
+ * A circuit breaker guarding one node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CircuitBreaker {
+  readonly name: string
+  /** the decoded configuration, defaults applied */
+  readonly config: BreakerConfig
+  /** the current state; an OPEN breaker whose recovery timeout has passed reads (and becomes) HALF_OPEN */
+  readonly state: Effect.Effect<BreakerState>
+  readonly metrics: Effect.Effect<BreakerMetrics>
+  /** every transition, as it happens (subscribers see transitions after they subscribe) */
+  readonly changes: Stream.Stream<Transition>
+  /** a subscription to the transitions, taken now (deterministic, unlike `changes` which subscribes when run) */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<Transition>, never, Scope.Scope>
+  /** back to CLOSED, window cleared */
+  readonly reset: Effect.Effect<void>
+  /** OPEN until `reset`: isolates the node by hand */
+  readonly forceOpen: Effect.Effect<void>
+  /** runs an effect through the breaker (what `withBreaker` does) */
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R>
+}
+
+/**
+ * The default breaker tag; `layer(tag, options)` builds a breaker under any tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const CircuitBreaker: Context.Tag<CircuitBreaker, CircuitBreaker> = Context.GenericTag<CircuitBreaker>(
+  "agentarmour/CircuitBreaker"
+)
+
+/**
+ * Builds a breaker. Fails with a `ParseError` naming the field when an
+ * option is invalid (e.g. `failureThreshold: 0`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: BreakerConfigModule.BreakerOptions | BreakerConfig
+): Effect.Effect<CircuitBreaker, ParseResult.ParseError, Ledger> =>
+  Effect.flatMap(BreakerConfigModule.decode(options), internal.make)
+
+/**
+ * A layer providing a breaker under `tag` (or under the default
+ * `CircuitBreaker.CircuitBreaker` tag when only options are given).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: {
+  <I>(
+    tag: Context.Tag<I, CircuitBreaker>,
+    options: BreakerConfigModule.BreakerOptions
+  ): Layer.Layer<I, ParseResult.ParseError, Ledger>
+  (options: BreakerConfigModule.BreakerOptions): Layer.Layer<CircuitBreaker, ParseResult.ParseError, Ledger>
+} = (
+  tagOrOptions: Context.Tag<any, CircuitBreaker> | BreakerConfigModule.BreakerOptions,
+  options?: BreakerConfigModule.BreakerOptions
+): Layer.Layer<any, ParseResult.ParseError, Ledger> =>
+  Context.isTag(tagOrOptions)
+    ? Layer.effect(tagOrOptions, make(options!))
+    : Layer.effect(CircuitBreaker, make(tagOrOptions as BreakerConfigModule.BreakerOptions))
+
+/**
+ * What `withBreaker` accepts: a breaker, a `Context.Tag` of one, or the name
+ * of a breaker in the `BreakerRegistry`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BreakerRef<I> = CircuitBreaker | Context.Tag<I, CircuitBreaker> | string
+
+type Requirement<B> = B extends string ? BreakerRegistry : B extends Context.Tag<infer I, CircuitBreaker> ? I : never
+
+const isBreaker = (u: unknown): u is CircuitBreaker =>
+  typeof u === "object" && u !== null && "execute" in u && "config" in u
+
+/**
+ * Runs an effect through a breaker: CLOSED runs it (under `callTimeout`),
+ * OPEN fails at once with `CircuitOpenError` without running it, HALF_OPEN
+ * lets `halfOpenMaxCalls` probes through. Dual: `withBreaker(self, b)` or
+ * `self.pipe(withBreaker(b))`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withBreaker: {
+  <B extends BreakerRef<any>>(
+    breaker: B
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R | Requirement<B>>
+  <A, E, R, B extends BreakerRef<any>>(
+    self: Effect.Effect<A, E, R>,
+    breaker: B
+  ): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R | Requirement<B>>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: BreakerRef<any>): Effect.Effect<A, any, any> => {
+    if (typeof breaker === "string") {
+      return Effect.flatMap(BreakerRegistry, (registry) => Effect.flatMap(registry.get(breaker), (b) => b.execute(self)))
+    }
+    if (isBreaker(breaker)) return breaker.execute(self)
+    return Effect.flatMap(breaker, (b) => b.execute(self))
+  }
+)
+
+/**
+ * Tells LangGraph control flow (`interrupt()`, `Command` navigation) from
+ * failures: such errors pass through every breaker uncounted.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isControlFlow: (error: unknown) => boolean = internal.isControlFlow

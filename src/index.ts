@@ -6,11 +6,12 @@
  *
  * @since 0.1.0
  */
-export * as BreakerConfig from "./BreakerConfig.js"
+export { BreakerConfig } from "./BreakerConfig.js"
+export type { BreakerOptions } from "./BreakerConfig.js"
 export * as BreakerRegistry from "./BreakerRegistry.js"
 export * as CascadeGuard from "./CascadeGuard.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Fallback from "./Fallback.js"
 export * as Ledger from "./Ledger.js"
-export { CallTimeoutError, CircuitOpenError } from "./CircuitBreaker.js"
+export { CallTimeoutError, CircuitOpenError, withBreaker } from "./CircuitBreaker.js"
 export { LedgerError } from "./Ledger.js"
