@@ -15,7 +15,6 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import type * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -52,36 +51,24 @@ export type BreakerState = State
  */
 export type Transition = TransitionRecord
 
-/**
- * The breaker is OPEN (or HALF_OPEN with every probe permit taken): the
- * call was rejected without running the node.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CircuitOpenError extends Schema.TaggedError<CircuitOpenError>()("CircuitOpenError", {
-  breaker: Schema.String,
-  retryAfterMillis: Schema.Number
-}) {
-  override get message(): string {
-    return `circuit breaker "${this.breaker}" is open; retry after ${this.retryAfterMillis} ms`
-  }
-}
-
-/**
- * The node overran the breaker's `callTimeout` and was interrupted.
- *
- * @since 0.1.0
- * @category errors
- */
-export class CallTimeoutError extends Schema.TaggedError<CallTimeoutError>()("CallTimeoutError", {
-  breaker: Schema.String,
-  timeoutMillis: Schema.Number
-}) {
-  override get message(): string {
-    return `call through circuit breaker "${this.breaker}" exceeded its callTimeout of ${this.timeoutMillis} ms and was interrupted`
-  }
-}
+export {
+  /**
+   * The breaker is OPEN (or HALF_OPEN with every probe permit taken): the
+   * call was rejected without running the node.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CircuitOpenError,
+  /**
+   * The node overran the breaker's `callTimeout` and was interrupted.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CallTimeoutError
+} from "./internal/errors.js"
+import type { CallTimeoutError, CircuitOpenError } from "./internal/errors.js"
 
 /**
  * Counters of one breaker.

@@ -13,7 +13,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { BreakerConfig } from "../BreakerConfig.js"
-import { CallTimeoutError, CircuitOpenError } from "../CircuitBreaker.js"
+import { CallTimeoutError, CircuitOpenError } from "./errors.js"
 import type { BreakerMetrics, BreakerState } from "../CircuitBreaker.js"
 import * as Ledger from "../Ledger.js"
 
@@ -276,6 +276,17 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       backoff.length === 0 ? 0 : backoff[Math.min(failedProbes, backoff.length) - 1] ?? 0
 
     const ref = yield* Ref.make<StateData>(CLOSED_STATE)
+    /**
+     * A synchronous mirror of the Ref, written only inside its updates, so the
+     * CLOSED hot path can branch without an extra Effect step.
+     */
+    let current: StateData = CLOSED_STATE
+    const modify = <B>(f: (s: StateData) => [B, StateData]): Effect.Effect<B> =>
+      Ref.modify(ref, (s) => {
+        const result = f(s)
+        current = result[1]
+        return result
+      })
     const pubsub = yield* PubSub.sliding<Ledger.TransitionRecord>(1024)
     const counters = {
       totalCalls: 0,
@@ -315,7 +326,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
     ]
 
     const acquire = (clock: Clock.Clock) =>
-      Ref.modify(ref, (s): [Acquired, StateData] => {
+      modify((s): [Acquired, StateData] => {
         switch (s.state) {
           case "CLOSED":
             return [CLOSED_ACQUIRED, s]
@@ -348,7 +359,10 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       })
 
     /** a probe that neither succeeded nor failed (interrupted, control flow, not a failure) */
-    const releaseProbe = Ref.update(ref, (s) => s.state === "HALF_OPEN" ? { ...s, inFlight: Math.max(0, s.inFlight - 1) } : s)
+    const releaseProbe = modify((s): [void, StateData] => [
+      undefined,
+      s.state === "HALF_OPEN" ? { ...s, inFlight: Math.max(0, s.inFlight - 1) } : s
+    ])
 
     const onSuccess = (permit: number, clock: Clock.Clock, startedAt: number): Effect.Effect<void> => {
       counters.successes++
@@ -362,7 +376,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       if (permit === CLOSED_PERMIT) {
         if (!slow) return Effect.void
         return Effect.flatMap(
-          Ref.modify(ref, (s): [PendingTransition | undefined, StateData] => {
+          modify((s): [PendingTransition | undefined, StateData] => {
             if (s.state !== "CLOSED" || slowRate === undefined || rates === undefined) return [undefined, s]
             const now = clock.unsafeCurrentTimeMillis()
             const t = rates.totals(now)
@@ -387,7 +401,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       }
       // a probe succeeded: close (window cleared); another probe may have closed it already
       return Effect.flatMap(
-        Ref.modify(ref, (s): [PendingTransition | undefined, StateData] => {
+        modify((s): [PendingTransition | undefined, StateData] => {
           if (s.state !== "HALF_OPEN") return [undefined, s]
           window.clear()
           rates?.clear()
@@ -415,7 +429,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       const record = failureRecord(name, cause, now)
       if (record.category === "timeout") counters.timeouts++
       return Effect.flatMap(
-        Ref.modify(ref, (s): [PendingTransition | undefined, StateData] => {
+        modify((s): [PendingTransition | undefined, StateData] => {
           if (permit === PROBE_PERMIT) {
             if (s.state !== "HALF_OPEN") return [undefined, s]
             return open(s, now, `probe failed: ${record.errorMessage}`, s.failedProbes + 1)
@@ -438,13 +452,33 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       )
     }
 
+    // Rejections are the hot path of an OPEN breaker under load. Errors are
+    // immutable values, so one is shared by every rejection carrying the same
+    // retryAfterMillis; its stack would only point into this file, so none is captured.
+    let lastRejection: Effect.Effect<never, CircuitOpenError> | undefined
+    let lastRetryAfter = -1
     const rejected = (retryAfterMillis: number) => {
       counters.rejections++
-      return Effect.fail(new CircuitOpenError({ breaker: name, retryAfterMillis }))
+      if (retryAfterMillis !== lastRetryAfter || lastRejection === undefined) {
+        const limit = Error.stackTraceLimit
+        Error.stackTraceLimit = 0
+        lastRejection = Effect.fail(new CircuitOpenError({ breaker: name, retryAfterMillis }, true))
+        Error.stackTraceLimit = limit
+        lastRetryAfter = retryAfterMillis
+      }
+      return lastRejection
     }
 
-    const makeTimeoutError = () => new CallTimeoutError({ breaker: name, timeoutMillis })
+    const makeTimeoutError = () => new CallTimeoutError({ breaker: name, timeoutMillis }, true)
     const needsStart = slowMillis !== undefined
+    /** without rate or slow-call rules a CLOSED call needs neither the clock nor a permit */
+    const plainClosed = rates === undefined && slowMillis === undefined
+    const closedSuccess = <A>(a: A) => {
+      counters.successes++
+      return Effect.succeed(a)
+    }
+    const closedFailure = (cause: Cause.Cause<unknown>) =>
+      Effect.zipRight(Effect.clockWith((clock) => onFailure(CLOSED_PERMIT, clock, cause)), Effect.failCause(cause))
 
     const execute = <A, E, R>(
       self: Effect.Effect<A, E, R>
@@ -453,7 +487,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       const guarded: Effect.Effect<A, E | CallTimeoutError, R> = timeout === null
         ? self
         : runWithTimeout(self, timeout, makeTimeoutError)
-      return Effect.clockWith((clock) =>
+      const full = Effect.clockWith((clock) =>
         Effect.uninterruptibleMask((restore) =>
           Effect.flatMap(acquire(clock), (acquired): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R> => {
             counters.totalCalls++
@@ -467,12 +501,28 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
           })
         )
       )
+      return Effect.clockWith((clock) => {
+        // OPEN before its retry time: reject without touching the node or the Ref
+        if (current.state === "OPEN") {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (now < current.retryAt) {
+            counters.totalCalls++
+            return rejected(current.retryAt - now)
+          }
+        }
+        if (!plainClosed || current.state !== "CLOSED") return full
+        counters.totalCalls++
+        return Effect.matchCauseEffect(guarded, {
+          onSuccess: closedSuccess,
+          onFailure: closedFailure as (cause: Cause.Cause<E | CallTimeoutError>) => Effect.Effect<never, E | CallTimeoutError>
+        })
+      })
     }
 
     /** OPEN -> HALF_OPEN is lazy: reading the state after the recovery timeout performs it */
     const state = Effect.clockWith((clock) =>
       Effect.flatMap(
-        Ref.modify(ref, (s): [[BreakerState, PendingTransition | undefined], StateData] => {
+        modify((s): [[BreakerState, PendingTransition | undefined], StateData] => {
           if (s.state === "OPEN") {
             const now = clock.unsafeCurrentTimeMillis()
             if (now >= s.retryAt) {
@@ -496,7 +546,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
     const transitionTo = (to: BreakerState, reason: string, next: (now: number) => StateData) =>
       Effect.clockWith((clock) =>
         Effect.flatMap(
-          Ref.modify(ref, (s): [PendingTransition | undefined, StateData] => {
+          modify((s): [PendingTransition | undefined, StateData] => {
             const now = clock.unsafeCurrentTimeMillis()
             window.clear()
             rates?.clear()
