@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
+import { globalValue } from "effect/GlobalValue"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -128,6 +129,23 @@ interface PendingTransition {
 
 const CLOSED_ACQUIRED: Acquired = { permit: CLOSED_PERMIT, retryAfterMillis: 0, transition: undefined }
 const PROBE_ACQUIRED: Acquired = { permit: PROBE_PERMIT, retryAfterMillis: 0, transition: undefined }
+
+/**
+ * The breaker each failed value passed through (innermost wins), so that a
+ * fallback placed after `withBreaker` can name the breaker of a node's own
+ * error. Weak: it never keeps an error alive.
+ */
+const failedThrough = globalValue(Symbol.for("agentarmour/FailedThrough"), () => new WeakMap<object, string>())
+
+const markFailure = (cause: Cause.Cause<unknown>, name: string): void => {
+  const failure = Cause.failureOption(cause)
+  const value = Option.isSome(failure) ? failure.value : Option.getOrUndefined(Cause.dieOption(cause))
+  if (typeof value === "object" && value !== null && !failedThrough.has(value)) failedThrough.set(value, name)
+}
+
+/** the breaker a failed value passed through, if known */
+export const breakerOfFailure = (value: unknown): string | undefined =>
+  typeof value === "object" && value !== null ? failedThrough.get(value) : undefined
 
 const CONTROL_FLOW_NAMES = new Set(["GraphInterrupt", "NodeInterrupt", "ParentCommand", "GraphBubbleUp", "Command"])
 
@@ -418,6 +436,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       Effect.catchAllCause(ledger.recordFailure(record), () => Effect.void)
 
     const onFailure = (permit: number, clock: Clock.Clock, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+      markFailure(cause, name)
       if (
         Cause.isInterruptedOnly(cause) || causeIsControlFlow(cause) || (isFailure !== undefined && !isFailure(cause))
       ) {
