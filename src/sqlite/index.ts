@@ -1,2 +1,6 @@
-// placeholder: implemented by its issue
-export {}
+/**
+ * SQLite ledger: `agentarmour/sqlite`.
+ *
+ * @since 0.1.0
+ */
+export * as SqliteLedger from "./SqliteLedger.js"
