@@ -1,0 +1,184 @@
+/**
+ * The `agentarmour` command line, built with `@effect/cli`. Heavy modules
+ * (the SQLite driver, the dashboard, the demo) are loaded only by the
+ * commands that need them, so `--help` stays fast.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Doc from "@effect/printer/Doc"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { createRequire } from "node:module"
+import * as Ledger from "../Ledger.js"
+
+/** the package version, read from package.json */
+export const version: string = (() => {
+  const require = createRequire(import.meta.url)
+  // from src/cli (sources) or dist/src/cli (built)
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    try {
+      const pkg = require(path) as { name?: string; version?: string }
+      if (pkg.name === "agentarmour" && pkg.version !== undefined) return pkg.version
+    } catch {
+      // try the next location
+    }
+  }
+  return "0.0.0"
+})()
+
+/**
+ * A failure the CLI reports as one line on stderr, with exit code 1.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CliError extends Schema.TaggedError<CliError>()("CliError", { message: Schema.String }) {}
+
+const db = Options.text("db").pipe(
+  Options.withDescription("the ledger database file"),
+  Options.withDefault("cascadebreaker.db")
+)
+const tablePrefix = Options.text("table-prefix").pipe(
+  Options.withDescription("prefix of the ledger's tables"),
+  Options.withDefault("cb_")
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of a table"))
+const breaker = Options.text("breaker").pipe(Options.withDescription("only this breaker"), Options.optional)
+const limit = Options.integer("limit").pipe(
+  Options.withDescription("how many rows, newest first"),
+  Options.withDefault(20)
+)
+
+const checkLimit = (n: number) =>
+  n >= 1 && n <= 100_000
+    ? Effect.succeed(n)
+    : Effect.fail(new CliError({ message: `--limit must be between 1 and 100000, got ${n}` }))
+
+/** runs `use` with a read-only ledger over `--db` */
+const withLedger = <A, E>(
+  options: { readonly db: string; readonly tablePrefix: string },
+  use: (ledger: Ledger.Ledger) => Effect.Effect<A, E>
+) =>
+  Effect.gen(function*() {
+    const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
+    return yield* Effect.flatMap(Ledger.Ledger, use).pipe(
+      Effect.provide(SqliteLedger.layerReadonly({ filename: options.db, tablePrefix: options.tablePrefix }))
+    )
+  }).pipe(Effect.mapError((e) => (e instanceof Ledger.LedgerError ? new CliError({ message: e.message }) : e)))
+
+const oneLine = (s: string, max: number) => {
+  const flat = s.replace(/\s+/g, " ").trim()
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
+}
+
+/** an aligned table, laid out by @effect/printer */
+export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    Doc.hsep(cells.map((c, i) => (i === cells.length - 1 ? Doc.text(c) : Doc.fill(Doc.text(c), widths[i]!))))
+  const rule = widths.map((w) => "-".repeat(w))
+  return Doc.render(Doc.vsep([line(header), line(rule), ...rows.map(line)]), {
+    style: "pretty",
+    options: { lineWidth: 10_000 }
+  })
+}
+
+const iso = (d: Date | null) => (d === null ? "-" : d.toISOString().replace(".000Z", "Z"))
+const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
+
+const summary = Command.make("summary", { db, tablePrefix, json }, (o) =>
+  withLedger(o, (ledger) =>
+    Effect.flatMap(ledger.summary, (rows) =>
+      o.json
+        ? printJson(rows)
+        : rows.length === 0
+        ? Console.log("the ledger is empty: no breaker has recorded anything yet")
+        : Console.log(table(
+          ["BREAKER", "STATE", "FAILURES", "LAST 24H", "LAST FAILURE", "TRANSITIONS", "FALLBACKS"],
+          rows.map((s) => [
+            s.breakerName,
+            s.state,
+            String(s.failuresTotal),
+            String(s.failuresLast24h),
+            iso(s.lastFailureAt),
+            String(s.transitions),
+            String(s.fallbacksServed)
+          ])
+        ))))).pipe(Command.withDescription("state, failures and transitions per breaker"))
+
+const failures = Command.make("failures", { db, tablePrefix, json, breaker, limit }, (o) =>
+  Effect.flatMap(checkLimit(o.limit), (n) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.failures({ breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("no failures recorded")
+          : Console.log(table(
+            ["TIME", "BREAKER", "CATEGORY", "TYPE", "MESSAGE"],
+            rows.map((f) => [iso(f.createdAt), f.breakerName, f.category, f.errorType, oneLine(f.errorMessage, 100)])
+          )))))).pipe(Command.withDescription("recent failures, newest first"))
+
+const transitions = Command.make("transitions", { db, tablePrefix, json, breaker, limit }, (o) =>
+  Effect.flatMap(checkLimit(o.limit), (n) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.transitions({ breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("no transitions recorded")
+          : Console.log(table(
+            ["TIME", "BREAKER", "FROM", "TO", "REASON"],
+            rows.map((t) => [iso(t.createdAt), t.breakerName, t.fromState, t.toState, oneLine(t.reason, 100)])
+          )))))).pipe(Command.withDescription("recent state transitions, newest first"))
+
+const ledger = Command.make("ledger").pipe(
+  Command.withDescription("inspect the audit ledger"),
+  Command.withSubcommands([summary, failures, transitions])
+)
+
+const port = Options.integer("port").pipe(Options.withDescription("port to listen on"), Options.withDefault(8765))
+const host = Options.text("host").pipe(
+  Options.withDescription("interface to bind (127.0.0.1 keeps it local)"),
+  Options.withDefault("127.0.0.1")
+)
+
+const dashboard = Command.make("dashboard", { db, tablePrefix, port, host }, (o) =>
+  Effect.gen(function*() {
+    if (o.port < 0 || o.port > 65535) return yield* new CliError({ message: `--port must be between 0 and 65535, got ${o.port}` })
+    const mod = yield* Effect.tryPromise({
+      try: () => import("../dashboard/index.js") as Promise<Record<string, any>>,
+      catch: () => new CliError({ message: "the dashboard is not available in this build" })
+    })
+    const Dashboard = mod["Dashboard"]
+    if (Dashboard?.serve === undefined) return yield* new CliError({ message: "the dashboard is not available in this build" })
+    yield* (Dashboard.serve({ db: o.db, tablePrefix: o.tablePrefix, port: o.port, host: o.host }) as Effect.Effect<void, { message: string }>)
+      .pipe(Effect.mapError((e) => new CliError({ message: e.message })))
+  })).pipe(Command.withDescription("serve the live dashboard over the ledger"))
+
+const demo = Command.make("demo", { db }, (o) =>
+  Effect.gen(function*() {
+    const mod = yield* Effect.tryPromise({
+      try: () => import("../langgraph/demo.js") as Promise<Record<string, any>>,
+      catch: () => new CliError({ message: "the demo is not available in this build" })
+    })
+    if (typeof mod["runDemo"] !== "function") return yield* new CliError({ message: "the demo is not available in this build" })
+    yield* Effect.promise(() => mod["runDemo"]({ filename: o.db }) as Promise<void>)
+  })).pipe(Command.withDescription("run the faulty multi-agent LangGraph pipeline demo"))
+
+const root = Command.make("agentarmour").pipe(
+  Command.withDescription("circuit breakers, fallbacks and an audit ledger for LangGraph agents"),
+  Command.withSubcommands([ledger, dashboard, demo])
+)
+
+/**
+ * Parses `argv` (as `process.argv`) and runs the command.
+ *
+ * @since 0.1.0
+ */
+export const run = Command.run(root, { name: "agentarmour", version })
+

@@ -1,0 +1,2 @@
+// the demo pipeline arrives with the LangGraph adapter
+export {}
