@@ -1,2 +1,9 @@
-// placeholder: implemented by its issue
-export {}
+/**
+ * LangGraph adapter: `agentarmour/langgraph`.
+ *
+ * @since 0.1.0
+ */
+export * as LangGraphBridge from "./LangGraphBridge.js"
+export { CascadeAnnotation, FALLBACK_KEY, QUARANTINED_KEY, TRACEBACK_KEY } from "./markers.js"
+export { protectNode } from "./protectNode.js"
+export type { FallbackOption, Node, Outcome, ProtectOptions } from "./protectNode.js"

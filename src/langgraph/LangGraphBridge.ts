@@ -1,0 +1,149 @@
+/**
+ * The bridge between Effect and LangGraph: one `ManagedRuntime` built from
+ * your layer, and `bridge.node(fn)` turning an Effect node into a LangGraph
+ * node `(state, config) => Promise<update>`.
+ *
+ * @since 0.1.0
+ */
+import { AsyncLocalStorageProviderSingleton } from "@langchain/core/singletons"
+import type { LangGraphRunnableConfig } from "@langchain/langgraph"
+import { interrupt as lgInterrupt } from "@langchain/langgraph"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import { BreakerRegistry } from "../BreakerRegistry.js"
+import * as BreakerRegistryModule from "../BreakerRegistry.js"
+import * as CascadeGuard from "../CascadeGuard.js"
+import * as Ledger from "../Ledger.js"
+
+/**
+ * The services every bridge has: those of your layer, plus a memory
+ * `Ledger`, a `BreakerRegistry` and a `CascadeGuard` when your layer does
+ * not provide them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services = Ledger.Ledger | BreakerRegistry | CascadeGuard.CascadeGuard
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Bridge<R> {
+  readonly runtime: ManagedRuntime.ManagedRuntime<R | Services, unknown>
+  /** turns an Effect node into a LangGraph node */
+  readonly node: <S, U, E>(
+    fn: (state: S, config: LangGraphRunnableConfig) => Effect.Effect<U, E, R | Services>
+  ) => (state: S, config?: LangGraphRunnableConfig) => Promise<U>
+  /** runs an effect for one node call: run id from `thread_id`, `config.signal` interrupts, failures rethrown as the original error */
+  readonly run: <A, E>(effect: Effect.Effect<A, E, R | Services>, config?: LangGraphRunnableConfig) => Promise<A>
+  /** releases the runtime; flushes the ledger */
+  readonly dispose: () => Promise<void>
+}
+
+/** the LangGraph call context of the current node (for `interrupt()` from Effect code) */
+const currentCall = globalValue(
+  Symbol.for("agentarmour/LangGraphCall"),
+  () => FiberRef.unsafeMake<Option.Option<{ readonly store: unknown; readonly config: LangGraphRunnableConfig }>>(Option.none())
+)
+
+/**
+ * The AsyncLocalStorage store of the current LangGraph call, captured where
+ * the node was entered, so that LangGraph functions (`interrupt`,
+ * `getConfig`) called later from Effect fibers see the right graph run.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
+  Effect.flatMap(FiberRef.get(currentCall), (call) =>
+    Effect.try({
+      try: () =>
+        Option.isSome(call)
+          ? (AsyncLocalStorageProviderSingleton.getInstance().run(call.value.store, f) as A)
+          : f(),
+      catch: (e) => e
+    }))
+
+/**
+ * LangGraph's `interrupt(value)` for Effect nodes: pauses the graph for a
+ * human (requires a checkpointer) and resumes with their answer. The pause
+ * is control flow: breakers and fallbacks let it through uncounted.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const interrupt = <Resume = unknown>(value: unknown): Effect.Effect<Resume> =>
+  Effect.orDie(runInCall(() => lgInterrupt(value) as Resume))
+
+/** the run id of a LangGraph call: its thread_id */
+export const runIdOf = (config: LangGraphRunnableConfig | undefined): string => {
+  const id = config?.configurable?.["thread_id"]
+  return id === undefined || id === null ? "default" : String(id)
+}
+
+const withDefaults = <R, E>(layer: Layer.Layer<R, E, never>): Layer.Layer<R | Services, E> =>
+  Layer.scopedContext(
+    Effect.gen(function*() {
+      let ctx = yield* Effect.context<R>() as Effect.Effect<Context.Context<any>>
+      if (Option.isNone(Context.getOption(ctx, Ledger.Ledger))) {
+        ctx = Context.add(ctx, Ledger.Ledger, yield* Ledger.makeMemory())
+      }
+      if (Option.isNone(Context.getOption(ctx, BreakerRegistry))) {
+        ctx = Context.add(ctx, BreakerRegistry, yield* Effect.orDie(BreakerRegistryModule.make().pipe(Effect.provide(ctx))))
+      }
+      if (Option.isNone(Context.getOption(ctx, CascadeGuard.CascadeGuard))) {
+        ctx = Context.add(ctx, CascadeGuard.CascadeGuard, yield* CascadeGuard.make().pipe(Effect.provide(ctx)))
+      }
+      return ctx as Context.Context<R | Services>
+    })
+  ).pipe(Layer.provide(layer))
+
+/** the original error of a failed node, never a FiberFailure wrapper */
+export const toThrowable = (cause: Cause.Cause<unknown>, signal: AbortSignal | undefined): unknown => {
+  if (Cause.isInterruptedOnly(cause)) {
+    if (signal?.aborted) return signal.reason ?? new Error("the graph run was aborted")
+    return new Error("the node was interrupted")
+  }
+  return Cause.squash(cause)
+}
+
+/**
+ * Makes a bridge from your layer (ledger, guard, registry, your own services).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Bridge<R> => {
+  const runtime = ManagedRuntime.make(withDefaults(layer ?? (Layer.empty as unknown as Layer.Layer<R, E>))) as ManagedRuntime.ManagedRuntime<
+    R | Services,
+    unknown
+  >
+  const run = async <A, E2>(effect: Effect.Effect<A, E2, R | Services>, config?: LangGraphRunnableConfig): Promise<A> => {
+    const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
+    const program = effect.pipe(
+      CascadeGuard.withRun(runIdOf(config)),
+      Effect.locally(currentCall, Option.some({ store, config: config ?? {} }))
+    )
+    const signal = config?.signal
+    const exit = await runtime.runPromiseExit(program, signal === undefined ? undefined : { signal })
+    if (Exit.isSuccess(exit)) return exit.value
+    throw toThrowable(exit.cause, signal)
+  }
+  return {
+    runtime,
+    run,
+    node: (fn) => (state, config) => run(Effect.suspend(() => fn(state, config ?? {})), config),
+    dispose: async () => {
+      await runtime.runPromise(Effect.flatMap(Ledger.Ledger, (l) => l.flush)).catch(() => undefined)
+      await runtime.dispose()
+    }
+  }
+}
