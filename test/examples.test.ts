@@ -2,6 +2,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { program as fallbacks } from "../examples/fallbacks.js"
 import { program as guard } from "../examples/guard.js"
+import { program as basicUsage } from "../examples/basic_usage.js"
+import { main as effectNodes } from "../examples/effect_nodes.js"
+import { runDemo } from "../examples/langgraph_pipeline.js"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import Database from "better-sqlite3"
 
 describe("examples", () => {
   it.effect("examples/fallbacks.ts shows each strategy answering", () =>
@@ -21,4 +28,36 @@ describe("examples", () => {
       expect(lines[1]).toBe("thread-2: found 4 entities")
       expect(lines[2]).toContain("ledger: quarantine entities in thread-1")
     }))
+
+  it.effect("examples/basic_usage.ts answers from the cache, then the backup, once the breaker opens", () =>
+    Effect.gen(function*() {
+      const lines = yield* basicUsage
+      expect(lines[2]).toBe("breakers: findings on breakers (#2)  [breaker CLOSED]")
+      expect(lines[3]).toBe("fallbacks: (cheap model) a guess about fallbacks  [breaker OPEN]")
+      expect(lines.at(-1)).toContain("transition CLOSED -> OPEN")
+    }))
+
+  it("examples/effect_nodes.ts runs Effect nodes with services from the bridge's layer", async () => {
+    const lines = await effectNodes()
+    expect(lines[0]).toContain(`a thoughtful answer to "polish:`)
+    expect(lines[1]).toBe(`poison pill -> (fallback) I could not answer "poison pill" [fallback: degrade]`)
+  })
+
+  it("examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger", async () => {
+    const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-demo-")), "cascadebreaker.db")
+    const log: Array<string> = []
+    const result = await runDemo({ filename, runs: 32, log: (l) => log.push(l) })
+    const text = log.join("\n")
+    expect(text).toContain("breaker research: CLOSED -> OPEN")
+    expect(text).toContain("breaker research: HALF_OPEN -> CLOSED (probe succeeded)")
+    expect(text).toContain("timeout -> degrade")
+    expect(text).toContain("garbage -> quarantined")
+    expect(text).toContain("paged on-call")
+    expect(text).toContain("npx agentarmour dashboard")
+    expect(result.outcomes.filter((o) => o.outcome === "failed")).toEqual([])
+    const db = new Database(filename, { readonly: true })
+    const categories = db.prepare("SELECT DISTINCT category FROM cb_failures ORDER BY category").all()
+    db.close()
+    expect(categories).toEqual([{ category: "contamination" }, { category: "exception" }, { category: "timeout" }])
+  }, 60_000)
 })

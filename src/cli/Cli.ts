@@ -163,11 +163,15 @@ const dashboard = Command.make("dashboard", { db, tablePrefix, port, host }, (o)
 const demo = Command.make("demo", { db }, (o) =>
   Effect.gen(function*() {
     const mod = yield* Effect.tryPromise({
-      try: () => import("../langgraph/demo.js") as Promise<Record<string, any>>,
+      // the demo is examples/langgraph_pipeline.ts (compiled next to src/ in dist/)
+      try: () => import("../../examples/langgraph_pipeline.js") as Promise<Record<string, any>>,
       catch: () => new CliError({ message: "the demo is not available in this build" })
     })
     if (typeof mod["runDemo"] !== "function") return yield* new CliError({ message: "the demo is not available in this build" })
-    yield* Effect.promise(() => mod["runDemo"]({ filename: o.db }) as Promise<void>)
+    yield* Effect.tryPromise({
+      try: () => mod["runDemo"]({ filename: o.db }) as Promise<unknown>,
+      catch: (e) => new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` })
+    })
   })).pipe(Command.withDescription("run the faulty multi-agent LangGraph pipeline demo"))
 
 const root = Command.make("agentarmour").pipe(

@@ -1,2 +1,0 @@
-// the demo pipeline arrives with the LangGraph adapter
-export {}
