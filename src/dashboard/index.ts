@@ -1,2 +1,6 @@
-// placeholder: implemented by its issue
-export {}
+/**
+ * The live dashboard: `agentarmour/dashboard`.
+ *
+ * @since 0.1.0
+ */
+export * as Dashboard from "./Dashboard.js"
