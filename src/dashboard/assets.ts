@@ -11,6 +11,7 @@ export const html = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>agentarmour dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uPlot.min.css">
 <link rel="stylesheet" href="/assets/dashboard.css">
 </head>
@@ -68,7 +69,7 @@ table { width: 100%; border-collapse: collapse; background: var(--panel); border
 th, td { text-align: left; padding: 0.35rem 0.6rem; border-bottom: 1px solid #26313c; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; }
 td.message { max-width: 60ch; overflow-wrap: anywhere; }
-.state { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 3px; font-weight: 700; font-size: 0.8rem; }
+.state { white-space: nowrap; display: inline-block; padding: 0.05rem 0.5rem; border-radius: 3px; font-weight: 700; font-size: 0.8rem; }
 .state-CLOSED { background: var(--ok); color: #fff; }
 .state-HALF_OPEN { background: var(--warn); color: #000; }
 .state-OPEN { background: var(--bad); color: #fff; }
