@@ -259,7 +259,8 @@ export const make = (options: Ledger.SqlOptions): Effect.Effect<Ledger.Ledger, S
     })
     yield* migrate(prefix).pipe(
       Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(8)))),
-      Effect.mapError((e) => (e._tag === "SqlError" ? e : (new Error(e.message) as never)))
+      // a broken migration is a bug in this library, not something callers handle
+      Effect.catchTag("MigrationError", (e) => Effect.die(e))
     )
     const reader = yield* makeReader(prefix)
 

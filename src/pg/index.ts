@@ -1,2 +1,6 @@
-// placeholder: implemented by its issue
-export {}
+/**
+ * Postgres ledger: `agentarmour/pg`.
+ *
+ * @since 0.1.0
+ */
+export * as PgLedger from "./PgLedger.js"

