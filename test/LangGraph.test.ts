@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { Annotation, Command, END, MemorySaver, START, StateGraph, interrupt } from "@langchain/langgraph"
+import { Annotation, Command, END, MemorySaver, ParentCommand, START, StateGraph, interrupt } from "@langchain/langgraph"
 import { Context, Effect, Layer, Schema } from "effect"
 import { BreakerRegistry, CascadeGuard, Ledger } from "agentarmour"
 import { CascadeAnnotation, FALLBACK_KEY, LangGraphBridge, QUARANTINED_KEY, TRACEBACK_KEY, protectNode } from "agentarmour/langgraph"
@@ -220,6 +220,53 @@ describe("protectNode in a StateGraph", () => {
     })
     const out = await twoNodes(research).compile().invoke({ query: "q", research: "previous" })
     expect(out.research).toBe("previous")
+    await bridge.dispose()
+  })
+
+  it("a node returning a Command navigates as LangGraph intends, untouched", async () => {
+    const bridge = LangGraphBridge.make()
+    const router = protectNode(bridge, (s: S) => new Command({ goto: "summariser", update: { research: `routed ${s.query}` } }), {
+      breaker: { name: "router" }
+    })
+    const graph = new StateGraph(State)
+      .addNode("router", router, { ends: ["summariser", "skipped"] })
+      .addNode("skipped", () => ({ summary: "wrong branch" }))
+      .addNode("summariser", (s: S) => ({ summary: `summary of ${s.research}` }))
+      .addEdge(START, "router")
+      .addEdge("summariser", END)
+      .addEdge("skipped", END)
+      .compile()
+    const out = await graph.invoke({ query: "q" })
+    expect(out.summary).toBe("summary of routed q")
+    await bridge.dispose()
+  })
+
+  it("a ParentCommand thrown from a subgraph inside a protected node reaches the parent graph, uncounted", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const sub = new StateGraph(State)
+      .addNode("inner", () => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: "from the subgraph" } }))
+      .addEdge(START, "inner")
+      .compile()
+    let sawParentCommand = false
+    const delegate = protectNode(bridge, async (s: S, config) => {
+      try {
+        return await sub.invoke(s, config)
+      } catch (e) {
+        sawParentCommand = e instanceof ParentCommand
+        throw e
+      }
+    }, { breaker: { name: "delegate", failureThreshold: 1 } })
+    const graph = new StateGraph(State)
+      .addNode("delegate", delegate, { ends: ["summariser"] })
+      .addNode("summariser", (s: S) => ({ summary: `summary of ${s.research}` }))
+      .addEdge(START, "delegate")
+      .addEdge("summariser", END)
+      .compile()
+    const out = await graph.invoke({ query: "q" })
+    expect(sawParentCommand).toBe(true)
+    expect(out.summary).toBe("summary of from the subgraph")
+    const failures = await bridge.runtime.runPromise(Effect.flatMap(Ledger.Ledger, (l) => l.failures()))
+    expect(failures).toEqual([])
     await bridge.dispose()
   })
 })

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { LangGraphRunnableConfig } from "@langchain/langgraph"
-import { interrupt as lgInterrupt } from "@langchain/langgraph"
+import { interrupt as lgInterrupt, isCommand } from "@langchain/langgraph"
 import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -123,6 +123,7 @@ export const protectNode = <S extends Record<string, any>, U extends Record<stri
   node: Node<S, U>,
   options: ProtectOptions<S, U>
 ): (state: S, config?: LangGraphRunnableConfig) => Promise<Partial<U> & Record<string, unknown>> => {
+
   const name = typeof options.breaker === "string" ? options.breaker : options.breaker.name
   const fallback = options.fallback ?? "cache"
   const guardSpec = options.guard
@@ -213,6 +214,11 @@ export const protectNode = <S extends Record<string, any>, U extends Record<stri
       }
 
       const exit = yield* Effect.exit(withFallback)
+      if (Exit.isSuccess(exit) && isCommand(exit.value)) {
+        // navigation (`new Command({ goto, update })`) is LangGraph's: returned untouched
+        const outcome: Outcome = { node: name, runId, outcome: "ok", quarantined }
+        return { update: exit.value as unknown as Record<string, unknown>, outcome }
+      }
       if (Exit.isSuccess(exit)) {
         const update: Record<string, unknown> = { ...exit.value }
         let contaminated = false
