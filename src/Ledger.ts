@@ -11,6 +11,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -179,6 +180,28 @@ export interface Ledger {
  * @category tags
  */
 export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("agentarmour/Ledger")
+
+/**
+ * Records an SQL ledger dropped because its write queue was full (the oldest go first).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records", {
+  description: "ledger records dropped because the write queue was full (the oldest go first)",
+  incremental: true
+})
+
+/**
+ * Batch writes of an SQL ledger that failed (each is retried).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
+  description: "ledger batch writes that failed and were retried",
+  incremental: true
+})
 
 /** default number of rows a query returns */
 export const DEFAULT_LIMIT = 20

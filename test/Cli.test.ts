@@ -114,4 +114,20 @@ describe("agentarmour CLI", () => {
       expect(bad.code).toBe(1)
       expect(bad.stdout + bad.stderr).not.toMatch(/\n\s+at /)
     }), 60_000)
+
+  it.live("dashboard: a missing database and a port in use are one clear line each, exit code 1", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.promise(() => cli("dashboard", "--db", join(dir, "missing.db")))
+      expect(missing.code).toBe(1)
+      expect(missing.stderr.trim()).toBe(`agentarmour: no ledger at ${join(dir, "missing.db")}`)
+      const { createServer } = yield* Effect.promise(() => import("node:net"))
+      const blocker = createServer()
+      const port = yield* Effect.promise(() =>
+        new Promise<number>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)))
+      )
+      const busy = yield* Effect.promise(() => cli("dashboard", "--db", db, "--port", String(port)))
+      blocker.close()
+      expect(busy.code).toBe(1)
+      expect(busy.stderr.trim()).toBe(`agentarmour: port ${port} is already in use on 127.0.0.1`)
+    }), 60_000)
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Metric, Scope } from "effect"
 import Database from "better-sqlite3"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -116,6 +116,7 @@ describe("SqliteLedger", () => {
   it.live("when the queue overflows, the oldest records are dropped and counted", () =>
     Effect.gen(function*() {
       const filename = tempDb()
+      const before = (yield* Metric.value(Ledger.droppedRecords)).count
       yield* withLedger(SqliteLedger.layer({ filename, queueCapacity: 10 }), (ledger) =>
         Effect.gen(function*() {
           yield* ledger.flush
@@ -129,6 +130,8 @@ describe("SqliteLedger", () => {
           // the batch in flight when the lock was taken plus the newest 10 survive; the rest were dropped
           expect(kept.length).toBeLessThan(100)
           expect(kept[0]!.errorMessage).toBe("failure 99")
+          const dropped = (yield* Metric.value(Ledger.droppedRecords)).count - before
+          expect(dropped).toBe(100 - kept.length)
         }))
     }))
 

@@ -110,31 +110,39 @@ const summary = Command.make("summary", { db, tablePrefix, json }, (o) =>
           ])
         ))))).pipe(Command.withDescription("state, failures and transitions per breaker"))
 
-const failures = Command.make("failures", { db, tablePrefix, json, breaker, limit }, (o) =>
-  Effect.flatMap(checkLimit(o.limit), (n) =>
-    withLedger(o, (ledger) =>
-      Effect.flatMap(ledger.failures({ breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
-        o.json
-          ? printJson(rows)
-          : rows.length === 0
-          ? Console.log("no failures recorded")
-          : Console.log(table(
-            ["TIME", "BREAKER", "CATEGORY", "TYPE", "MESSAGE"],
-            rows.map((f) => [iso(f.createdAt), f.breakerName, f.category, f.errorType, oneLine(f.errorMessage, 100)])
-          )))))).pipe(Command.withDescription("recent failures, newest first"))
+/** a `ledger <name>` command listing records newest first, as a table or JSON */
+const listCommand = <Name extends string, A>(
+  name: Name,
+  description: string,
+  read: (ledger: Ledger.Ledger, query: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError>,
+  header: ReadonlyArray<string>,
+  toRow: (a: A) => ReadonlyArray<string>
+) =>
+  Command.make(name, { db, tablePrefix, json, breaker, limit }, (o) =>
+    Effect.flatMap(checkLimit(o.limit), (n) =>
+      withLedger(o, (ledger) =>
+        Effect.flatMap(read(ledger, { breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
+          o.json
+            ? printJson(rows)
+            : rows.length === 0
+            ? Console.log(`no ${name} recorded`)
+            : Console.log(table(header, rows.map(toRow))))))).pipe(Command.withDescription(description))
 
-const transitions = Command.make("transitions", { db, tablePrefix, json, breaker, limit }, (o) =>
-  Effect.flatMap(checkLimit(o.limit), (n) =>
-    withLedger(o, (ledger) =>
-      Effect.flatMap(ledger.transitions({ breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
-        o.json
-          ? printJson(rows)
-          : rows.length === 0
-          ? Console.log("no transitions recorded")
-          : Console.log(table(
-            ["TIME", "BREAKER", "FROM", "TO", "REASON"],
-            rows.map((t) => [iso(t.createdAt), t.breakerName, t.fromState, t.toState, oneLine(t.reason, 100)])
-          )))))).pipe(Command.withDescription("recent state transitions, newest first"))
+const failures = listCommand(
+  "failures",
+  "recent failures, newest first",
+  (l, q) => l.failures(q),
+  ["TIME", "BREAKER", "CATEGORY", "TYPE", "MESSAGE"],
+  (f) => [iso(f.createdAt), f.breakerName, f.category, f.errorType, oneLine(f.errorMessage, 100)]
+)
+
+const transitions = listCommand(
+  "transitions",
+  "recent state transitions, newest first",
+  (l, q) => l.transitions(q),
+  ["TIME", "BREAKER", "FROM", "TO", "REASON"],
+  (t) => [iso(t.createdAt), t.breakerName, t.fromState, t.toState, oneLine(t.reason, 100)]
+)
 
 const ledger = Command.make("ledger").pipe(
   Command.withDescription("inspect the audit ledger"),

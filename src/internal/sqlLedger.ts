@@ -22,16 +22,7 @@ type Item =
   | { readonly _tag: "fallback"; readonly record: Ledger.FallbackRecord }
   | { readonly _tag: "quarantine"; readonly record: Ledger.QuarantineRecord }
 
-/** records dropped because the write queue was full */
-export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records", {
-  description: "ledger records dropped because the write queue was full (the oldest go first)",
-  incremental: true
-})
-/** failed batch writes (each is retried) */
-export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
-  description: "ledger batch writes that failed and were retried",
-  incremental: true
-})
+const { droppedRecords, writeErrors } = Ledger
 
 const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/
 
