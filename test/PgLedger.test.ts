@@ -10,7 +10,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createServer } from "node:net"
 import { Ledger } from "agentarmour"
-import { PgLedger } from "agentarmour/pg"
+import { PgLedger, SharedState } from "agentarmour/pg"
+import { CircuitBreaker, withBreaker } from "agentarmour"
+import { ManagedRuntime } from "effect"
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -92,4 +94,31 @@ describe("PgLedger", () => {
     )
     expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "LedgerError").toBe(true)
   }, 30_000)
+
+  it("SharedState: a breaker opened by one process rejects calls in another, through Postgres", async () => {
+    const processLayer = Layer.mergeAll(Ledger.layerMemory, SharedState.layer({ ...options(), syncInterval: "100 millis" }))
+    const a = ManagedRuntime.make(processLayer)
+    const b = ManagedRuntime.make(processLayer)
+    const make = CircuitBreaker.make({ name: "shared-research", failureThreshold: 2, recoveryTimeout: "1 minute" })
+    const [ba, bb] = await Promise.all([a.runPromise(make), b.runPromise(make)])
+    await a.runPromise(Effect.repeatN(Effect.either(Effect.fail("503").pipe(withBreaker(ba))), 1))
+    expect(await a.runPromise(ba.state)).toBe("OPEN")
+    let calls = 0
+    let rejected = false
+    for (let i = 0; i < 40 && !rejected; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      const result = await b.runPromise(Effect.either(Effect.sync(() => ++calls).pipe(withBreaker(bb))))
+      rejected = result._tag === "Left" && result.left._tag === "CircuitOpenError"
+    }
+    expect(rejected).toBe(true)
+    expect(calls).toBeLessThanOrEqual(3) // at most the calls made before the first sync landed
+    await a.runPromise(ba.reset)
+    let closed = false
+    for (let i = 0; i < 40 && !closed; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      closed = (await b.runPromise(bb.state)) === "CLOSED"
+    }
+    expect(closed).toBe(true)
+    await Promise.all([a.dispose(), b.dispose()])
+  }, 60_000)
 })

@@ -17,6 +17,7 @@ import type { BreakerConfig } from "../BreakerConfig.js"
 import { CallTimeoutError, CircuitOpenError } from "./errors.js"
 import type { BreakerMetrics, BreakerState } from "../CircuitBreaker.js"
 import * as Ledger from "../Ledger.js"
+import { SharedState } from "./sharedState.js"
 
 /** the breaker's state machine, held in a `Ref` */
 interface StateData {
@@ -125,6 +126,8 @@ interface PendingTransition {
   readonly to: BreakerState
   readonly reason: string
   readonly at: number
+  /** applied from the shared state of another process: not published back */
+  readonly synced?: boolean
 }
 
 const CLOSED_ACQUIRED: Acquired = { permit: CLOSED_PERMIT, retryAfterMillis: 0, transition: undefined }
@@ -271,6 +274,7 @@ const runWithTimeout = <A, E, R>(
 export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, never, Ledger.Ledger> =>
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
+    const shared = Option.getOrUndefined(yield* Effect.serviceOption(SharedState))
     const name = config.name
     const windowMillis = Duration.toMillis(config.windowSize)
     const recoveryMillis = Duration.toMillis(config.recoveryTimeout)
@@ -316,6 +320,22 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       lastFailureAt: null as number | null
     }
 
+    const publish = (t: PendingTransition): Effect.Effect<void> => {
+      if (shared === undefined || t.synced === true) return Effect.void
+      const s = current
+      // in the background: another process's database must never slow this call
+      return Effect.asVoid(Effect.forkDaemon(
+        shared.publish({
+          breaker: name,
+          state: t.to,
+          openedAt: s.openedAt,
+          retryAt: Number.isFinite(s.retryAt) ? s.retryAt : null,
+          updatedAt: t.at,
+          origin: shared.origin
+        }).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`agentarmour: could not publish the state of breaker "${name}"`, cause)))
+      ))
+    }
+
     const announce = (t: PendingTransition | undefined): Effect.Effect<void> => {
       if (t === undefined) return Effect.void
       const record = new Ledger.TransitionRecord({
@@ -328,7 +348,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       // never inside the state update, never failing the caller
       return Effect.zipRight(
         PubSub.publish(pubsub, record),
-        Effect.catchAllCause(ledger.recordTransition(record), () => Effect.void)
+        Effect.zipRight(Effect.catchAllCause(ledger.recordTransition(record), () => Effect.void), publish(t))
       )
     }
 
@@ -471,6 +491,59 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
       )
     }
 
+    // --- state shared across processes (only with a SharedState service) ---
+    const syncMillis = shared === undefined ? Infinity : Duration.toMillis(shared.syncInterval)
+    let nextSync = 0
+    let syncing = false
+    let lastRemote = -Infinity
+    const applyRemote = (remote: Option.Option<import("./sharedState.js").SharedBreakerState>) =>
+      Effect.flatMap(
+        modify((s): [PendingTransition | undefined, StateData] => {
+          if (Option.isNone(remote)) return [undefined, s]
+          const r = remote.value
+          if (r.origin === shared!.origin || r.updatedAt <= lastRemote) return [undefined, s]
+          lastRemote = r.updatedAt
+          if (r.state === "OPEN" && s.state !== "OPEN" && r.updatedAt >= s.openedAt) {
+            return [
+              { from: s.state, to: "OPEN", reason: "opened by another process", at: r.updatedAt, synced: true },
+              { state: "OPEN", openedAt: r.openedAt, retryAt: r.retryAt ?? Infinity, inFlight: 0, failedProbes: s.failedProbes }
+            ]
+          }
+          if (r.state === "CLOSED" && s.state !== "CLOSED" && r.updatedAt > s.openedAt) {
+            window.clear()
+            rates?.clear()
+            return [{ from: s.state, to: "CLOSED", reason: "closed by another process", at: r.updatedAt, synced: true }, CLOSED_STATE]
+          }
+          return [undefined, s]
+        }),
+        announce
+      )
+    /** at most once per syncInterval, in the background: calls never wait for the shared state */
+    const syncInBackground = (now: number): Effect.Effect<void> | undefined => {
+      if (shared === undefined || syncing || now < nextSync) return undefined
+      syncing = true
+      nextSync = now + syncMillis
+      return Effect.asVoid(Effect.forkDaemon(
+        shared.read(name).pipe(
+          Effect.flatMap(applyRemote),
+          Effect.catchAllCause((cause) => Effect.logWarning(`agentarmour: could not read the shared state of breaker "${name}"`, cause)),
+          Effect.ensuring(Effect.sync(() => (syncing = false)))
+        )
+      ))
+    }
+    /** waits for one sync (for `state` reads, so they reflect the other processes) */
+    const syncNow = shared === undefined
+      ? Effect.void
+      : Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        if (syncing || now < nextSync) return Effect.void
+        nextSync = now + syncMillis
+        return shared.read(name).pipe(
+          Effect.flatMap(applyRemote),
+          Effect.catchAllCause(() => Effect.void)
+        )
+      })
+
     // Rejections are the hot path of an OPEN breaker under load. Errors are
     // immutable values, so one is shared by every rejection carrying the same
     // retryAfterMillis; its stack would only point into this file, so none is captured.
@@ -520,7 +593,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
           })
         )
       )
-      return Effect.clockWith((clock) => {
+      const local = Effect.clockWith((clock) => {
         // OPEN before its retry time: reject without touching the node or the Ref
         if (current.state === "OPEN") {
           const now = clock.unsafeCurrentTimeMillis()
@@ -536,10 +609,15 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
           onFailure: closedFailure as (cause: Cause.Cause<E | CallTimeoutError>) => Effect.Effect<never, E | CallTimeoutError>
         })
       })
+      if (shared === undefined) return local
+      return Effect.clockWith((clock) => {
+        const sync = syncInBackground(clock.unsafeCurrentTimeMillis())
+        return sync === undefined ? local : Effect.zipRight(sync, local)
+      })
     }
 
     /** OPEN -> HALF_OPEN is lazy: reading the state after the recovery timeout performs it */
-    const state = Effect.clockWith((clock) =>
+    const state = Effect.zipRight(syncNow, Effect.clockWith((clock) =>
       Effect.flatMap(
         modify((s): [[BreakerState, PendingTransition | undefined], StateData] => {
           if (s.state === "OPEN") {
@@ -560,7 +638,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreakerImpl, n
         }),
         ([current, transition]) => Effect.as(announce(transition), current)
       )
-    )
+    ))
 
     const transitionTo = (to: BreakerState, reason: string, next: (now: number) => StateData) =>
       Effect.clockWith((clock) =>
