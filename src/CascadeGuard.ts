@@ -30,6 +30,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Ledger from "./Ledger.js"
+import { durationOption } from "./internal/duration.js"
 
 /**
  * The run the current fiber works for (default `"default"`).
@@ -178,7 +179,7 @@ const stableJson = (u: unknown): string => {
  */
 export const make = (options?: Options): Effect.Effect<CascadeGuard, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const ttl = Duration.decode(options?.quarantineTtl ?? "300 seconds")
+    const ttl = durationOption(options?.quarantineTtl ?? "300 seconds", "CascadeGuard.layer: quarantineTtl")
     const ttlMillis = Duration.toMillis(ttl)
     const ledger = yield* Effect.serviceOption(Ledger.Ledger)
     const runs = new Map<string, RunState>()

@@ -28,6 +28,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { breakerOfFailure, isControlFlow } from "./internal/circuitBreaker.js"
 import * as Ledger from "./Ledger.js"
+import { durationOption } from "./internal/duration.js"
 
 /**
  * What a fallback handler learns about the failure it replaces.
@@ -215,7 +216,7 @@ export const makeCache = <A>(options: {
   readonly capacity?: number | undefined
 }): Effect.Effect<CacheStore<A>> =>
   Effect.sync(() => {
-    const maxAge = Duration.decode(options.maxAge)
+    const maxAge = durationOption(options.maxAge, "Fallback.makeCache: maxAge")
     const maxAgeMillis = Duration.toMillis(maxAge)
     const capacity = Math.max(1, Math.floor(options.capacity ?? 1000))
     // a Map iterates in insertion order: re-inserting on use keeps the least recently used first
@@ -298,10 +299,10 @@ export const degrade = <A2, E2, R2, const K extends string = never>(
 export const escalate = <A2, E2, R2, const K extends string = never>(
   notify: (ctx: FailureContext) => Effect.Effect<Option.Option<A2>, E2, R2>,
   options?: Options<K> & { readonly timeout?: Duration.DurationInput | undefined }
-) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> => {
-  const timeout = Duration.decode(options?.timeout ?? "30 seconds")
-  return recover(self, options, (ctx) =>
+) => {
+  const timeout = durationOption(options?.timeout ?? "30 seconds", "Fallback.escalate: timeout")
+  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> =>
+    recover(self, options, (ctx) =>
     notify(ctx).pipe(
       Effect.timeoutOption(timeout),
       Effect.flatMap((answer) => {

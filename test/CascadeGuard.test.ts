@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import { Cause, Deferred, Effect, Fiber, Layer, Schema, TestClock } from "effect"
 import { CascadeGuard, Ledger } from "agentarmour"
 
 interface State extends Record<string, unknown> {
@@ -175,4 +175,10 @@ describe("CascadeGuard", () => {
       yield* TestClock.adjust("301 seconds")
       expect(yield* guard.size).toEqual({ runs: 0, entries: 0 })
     }).pipe(Effect.provide(CascadeGuard.layer({ quarantineTtl: "300 seconds" }))))
+
+  it.effect("a bad quarantineTtl is rejected with a message naming the option", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Layer.build(CascadeGuard.layer({ quarantineTtl: "soon" as any })).pipe(Effect.scoped))
+      expect(exit._tag === "Failure" && String(Cause.squash(exit.cause))).toContain(`quarantineTtl must be a duration such as "30 seconds"`)
+    }))
 })

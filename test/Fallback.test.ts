@@ -227,3 +227,11 @@ describe("chains through a real breaker", () => {
       expect(yield* protectedNode).toBe("backup") // probe failed, cache too old
     }).pipe(Effect.provide(Ledger.layerMemory)))
 })
+
+describe("options", () => {
+  it("bad durations are rejected with a message naming the option", () => {
+    expect(() => Fallback.escalate(() => Effect.succeed(Option.none()), { timeout: "later" as any })).toThrow(/Fallback.escalate: timeout must be a duration/)
+    expect(() => Effect.runSync(Fallback.makeCache({ maxAge: -1 as any }))).not.toThrow(/maxAge/) // -1 ms is a valid (expired) age
+    expect(() => Effect.runSync(Fallback.makeCache({ maxAge: "forever-ish" as any }))).toThrow(/Fallback.makeCache: maxAge must be a duration/)
+  })
+})

@@ -28,6 +28,7 @@ import { createRequire } from "node:module"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as Ledger from "../Ledger.js"
 import * as assets from "./assets.js"
+import { durationOption } from "../internal/duration.js"
 
 /**
  * The dashboard could not start (no ledger, port in use...).
@@ -217,7 +218,7 @@ export const prometheus: Effect.Effect<string, Ledger.LedgerError, Ledger.Ledger
  * @category constructors
  */
 export const app = (options?: Pick<Options, "pollInterval">) => {
-  const pollInterval = Duration.decode(options?.pollInterval ?? "1 second")
+  const pollInterval = durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval")
   const router = HttpRouter.empty.pipe(
     HttpRouter.get("/", Effect.succeed(HttpServerResponse.html(assets.html))),
     HttpRouter.get("/assets/dashboard.css", asset(() => assets.css, "text/css; charset=utf-8")),

@@ -25,6 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ledger from "../Ledger.js"
 import * as internal from "../internal/sharedState.js"
+import { durationOption } from "../internal/duration.js"
 
 /**
  * The service breakers look for (`Effect.serviceOption`): present, they share.
@@ -92,7 +93,7 @@ export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, 
       )
       return {
         origin: newOrigin(),
-        syncInterval: Duration.decode(options?.syncInterval ?? "1 second"),
+        syncInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
         publish: (s) =>
           sql`INSERT INTO ${sql(table)} ${
             sql.insert({
@@ -155,7 +156,7 @@ export const layerMemory = (
 ): Layer.Layer<SharedState> =>
   Layer.sync(SharedState, () => ({
     origin: newOrigin(),
-    syncInterval: Duration.decode(options?.syncInterval ?? "1 second"),
+    syncInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
     publish: (s) =>
       Effect.sync(() => {
         const previous = board.get(s.breaker)
