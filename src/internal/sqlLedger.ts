@@ -115,6 +115,37 @@ interface TransitionRow {
   readonly created_at: string
 }
 
+const KINDS = ["failure", "transition", "fallback", "quarantine"] as const
+const TABLE_OF = { failure: "failures", transition: "transitions", fallback: "fallbacks", quarantine: "quarantines" } as const
+
+/** record -> row, per kind */
+const toRow: { [K in Item["_tag"]]: (r: Extract<Item, { _tag: K }>["record"]) => Record<string, string> } = {
+  failure: (r) => ({
+    breaker_name: r.breakerName,
+    category: r.category,
+    error_type: r.errorType,
+    error_message: r.errorMessage,
+    traceback: r.traceback,
+    created_at: iso(r.createdAt)
+  }),
+  transition: (r) => ({
+    breaker_name: r.breakerName,
+    from_state: r.fromState,
+    to_state: r.toState,
+    reason: r.reason,
+    created_at: iso(r.createdAt)
+  }),
+  fallback: (r) => ({ breaker_name: r.breakerName, strategy: r.strategy, created_at: iso(r.createdAt) }),
+  quarantine: (r) => ({
+    run_id: r.runId,
+    key: r.key,
+    node: r.node,
+    action: r.action,
+    reason: r.reason,
+    created_at: iso(r.createdAt)
+  })
+}
+
 const toLedgerError = (what: string) => (e: SqlError) =>
   new Ledger.LedgerError({ message: `could not read ${what} from the ledger: ${e.message}`, cause: e })
 
@@ -131,70 +162,71 @@ export const makeReader = (prefix: string) =>
     const where = (q: Ledger.Query | undefined, column = "breaker_name") =>
       q?.breaker === undefined ? sql`` : sql`WHERE ${sql(column)} = ${q.breaker}`
 
-    const failures = (q?: Ledger.Query) =>
-      sql<FailureRow>`SELECT breaker_name, category, error_type, error_message, traceback, created_at
-        FROM ${sql(t.failures)} ${where(q)} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
-        Effect.map((rows) =>
-          rows.map((r) =>
-            new Ledger.FailureRecord({
-              breakerName: r.breaker_name,
-              category: r.category as Ledger.FailureCategory,
-              errorType: r.error_type,
-              errorMessage: r.error_message,
-              traceback: r.traceback,
-              createdAt: date(r.created_at)
-            }, true)
-          )
-        ),
-        Effect.mapError(toLedgerError("failures"))
+    /** the newest rows of one table, as records */
+    const newest = <Row extends object, A>(
+      table: string,
+      columns: string,
+      what: string,
+      toRecord: (row: Row) => A,
+      nameColumn = "breaker_name"
+    ) =>
+    (q?: Ledger.Query): Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError> =>
+      sql<Row>`SELECT ${sql.unsafe(columns)} FROM ${sql(table)} ${where(q, nameColumn)} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
+        Effect.map((rows) => rows.map(toRecord)),
+        Effect.mapError(toLedgerError(what))
       )
 
-    const transitions = (q?: Ledger.Query) =>
-      sql<TransitionRow>`SELECT breaker_name, from_state, to_state, reason, created_at
-        FROM ${sql(t.transitions)} ${where(q)} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
-        Effect.map((rows) =>
-          rows.map((r) =>
-            new Ledger.TransitionRecord({
-              breakerName: r.breaker_name,
-              fromState: r.from_state as Ledger.BreakerState,
-              toState: r.to_state as Ledger.BreakerState,
-              reason: r.reason,
-              createdAt: date(r.created_at)
-            }, true)
-          )
-        ),
-        Effect.mapError(toLedgerError("transitions"))
-      )
-
-    const fallbacks = (q?: Ledger.Query) =>
-      sql<{ breaker_name: string; strategy: string; created_at: string }>`SELECT breaker_name, strategy, created_at
-        FROM ${sql(t.fallbacks)} ${where(q)} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
-        Effect.map((rows) =>
-          rows.map((r) =>
-            new Ledger.FallbackRecord({ breakerName: r.breaker_name, strategy: r.strategy, createdAt: date(r.created_at) }, true)
-          )
-        ),
-        Effect.mapError(toLedgerError("fallbacks"))
-      )
-
-    const quarantines = (q?: Ledger.Query) =>
-      sql<{ run_id: string; key: string; node: string; action: string; reason: string; created_at: string }>`
-        SELECT run_id, key, node, action, reason, created_at
-        FROM ${sql(t.quarantines)} ${where(q, "node")} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
-        Effect.map((rows) =>
-          rows.map((r) =>
-            new Ledger.QuarantineRecord({
-              runId: r.run_id,
-              key: r.key,
-              node: r.node,
-              action: r.action as "quarantine",
-              reason: r.reason,
-              createdAt: date(r.created_at)
-            }, true)
-          )
-        ),
-        Effect.mapError(toLedgerError("quarantines"))
-      )
+    const failures = newest<FailureRow, Ledger.FailureRecord>(
+      t.failures,
+      "breaker_name, category, error_type, error_message, traceback, created_at",
+      "failures",
+      (r) =>
+        new Ledger.FailureRecord({
+          breakerName: r.breaker_name,
+          category: r.category as Ledger.FailureCategory,
+          errorType: r.error_type,
+          errorMessage: r.error_message,
+          traceback: r.traceback,
+          createdAt: date(r.created_at)
+        }, true)
+    )
+    const transitions = newest<TransitionRow, Ledger.TransitionRecord>(
+      t.transitions,
+      "breaker_name, from_state, to_state, reason, created_at",
+      "transitions",
+      (r) =>
+        new Ledger.TransitionRecord({
+          breakerName: r.breaker_name,
+          fromState: r.from_state as Ledger.BreakerState,
+          toState: r.to_state as Ledger.BreakerState,
+          reason: r.reason,
+          createdAt: date(r.created_at)
+        }, true)
+    )
+    const fallbacks = newest<{ breaker_name: string; strategy: string; created_at: string }, Ledger.FallbackRecord>(
+      t.fallbacks,
+      "breaker_name, strategy, created_at",
+      "fallbacks",
+      (r) => new Ledger.FallbackRecord({ breakerName: r.breaker_name, strategy: r.strategy, createdAt: date(r.created_at) }, true)
+    )
+    const quarantines = newest<
+      { run_id: string; key: string; node: string; action: string; reason: string; created_at: string },
+      Ledger.QuarantineRecord
+    >(
+      t.quarantines,
+      "run_id, key, node, action, reason, created_at",
+      "quarantines",
+      (r) =>
+        new Ledger.QuarantineRecord({
+          runId: r.run_id,
+          key: r.key,
+          node: r.node,
+          action: r.action as "quarantine",
+          reason: r.reason,
+          createdAt: date(r.created_at)
+        }, true),
+      "node"
+    )
 
     const summary = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -282,54 +314,13 @@ export const make = (options: Ledger.SqlOptions): Effect.Effect<Ledger.Ledger, S
       })
 
     const insert = (items: ReadonlyArray<Item>) => {
-      const failures: Array<Record<string, string>> = []
-      const transitions: Array<Record<string, string>> = []
-      const fallbacks: Array<Record<string, string>> = []
-      const quarantines: Array<Record<string, string>> = []
-      for (const item of items) {
-        switch (item._tag) {
-          case "failure": {
-            const r = item.record
-            failures.push({
-              breaker_name: r.breakerName,
-              category: r.category,
-              error_type: r.errorType,
-              error_message: r.errorMessage,
-              traceback: r.traceback,
-              created_at: iso(r.createdAt)
-            })
-            break
-          }
-          case "transition": {
-            const r = item.record
-            transitions.push({
-              breaker_name: r.breakerName,
-              from_state: r.fromState,
-              to_state: r.toState,
-              reason: r.reason,
-              created_at: iso(r.createdAt)
-            })
-            break
-          }
-          case "fallback": {
-            const r = item.record
-            fallbacks.push({ breaker_name: r.breakerName, strategy: r.strategy, created_at: iso(r.createdAt) })
-            break
-          }
-          case "quarantine": {
-            const r = item.record
-            quarantines.push({
-              run_id: r.runId,
-              key: r.key,
-              node: r.node,
-              action: r.action,
-              reason: r.reason,
-              created_at: iso(r.createdAt)
-            })
-            break
-          }
-        }
+      const rows: { [K in Item["_tag"]]: Array<Record<string, string>> } = {
+        failure: [],
+        transition: [],
+        fallback: [],
+        quarantine: []
       }
+      for (const item of items) rows[item._tag].push(toRow[item._tag](item.record as never))
       // SQLite allows 32766 bound parameters per statement: 7 columns x 500 rows stays well below
       const chunks = <A>(rows: Array<A>) => {
         const out: Array<Array<A>> = []
@@ -337,10 +328,9 @@ export const make = (options: Ledger.SqlOptions): Effect.Effect<Ledger.Ledger, S
         return out
       }
       return sql.withTransaction(Effect.gen(function*() {
-        for (const c of chunks(failures)) yield* sql`INSERT INTO ${sql(t.failures)} ${sql.insert(c)}`
-        for (const c of chunks(transitions)) yield* sql`INSERT INTO ${sql(t.transitions)} ${sql.insert(c)}`
-        for (const c of chunks(fallbacks)) yield* sql`INSERT INTO ${sql(t.fallbacks)} ${sql.insert(c)}`
-        for (const c of chunks(quarantines)) yield* sql`INSERT INTO ${sql(t.quarantines)} ${sql.insert(c)}`
+        for (const kind of KINDS) {
+          for (const c of chunks(rows[kind])) yield* sql`INSERT INTO ${sql(t[TABLE_OF[kind]])} ${sql.insert(c)}`
+        }
       }))
     }
 
