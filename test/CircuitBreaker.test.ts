@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, TestClock } from "effect"
-import { BreakerConfig, BreakerRegistry, CallTimeoutError, CircuitBreaker, CircuitOpenError, Ledger, withBreaker } from "agentarmour"
+import { BreakerConfig, BreakerRegistry, CallTimeoutError, CascadeGuard, CircuitBreaker, CircuitOpenError, Ledger, withBreaker } from "agentarmour"
 
 class Boom {
   readonly _tag = "Boom"
@@ -151,6 +151,16 @@ describe("withBreaker", () => {
       const [f] = yield* ledger.failures()
       expect(f!.category).toBe("timeout")
       expect(f!.errorMessage).toContain("callTimeout of 1000 ms")
+    })))
+
+  it.effect("a node under callTimeout sees the caller's services and FiberRefs (the guard's run, the clock)", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "1 second" })
+      const runId = yield* CascadeGuard.currentRun.pipe(withBreaker(b), CascadeGuard.withRun("thread-7"))
+      expect(runId).toBe("thread-7")
+      const fiber = yield* Effect.fork(Effect.sleep("500 millis").pipe(Effect.zipRight(CascadeGuard.currentRun), withBreaker(b), CascadeGuard.withRun("thread-8")))
+      yield* TestClock.adjust("500 millis")
+      expect(yield* Fiber.join(fiber)).toBe("thread-8")
     })))
 
   it.effect("a call finishing before callTimeout is not affected by it", () =>

@@ -259,7 +259,9 @@ const runWithTimeout = <A, E, R>(
     const child = Runtime.runFork(runtime)(self)
     const done = child.unsafePoll()
     if (done !== null) return done
-    return Fiber.join(child).pipe(
+    // Fiber.await, not Fiber.join: like the synchronous path, the node's own FiberRef
+    // changes stay in the node (copying them back costs more than the breaker itself)
+    return Effect.flatten(Fiber.await(child)).pipe(
       Effect.timeoutOption(timeout),
       Effect.flatMap((result) =>
         Option.isSome(result)
