@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, TestClock } from "effect"
+import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Stream, TestClock } from "effect"
 import { BreakerConfig, BreakerRegistry, CallTimeoutError, CascadeGuard, CircuitBreaker, CircuitOpenError, Ledger, withBreaker } from "agentarmour"
 
 class Boom {
@@ -246,6 +246,18 @@ describe("withBreaker", () => {
       const t = yield* Queue.take(opened)
       expect(t).toMatchObject({ breakerName: "t", fromState: "CLOSED", toState: "OPEN" })
       expect(t.reason).toContain("agent exploded")
+    })))
+
+  it.effect("the changes stream delivers every transition of a full cycle, in order", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second" })
+      const seen = yield* b.changes.pipe(Stream.take(3), Stream.runCollect, Effect.fork)
+      yield* Effect.repeatN(Effect.yieldNow(), 10) // let the stream subscribe
+      yield* Effect.either(fail.pipe(withBreaker(b)))
+      yield* TestClock.adjust("1 second")
+      yield* ok.pipe(withBreaker(b))
+      const transitions = Chunk.toReadonlyArray(yield* Fiber.join(seen))
+      expect(transitions.map((t) => `${t.fromState}->${t.toState}`)).toEqual(["CLOSED->OPEN", "OPEN->HALF_OPEN", "HALF_OPEN->CLOSED"])
     })))
 
   it.effect("a disabled breaker passes the original error through and never opens", () =>
