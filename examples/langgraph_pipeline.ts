@@ -11,6 +11,9 @@
  *               catches it and quarantines the keys it wrote
  *   - summarise escalates to a (fake) on-call human when it cannot answer
  *
+ * Faults come on a fixed schedule (by run number) and latencies from a
+ * seeded PRNG, so every run of the demo tells the same story.
+ *
  * Run: npx tsx examples/langgraph_pipeline.ts [runs]   (or: npm start)
  */
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
@@ -78,8 +81,8 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     return { research: `${state.topic} wrote about computing machines; later work cites ${state.topic} often.` }
   }
   async function extractAgent(state: S, config: { signal?: AbortSignal }) {
-    // sometimes the model hangs: the breaker's callTimeout interrupts it
-    await sleep(random() < 0.15 ? 2_000 : 5 + random() * 10, config.signal)
+    // now and then the model hangs: the breaker's callTimeout interrupts it
+    await sleep(run % 7 === 3 ? 2_000 : 5 + random() * 10, config.signal)
     return { entities: (state.research ?? "").match(/[A-Z][a-z]+ [A-Z][a-z]+/g) ?? [] }
   }
   async function cheapExtractor(state: S) {
@@ -87,14 +90,14 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
   }
   async function analyseAgent(state: S) {
     await sleep(5 + random() * 10)
-    // sometimes the model "succeeds" with garbage the next agent would trust
-    if (random() < 0.12) return { analysis: "" }
+    // now and then the model "succeeds" with garbage the next agent would trust
+    if (run % 9 === 2) return { analysis: "" }
     if (state.entities === undefined) return { analysis: "entities unavailable: upstream agent degraded" }
     return { analysis: `${state.entities.length} people found: ${state.entities.join(", ")}` }
   }
   async function summariseAgent(state: S) {
     await sleep(5 + random() * 5)
-    if (state.analysis === undefined || random() < 0.06) throw new Error("summariser refused: analysis missing")
+    if (state.analysis === undefined || run % 13 === 6) throw new Error("summariser refused: analysis missing")
     return { summary: `Summary (${state.topic}): ${state.analysis}` }
   }
 

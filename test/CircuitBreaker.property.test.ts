@@ -127,7 +127,7 @@ describe("CircuitBreaker against a reference model", () => {
         Effect.runPromise(replay(commands)).then(() => true)),
       { numRuns: 1000 }
     )
-  })
+  }, 120_000)
 
   it("the model check can fail: a breaker with another threshold disagrees with the model", async () => {
     const wrong = Effect.gen(function*() {
