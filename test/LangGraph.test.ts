@@ -52,14 +52,21 @@ describe("LangGraphBridge", () => {
   it("aborting the graph run interrupts the node's fiber", async () => {
     const bridge = LangGraphBridge.make()
     let interrupted = false
-    const node = bridge.node(() => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))))
+    let started: () => void = () => {}
+    const running = new Promise<void>((resolve) => (started = resolve))
+    const node = bridge.node(() =>
+      Effect.sync(() => started()).pipe(
+        Effect.zipRight(Effect.never),
+        Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))
+      )
+    )
     const graph = twoNodes(node).compile()
     const controller = new AbortController()
     const run = graph.invoke({ query: "q" }, { signal: controller.signal }).catch((e) => e)
-    await new Promise((r) => setTimeout(r, 50))
+    await running
     controller.abort(new Error("user cancelled"))
     await run
-    await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 50 && !interrupted; i++) await new Promise((r) => setTimeout(r, 10))
     expect(interrupted).toBe(true)
     await bridge.dispose()
   })
