@@ -276,4 +276,27 @@ describe("protectNode in a StateGraph", () => {
     expect(failures).toEqual([])
     await bridge.dispose()
   })
+
+  it("a plain async node that overruns its callTimeout gets its signal aborted, so it really stops", async () => {
+    const bridge = LangGraphBridge.make()
+    let aborted = false
+    const slow = protectNode(bridge, async (_s: S, config) => {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, 5_000)
+        config.signal?.addEventListener("abort", () => {
+          aborted = true
+          clearTimeout(timer)
+          reject(config.signal?.reason)
+        })
+      })
+      return { research: "too late" }
+    }, { breaker: { name: "slow", callTimeout: "50 millis" }, fallback: { degrade: () => ({ research: "fallback" }) } })
+    const started = performance.now()
+    const out = await twoNodes(slow).compile().invoke({ query: "q" })
+    expect(out.research).toBe("fallback")
+    expect(out[TRACEBACK_KEY]).toContain("callTimeout of 50 ms")
+    expect(performance.now() - started).toBeLessThan(2_000)
+    expect(aborted).toBe(true)
+    await bridge.dispose()
+  })
 })

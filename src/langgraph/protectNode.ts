@@ -152,14 +152,26 @@ export const protectNode = <S extends Record<string, any>, U extends Record<stri
       )
     const fb = { breaker: name, onServed: onServedAs() }
 
+    /**
+     * Calls the node with a signal that also aborts when the breaker interrupts it
+     * (callTimeout), so a plain async node that honours `config.signal` really stops.
+     */
+    const callNode = (s: S) =>
+      Effect.suspend(() => {
+        const controller = new AbortController()
+        const signal = config?.signal === undefined ? controller.signal : AbortSignal.any([config.signal, controller.signal])
+        return call(() => node(s, { ...config, signal })).pipe(
+          Effect.onInterrupt(() => Effect.sync(() => controller.abort(new Error(`node "${name}" was interrupted`))))
+        )
+      })
+
     const program = Effect.gen(function*() {
       const guard = yield* CascadeGuard.CascadeGuard
       const runId = yield* CascadeGuard.currentRun
       const { masked, state: visible } = yield* guard.mask(guardSpec?.readsFrom ?? [], state)
       const quarantined = masked.map((m) => m.key)
 
-      const attempt = (s: S) =>
-        call(() => node(s, config ?? {})).pipe(CircuitBreaker.withBreaker(b)) as Effect.Effect<U, unknown>
+      const attempt = (s: S) => callNode(s).pipe(CircuitBreaker.withBreaker(b)) as Effect.Effect<U, unknown>
       const guarded: Effect.Effect<Partial<U>, unknown> = guardSpec === undefined
         ? attempt(visible)
         : (guard.protectNode(name, guardSpec as CascadeGuard.NodeSpec<any>, attempt as any)(visible) as any)
