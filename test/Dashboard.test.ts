@@ -1,4 +1,4 @@
-import { describe, expect, layer } from "@effect/vitest"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Stream } from "effect"
@@ -134,4 +134,28 @@ describe("Dashboard over HTTP", () => {
         expect(seen[1]).toContain("a new failure")
       }), 20_000)
   })
+})
+
+describe("Dashboard.layer", () => {
+  it.live("serves the application's own ledger in-process, on 127.0.0.1 by default", () =>
+    Effect.gen(function*() {
+      const { createServer } = yield* Effect.promise(() => import("node:net"))
+      const port = yield* Effect.promise(() =>
+        new Promise<number>((resolve) => {
+          const s = createServer().listen(0, "127.0.0.1", () => {
+            const p = (s.address() as { port: number }).port
+            s.close(() => resolve(p))
+          })
+        })
+      )
+      const ledger = yield* Ledger.Ledger
+      yield* ledger.recordTransition(new Ledger.TransitionRecord({ breakerName: "inproc", fromState: "CLOSED", toState: "OPEN", reason: "x", createdAt: new Date() }))
+      yield* Layer.launch(Dashboard.layer({ port })).pipe(Effect.forkScoped)
+      let body: Array<{ breakerName: string; state: string }> = []
+      for (let i = 0; i < 50 && body.length === 0; i++) {
+        yield* Effect.sleep("20 millis")
+        body = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/summary`).then((r) => r.json()).catch(() => []))
+      }
+      expect(body).toEqual([expect.objectContaining({ breakerName: "inproc", state: "OPEN" })])
+    }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)))
 })
