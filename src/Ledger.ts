@@ -8,6 +8,8 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
+import * as CauseModule from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -22,7 +24,7 @@ import type { SqlError } from "@effect/sql/SqlError"
  * @since 0.1.0
  * @category models
  */
-export const BreakerState = Schema.Literal("CLOSED", "OPEN", "HALF_OPEN")
+export const BreakerState = Schema.Literal("CLOSED", "OPEN", "HALF_OPEN", "ISOLATED", "DISABLED")
 
 /**
  * @since 0.1.0
@@ -38,11 +40,19 @@ export type BreakerState = typeof BreakerState.Type
  * - `defect`: the node died (a thrown exception, `Effect.die`)
  * - `slow`: the node succeeded, but slower than `slowCallDuration`
  * - `contamination`: the node succeeded with output the guard rejected
+ * - `invalid_result`: the node succeeded with a value its breaker's `validateResult` rejected
  *
  * @since 0.1.0
  * @category models
  */
-export const FailureCategory = Schema.Literal("exception", "timeout", "defect", "slow", "contamination")
+export const FailureCategory = Schema.Literal(
+  "exception",
+  "timeout",
+  "defect",
+  "slow",
+  "contamination",
+  "invalid_result"
+)
 
 /**
  * @since 0.1.0
@@ -126,8 +136,145 @@ export class BreakerSummary extends Schema.Class<BreakerSummary>("agentarmour/Br
   failuresLast24h: Schema.Number,
   lastFailureAt: Schema.NullOr(Schema.DateFromSelf),
   transitions: Schema.Number,
-  fallbacksServed: Schema.Number
+  fallbacksServed: Schema.Number,
+  /** when the breaker entered its current state (its newest transition), `null` when it never moved */
+  since: Schema.NullOr(Schema.DateFromSelf),
+  /** the reason of the newest transition, `null` when it never moved */
+  reason: Schema.NullOr(Schema.String),
+  /** calls that ran through the breaker in the last 24 hours (from the call statistics) */
+  calls: Schema.Number,
+  /** of those calls, the ones that failed (failures + timeouts) */
+  failures: Schema.Number,
+  /** `failures / calls`, 0 when there were no calls */
+  failureRate: Schema.Number,
+  /** calls refused without running in the last 24 hours (open, isolated, bulkhead full) */
+  rejections: Schema.Number,
+  /** fallbacks served in the last 24 hours, by strategy */
+  fallbacks: Schema.Record({ key: Schema.String, value: Schema.Number })
 }) {}
+
+/**
+ * A failure as the breaker sees it, before it is rendered: the writer turns
+ * the `cause` into `errorType`, `errorMessage` and `traceback` (`Cause.pretty`)
+ * off the caller's fiber.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FailureInput {
+  readonly breakerName: string
+  readonly category: FailureCategory
+  readonly cause: Cause.Cause<unknown>
+  readonly createdAt: Date
+}
+
+/**
+ * The outcome of one call through a breaker, for the per-minute call statistics.
+ * `rejected`: refused without running (OPEN, ISOLATED, bulkhead full).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CallRecord {
+  readonly breakerName: string
+  readonly outcome: "success" | "failure" | "timeout" | "rejected"
+  /** the call ran longer than `slowCallDuration` */
+  readonly slow: boolean
+  readonly createdAt: Date
+}
+
+/**
+ * Per-breaker, per-minute call statistics (table `cb_stats`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class CallStats extends Schema.Class<CallStats>("agentarmour/CallStats")({
+  breakerName: Schema.String,
+  /** start of the minute, UTC */
+  minute: Schema.DateFromSelf,
+  calls: Schema.Number,
+  failures: Schema.Number,
+  rejections: Schema.Number,
+  timeouts: Schema.Number,
+  slowCalls: Schema.Number,
+  /** fallbacks served in that minute, by strategy */
+  fallbacks: Schema.Record({ key: Schema.String, value: Schema.Number })
+}) {}
+
+/**
+ * What one call spent (table `cb_usage`), charged by `Budget`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class UsageRecord extends Schema.Class<UsageRecord>("agentarmour/UsageRecord")({
+  /** the node (or budget) that spent it */
+  node: Schema.String,
+  budget: Schema.String,
+  /** the run (`CascadeGuard.withRun`, LangGraph `thread_id`), `null` outside a run */
+  runId: Schema.NullOr(Schema.String),
+  model: Schema.NullOr(Schema.String),
+  tokensIn: Schema.Number,
+  tokensOut: Schema.Number,
+  costUsd: Schema.Number,
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * Spend added up per node or per run.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class UsageSummary extends Schema.Class<UsageSummary>("agentarmour/UsageSummary")({
+  /** the node or run id, by `UsageQuery.by` */
+  key: Schema.String,
+  calls: Schema.Number,
+  tokensIn: Schema.Number,
+  tokensOut: Schema.Number,
+  costUsd: Schema.Number
+}) {}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface UsageQuery {
+  readonly by?: "node" | "run" | undefined
+  /** only usage at or after this time */
+  readonly since?: Date | undefined
+  readonly limit?: number | undefined
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface StatsQuery {
+  readonly breaker?: string | undefined
+  /** only minutes at or after this time */
+  readonly since?: Date | undefined
+}
+
+/**
+ * What a ledger instance did with the records offered to it. At every moment
+ * `recorded = written + dropped + pending`; after `flush`, `pending = 0`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LedgerStats {
+  readonly recorded: number
+  /** rows committed to the database */
+  readonly written: number
+  /** records lost: queue overflow, a batch abandoned after retries, the flush deadline */
+  readonly dropped: number
+  /** records the writer may still write */
+  readonly pending: number
+  /** the last write or open error, `null` when healthy */
+  readonly lastError: string | null
+}
 
 /**
  * A query over the ledger: newest first, at most `limit` rows.
@@ -160,18 +307,28 @@ export class LedgerError extends Schema.TaggedError<LedgerError>()("LedgerError"
  */
 export interface Ledger {
   readonly recordFailure: (record: FailureRecord) => Effect.Effect<void>
+  /** like `recordFailure`, but the rendering of the cause happens in the writer, off the caller's fiber */
+  readonly recordFailureCause: (input: FailureInput) => Effect.Effect<void>
   readonly recordTransition: (record: TransitionRecord) => Effect.Effect<void>
-  /** optional so that hand-written ledgers only need the six members of the contract */
-  readonly recordFallback?: ((record: FallbackRecord) => Effect.Effect<void>) | undefined
+  readonly recordFallback: (record: FallbackRecord) => Effect.Effect<void>
+  /** the guard's quarantines and releases */
+  readonly recordQuarantine: (record: QuarantineRecord) => Effect.Effect<void>
+  /** one call's outcome, added to the per-minute statistics (cheap: a counter in memory until the writer runs) */
+  readonly recordCall: (record: CallRecord) => Effect.Effect<void>
+  readonly recordUsage: (record: UsageRecord) => Effect.Effect<void>
   readonly failures: (query?: Query) => Effect.Effect<ReadonlyArray<FailureRecord>, LedgerError>
   readonly transitions: (query?: Query) => Effect.Effect<ReadonlyArray<TransitionRecord>, LedgerError>
-  readonly fallbacks?: ((query?: Query) => Effect.Effect<ReadonlyArray<FallbackRecord>, LedgerError>) | undefined
-  /** optional, like `recordFallback`: the guard's quarantines and releases */
-  readonly recordQuarantine?: ((record: QuarantineRecord) => Effect.Effect<void>) | undefined
+  readonly fallbacks: (query?: Query) => Effect.Effect<ReadonlyArray<FallbackRecord>, LedgerError>
   /** `breaker` filters by node name */
-  readonly quarantines?: ((query?: Query) => Effect.Effect<ReadonlyArray<QuarantineRecord>, LedgerError>) | undefined
+  readonly quarantines: (query?: Query) => Effect.Effect<ReadonlyArray<QuarantineRecord>, LedgerError>
+  /** per-minute call statistics, oldest first */
+  readonly callStats: (query?: StatsQuery) => Effect.Effect<ReadonlyArray<CallStats>, LedgerError>
+  /** spend per node or per run, biggest cost first */
+  readonly usage: (query?: UsageQuery) => Effect.Effect<ReadonlyArray<UsageSummary>, LedgerError>
   readonly summary: Effect.Effect<ReadonlyArray<BreakerSummary>, LedgerError>
-  /** waits until every record offered so far is durable */
+  /** what this instance recorded, wrote, dropped and still holds */
+  readonly stats: Effect.Effect<LedgerStats>
+  /** waits until every record offered so far is written or counted dropped */
   readonly flush: Effect.Effect<void>
 }
 
@@ -180,6 +337,80 @@ export interface Ledger {
  * @category tags
  */
 export const Ledger: Context.Tag<Ledger, Ledger> = Context.GenericTag<Ledger>("agentarmour/Ledger")
+
+/**
+ * The members a hand-written ledger must provide; `make` fills the rest.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LedgerInput =
+  & Pick<Ledger, "recordFailure" | "recordTransition" | "failures" | "transitions" | "summary" | "flush">
+  & Partial<Ledger>
+
+const emptyStats: LedgerStats = { recorded: 0, written: 0, dropped: 0, pending: 0, lastError: null }
+
+/**
+ * Builds a ledger from the six members of the 0.1 contract, filling the others:
+ * `recordFailureCause` renders the cause and calls `recordFailure`, the other
+ * writers do nothing, the other readers answer empty.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (input: LedgerInput): Ledger =>
+  Ledger.of({
+    recordFailureCause: (f) => Effect.suspend(() => input.recordFailure(failureFromInput(f))),
+    recordFallback: () => Effect.void,
+    recordQuarantine: () => Effect.void,
+    recordCall: () => Effect.void,
+    recordUsage: () => Effect.void,
+    fallbacks: () => Effect.succeed([]),
+    quarantines: () => Effect.succeed([]),
+    callStats: () => Effect.succeed([]),
+    usage: () => Effect.succeed([]),
+    stats: Effect.succeed(emptyStats),
+    ...input
+  })
+
+/**
+ * Renders a `FailureInput` (the error's type, message and `Cause.pretty`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const failureFromInput = (input: FailureInput): FailureRecord => {
+  const squashed = CauseModule.squash(input.cause)
+  let errorType = "Error"
+  let errorMessage = ""
+  try {
+    if (squashed !== null && typeof squashed === "object") {
+      const tag = (squashed as { _tag?: unknown })._tag
+      errorType = typeof tag === "string" ? tag : (squashed as object).constructor?.name ?? "Error"
+      const message = (squashed as { message?: unknown }).message
+      errorMessage = typeof message === "string" ? message : String(squashed)
+    } else {
+      errorType = typeof squashed
+      errorMessage = String(squashed)
+    }
+  } catch {
+    errorMessage = "(the error could not be rendered)"
+  }
+  let traceback: string
+  try {
+    traceback = CauseModule.pretty(input.cause)
+  } catch {
+    traceback = errorMessage
+  }
+  return new FailureRecord({
+    breakerName: input.breakerName,
+    category: input.category,
+    errorType,
+    errorMessage: errorMessage === "" ? errorType : errorMessage,
+    traceback,
+    createdAt: input.createdAt
+  }, { disableValidation: true })
+}
 
 /**
  * Records an SQL ledger dropped because its write queue was full (the oldest go first).
@@ -224,6 +455,7 @@ export const summarize = (
   type Acc = {
     state: BreakerState
     stateAt: number
+    reason: string | null
     failuresTotal: number
     failuresLast24h: number
     lastFailureAt: Date | null
@@ -237,6 +469,7 @@ export const summarize = (
       acc = {
         state: "CLOSED",
         stateAt: -Infinity,
+        reason: null,
         failuresTotal: 0,
         failuresLast24h: 0,
         lastFailureAt: null,
@@ -262,6 +495,7 @@ export const summarize = (
     if (at >= acc.stateAt) {
       acc.stateAt = at
       acc.state = t.toState
+      acc.reason = t.reason
     }
   }
   for (const f of fallbacks) get(f.breakerName).fallbacksServed++
@@ -275,7 +509,14 @@ export const summarize = (
         failuresLast24h: acc.failuresLast24h,
         lastFailureAt: acc.lastFailureAt,
         transitions: acc.transitions,
-        fallbacksServed: acc.fallbacksServed
+        fallbacksServed: acc.fallbacksServed,
+        since: acc.stateAt === -Infinity ? null : new Date(acc.stateAt),
+        reason: acc.reason,
+        calls: 0,
+        failures: 0,
+        failureRate: 0,
+        rejections: 0,
+        fallbacks: {}
       })
     )
 }
@@ -332,7 +573,7 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
     const transitions = new Ring<TransitionRecord>(capacity)
     const fallbacks = new Ring<FallbackRecord>(capacity)
     const quarantines = new Ring<QuarantineRecord>(capacity)
-    return Ledger.of({
+    return make({
       recordFailure: (record) => Effect.sync(() => failures.push(record)),
       recordTransition: (record) => Effect.sync(() => transitions.push(record)),
       recordFallback: (record) => Effect.sync(() => fallbacks.push(record)),
@@ -369,7 +610,7 @@ export const layerMemory: Layer.Layer<Ledger> = Layer.effect(Ledger, makeMemory(
  */
 export const layerNoop: Layer.Layer<Ledger> = Layer.succeed(
   Ledger,
-  Ledger.of({
+  make({
     recordFailure: () => Effect.void,
     recordTransition: () => Effect.void,
     recordFallback: () => Effect.void,

@@ -89,7 +89,7 @@ describe("Dashboard over HTTP", () => {
         const res = yield* get("/metrics")
         expect(res.headers["content-type"]).toContain("text/plain")
         const text = yield* res.text
-        expect(text).toContain(`agentarmour_breaker_state{breaker="research",state="OPEN"} 2`)
+        expect(text).toContain(`agentarmour_breaker_state{breaker="research",state="OPEN"} 1`)
         expect(text).toContain(`agentarmour_failures_total{breaker="research"}`)
         expect(text).toContain(`agentarmour_calls_total{breaker="research"} 1`)
         expect(text).toContain(`agentarmour_breaker_state{breaker="<img src=x onerror=alert(1)>",state="CLOSED"} 0`)

@@ -176,7 +176,7 @@ const events = (pollInterval: Duration.Duration) =>
   })
 
 const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
-const STATE_VALUE = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 } as const
+const STATE_VALUE: Record<string, number> = { CLOSED: 0, OPEN: 1, HALF_OPEN: 2, ISOLATED: 3, DISABLED: 4 }
 
 /**
  * The Prometheus exposition of the ledger (and of live breakers when a
@@ -197,7 +197,7 @@ export const prometheus: Effect.Effect<string, Ledger.LedgerError, Ledger.Ledger
     "agentarmour_breaker_state",
     "current state per breaker from the ledger (0 closed, 1 half-open, 2 open)",
     "gauge",
-    summary.map((s) => [`${b(s.breakerName)},state="${s.state}"`, STATE_VALUE[s.state]])
+    summary.map((s) => [`${b(s.breakerName)},state="${s.state}"`, STATE_VALUE[s.state] ?? 0])
   )
   metric("agentarmour_failures_total", "failures recorded", "counter", summary.map((s) => [b(s.breakerName), s.failuresTotal]))
   metric("agentarmour_transitions_total", "state transitions recorded", "counter", summary.map((s) => [b(s.breakerName), s.transitions]))

@@ -21,7 +21,7 @@ import { SharedState } from "./sharedState.js"
 
 /** the breaker's state machine, held in a `Ref` */
 interface StateData {
-  readonly state: BreakerState
+  readonly state: "CLOSED" | "OPEN" | "HALF_OPEN"
   readonly openedAt: number
   /** when an OPEN breaker lets the next call through as a probe */
   readonly retryAt: number

@@ -255,7 +255,14 @@ export const makeReader = (prefix: string) =>
           failuresLast24h: Number(fr?.day ?? 0),
           lastFailureAt: fr?.last_at ? date(fr.last_at) : null,
           transitions: Number(tm.get(name)?.total ?? 0),
-          fallbacksServed: Number(bm.get(name)?.total ?? 0)
+          fallbacksServed: Number(bm.get(name)?.total ?? 0),
+          since: null,
+          reason: null,
+          calls: 0,
+          failures: 0,
+          failureRate: 0,
+          rejections: 0,
+          fallbacks: {}
         })
       })
     }).pipe(Effect.mapError(toLedgerError("the summary")))
@@ -403,7 +410,7 @@ export const make = (options: Ledger.SqlOptions): Effect.Effect<Ledger.Ledger, S
 
     const read = <A, E>(self: Effect.Effect<A, E>) => Effect.zipRight(flush.pipe(Effect.timeoutOption("2 seconds")), self)
 
-    return Ledger.Ledger.of({
+    return Ledger.make({
       recordFailure: (record) => offer({ _tag: "failure", record }),
       recordTransition: (record) => offer({ _tag: "transition", record }),
       recordFallback: (record) => offer({ _tag: "fallback", record }),

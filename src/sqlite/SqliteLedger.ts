@@ -88,7 +88,7 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
     const optional = <A>(self: Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError>) =>
       // tables added after 0.1.0 may be missing in an older file: read them as empty
       Effect.catchAll(self, () => Effect.succeed<ReadonlyArray<A>>([]))
-    return Ledger.Ledger.of({
+    return Ledger.make({
       recordFailure: () => Effect.void,
       recordTransition: () => Effect.void,
       recordFallback: () => Effect.void,
