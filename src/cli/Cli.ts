@@ -144,9 +144,43 @@ const transitions = listCommand(
   (t) => [iso(t.createdAt), t.breakerName, t.fromState, t.toState, oneLine(t.reason, 100)]
 )
 
+// --- ledger prune / ledger usage (issue 11) ---
+const olderThan = Options.text("older-than").pipe(
+  Options.withDescription("remove records older than this: 30d, 12h, 90m or a duration such as \"30 days\"")
+)
+
+const prune = Command.make("prune", { db, tablePrefix, olderThan }, (o) =>
+  Effect.gen(function*() {
+    if (Option.isNone(Ledger.parseAge(o.olderThan))) {
+      return yield* new CliError({ message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"` })
+    }
+    const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
+    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan }).pipe(
+      Effect.mapError((e) => new CliError({ message: e.message }))
+    )
+    yield* Console.log(`removed ${removed} rows older than ${o.olderThan} (each breaker's latest transition is kept)`)
+  })).pipe(Command.withDescription("delete ledger records older than a duration"))
+
+const usageBy = Options.choice("by", ["node", "run"]).pipe(
+  Options.withDescription("add up spend per node or per run"),
+  Options.withDefault("node" as const)
+)
+
+const usage = Command.make("usage", { db, tablePrefix, json, by: usageBy }, (o) =>
+  withLedger(o, (ledger) =>
+    Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
+      o.json
+        ? printJson(rows)
+        : rows.length === 0
+        ? Console.log("no usage recorded")
+        : Console.log(table(
+          [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
+          rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
+        ))))).pipe(Command.withDescription("tokens and cost spent per node or per run"))
+
 const ledger = Command.make("ledger").pipe(
   Command.withDescription("inspect the audit ledger"),
-  Command.withSubcommands([summary, failures, transitions])
+  Command.withSubcommands([summary, failures, transitions, prune, usage])
 )
 
 const port = Options.integer("port").pipe(Options.withDescription("port to listen on"), Options.withDefault(8765))
