@@ -835,8 +835,8 @@ export interface SqlOptions {
   readonly batchSize?: number | undefined
   /** closing the layer's scope (and `flush`) waits at most this long for the database (default 10 seconds) */
   readonly flushTimeout?: Duration.DurationInput | undefined
-  /** delete records older than this in the background (on the `Clock`); default: keep everything */
-  readonly retention?: Duration.DurationInput | undefined
+  /** delete records older than this (`30d`, `12h`, `90m` or a `Duration`) in the background, on the `Clock`; default: keep everything */
+  readonly retention?: Duration.DurationInput | string | undefined
   /** how often the background pruning runs when `retention` is set (default 1 hour) */
   readonly pruneInterval?: Duration.DurationInput | undefined
   /** how a database that cannot be opened is retried (default: exponential from 1 second, capped at 1 minute) */

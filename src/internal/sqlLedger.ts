@@ -716,8 +716,14 @@ export const make = (
         return Effect.void
       })
 
+    let dirty: Deferred.Deferred<void> | undefined
     const addCounter = (breakerName: string, at: Date, add: (c: Ledger.CallCounter) => void) => {
       callSeq++
+      if (dirty !== undefined) {
+        const d = dirty
+        dirty = undefined
+        Deferred.unsafeDone(d, Exit.void)
+      }
       Ledger.countCall(counters, breakerName, at, add)
     }
 
@@ -961,9 +967,17 @@ export const make = (
       )
     }
 
-    // the per-minute call counters reach the database at least every second
+    // the per-minute call counters reach the database about a second after they change
+    // (the ticker sleeps only while there are counters to write, so an idle ledger arms no timer)
     yield* Effect.forkIn(
-      Effect.forever(Effect.zipRight(Effect.sleep("1 second"), Effect.sync(() => counters.size > 0 && wakeWriter()))),
+      Effect.forever(Effect.suspend(() => {
+        if (counters.size === 0) {
+          const d = Deferred.unsafeMake<void>(FiberId.none)
+          dirty = d
+          return Deferred.await(d)
+        }
+        return Effect.zipRight(Effect.sleep("1 second"), Effect.sync(wakeWriter))
+      })),
       layerScope
     )
 
