@@ -925,10 +925,11 @@ export const make = (
         }
         yield* migrate(prefix).pipe(
           Effect.provideService(SqlClient.SqlClient, sql),
-          // another process migrating at the same moment: wait for it a little
+          // another process migrating at the same moment (a lock in SQLite, a duplicate
+          // catalog row or migration id in Postgres): wait for it a little
           Effect.retry({
-            schedule: Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))),
-            while: (e) => /busy|locked/i.test(describeCause(Cause.fail(e)))
+            schedule: Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(6))),
+            while: (e) => dialect !== "sqlite" || /busy|locked/i.test(describeCause(Cause.fail(e)))
           })
         )
         const reader = yield* Effect.provideService(makeReader(prefix), SqlClient.SqlClient, sql)
