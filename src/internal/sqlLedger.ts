@@ -793,12 +793,15 @@ export const make = (
           rows[kind].push(row)
         }
         const { dialect, sql } = conn
-        return sql.withTransaction(Effect.gen(function*() {
+        const write = Effect.gen(function*() {
           for (const kind of ["failure", "transition", "fallback", "quarantine", "usage"] as const) {
             yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind])
           }
           yield* upsertCounters(sql, batch.counters)
-        }))
+        })
+        // in Postgres a batch of one kind is one statement, atomic by itself: no BEGIN/COMMIT round trips
+        const kinds = Object.values(rows).filter((r) => r.length > 0).length
+        return dialect === "pg" && kinds === 1 && batch.counters.length === 0 ? write : sql.withTransaction(write)
       })
 
     let failing = false
