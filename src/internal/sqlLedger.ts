@@ -461,9 +461,18 @@ export const makeReader = (prefix: string) =>
             ) x GROUP BY breaker_name`
         )
       )
+      // the last 24 hours: one covering range of the (breaker_name, created_at) index per breaker
+      // (a correlated count per breaker of the totals, not per row)
       const day = yield* sql<{ breaker_name: string; total: unknown }>`
-        SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.failures)}
-        WHERE created_at >= ${since} GROUP BY breaker_name`
+        SELECT b.breaker_name, (SELECT COUNT(*) FROM ${sql(t.failures)} f
+          WHERE f.breaker_name = b.breaker_name AND f.created_at >= ${since}) AS total
+        FROM ${sql(t.totals)} b WHERE b.failures > 0`.pipe(
+        Effect.catchAll(() =>
+          sql<{ breaker_name: string; total: unknown }>`
+            SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.failures)}
+            WHERE created_at >= ${since} GROUP BY breaker_name`
+        )
+      )
       const latest = yield* sql<{ breaker_name: string; to_state: string; reason: string; created_at: string }>`
         SELECT t.breaker_name, t.to_state, t.reason, t.created_at
         FROM (SELECT breaker_name, MAX(id) AS id FROM ${sql(t.transitions)} GROUP BY breaker_name) m
