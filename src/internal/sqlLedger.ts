@@ -786,17 +786,36 @@ export const make = (
     }
 
     // --- writing ---
-    const insertRows = (sql: SqlClient.SqlClient, dialect: Connection["dialect"], table: string, rows: Array<Row>) => {
+    const insertRows = (
+      sql: SqlClient.SqlClient,
+      dialect: Connection["dialect"],
+      table: string,
+      rows: Array<Row>,
+      total?: "failures" | "transitions" | "fallbacks"
+    ) => {
       if (rows.length === 0) return Effect.void
       const columns = Object.keys(rows[0]!)
       if (dialect === "pg") {
-        // one statement per table whatever the batch size: arrays bound as parameters, unnest into rows
+        // one statement per table whatever the batch size: arrays bound as parameters, unnest into
+        // rows; the per-breaker totals are upserted by the same statement (a data-modifying CTE)
         const arrays = columns.map((c) => rows.map((r) => r[c] ?? null))
         const casts = columns.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? "text"}[]`).join(", ")
-        return sql.unsafe(
-          `INSERT INTO "${table}" (${columns.join(", ")}) SELECT * FROM unnest(${casts})`,
-          arrays as never
-        ).pipe(Effect.asVoid)
+        const insert = `INSERT INTO "${table}" (${columns.join(", ")}) SELECT * FROM unnest(${casts})`
+        const tt = `"${t.totals}"`
+        const statement = total === undefined ? insert : `WITH ins AS (${insert} RETURNING breaker_name, created_at)
+          INSERT INTO ${tt} (breaker_name, failures, last_failure_at, transitions, fallbacks)
+          SELECT breaker_name,
+            ${total === "failures" ? "COUNT(*)" : "0"}, ${total === "failures" ? "MAX(created_at)" : "NULL"},
+            ${total === "transitions" ? "COUNT(*)" : "0"}, ${total === "fallbacks" ? "COUNT(*)" : "0"}
+          FROM ins GROUP BY breaker_name
+          ON CONFLICT (breaker_name) DO UPDATE SET
+            failures = ${tt}.failures + excluded.failures,
+            last_failure_at = CASE
+              WHEN excluded.last_failure_at IS NULL OR ${tt}.last_failure_at >= excluded.last_failure_at
+              THEN ${tt}.last_failure_at ELSE excluded.last_failure_at END,
+            transitions = ${tt}.transitions + excluded.transitions,
+            fallbacks = ${tt}.fallbacks + excluded.fallbacks`
+        return sql.unsafe(statement, arrays as never).pipe(Effect.asVoid)
       }
       // SQLite allows 32766 bound parameters per statement: 8 columns x 500 rows stays well below
       return Effect.forEach(
@@ -887,14 +906,18 @@ export const make = (
           rows[kind].push(row)
         }
         const { dialect, sql } = conn
+        const totalOf = { failure: "failures", transition: "transitions", fallback: "fallbacks" } as const
         const write = Effect.gen(function*() {
           for (const kind of ["failure", "transition", "fallback", "quarantine", "usage"] as const) {
-            yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind])
+            const total = dialect === "pg" && kind in totalOf ? totalOf[kind as keyof typeof totalOf] : undefined
+            yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind], total)
           }
           yield* upsertCounters(sql, batch.counters)
-          yield* upsertTotals(sql, rows)
+          if (dialect !== "pg") yield* upsertTotals(sql, rows)
         })
-        return sql.withTransaction(write)
+        // in Postgres a batch of one kind is one statement, atomic by itself: no BEGIN/COMMIT round trips
+        const kinds = Object.values(rows).filter((r) => r.length > 0).length
+        return dialect === "pg" && kinds === 1 && batch.counters.length === 0 ? write : sql.withTransaction(write)
       })
 
     let failing = false
