@@ -1,5 +1,5 @@
 import { describe, expect, expectTypeOf, it } from "vitest"
-import { Annotation, Command, END, MemorySaver, START, StateGraph } from "@langchain/langgraph"
+import { Annotation, Command, END, interrupt, MemorySaver, START, StateGraph } from "@langchain/langgraph"
 import { Effect } from "effect"
 import { BreakerRegistry, Ledger } from "agentarmour"
 import {
@@ -124,6 +124,95 @@ describe("protectNode with Command", () => {
     expect(out[FALLBACK_KEY]).toBe("escalate")
     const fallbacks = await ledgerOf(bridge, (l) => l.fallbacks())
     expect(fallbacks.map((f) => f.strategy)).toEqual(["escalate"])
+    await bridge.dispose()
+  })
+})
+
+describe("escalate by interrupt, across resume", () => {
+  const pausedGraph = (bridge: LangGraphLedgerBridge, calls: { node: number; notified: number }, outcomes: Array<Outcome>) => {
+    const research = protectNode(bridge, async (): Promise<{ research: string }> => {
+      calls.node++
+      return travelAgentTimesOut()
+    }, {
+      breaker: "research",
+      fallback: { escalate: async () => void calls.notified++, mode: "interrupt" },
+      onOutcome: (o) => void outcomes.push(o)
+    })
+    return new StateGraph(State)
+      .addNode("researcher", research)
+      .addNode("summariser", (s: S) => ({ summary: `summary of ${s.research}` }))
+      .addEdge(START, "researcher")
+      .addEdge("researcher", "summariser")
+      .addEdge("summariser", END)
+      .compile({ checkpointer: new MemorySaver() })
+  }
+
+  it("records the failure and the escalation once when the graph pauses; resume answers without re-running the node", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const calls = { node: 0, notified: 0 }
+    const outcomes: Array<Outcome> = []
+    const graph = pausedGraph(bridge, calls, outcomes)
+    const config = { configurable: { thread_id: "esc-1" } }
+    const paused = await graph.invoke({ query: "q" }, config)
+    expect(paused.summary).toBeUndefined()
+    const pending = (await graph.getState(config)).tasks.flatMap((t) => t.interrupts)
+    expect(pending).toHaveLength(1)
+    expect(pending[0]?.value).toMatchObject({ node: "researcher", breaker: "research" })
+    expect(calls).toEqual({ node: 1, notified: 1 })
+    expect((await ledgerOf(bridge, (l) => l.failures())).length).toBe(1)
+    expect((await ledgerOf(bridge, (l) => l.fallbacks())).map((f) => f.strategy)).toEqual(["escalate"])
+
+    const done = await graph.invoke(new Command({ resume: { research: "written by a human" } }), config)
+    expect(done.research).toBe("written by a human")
+    expect(done.summary).toBe("summary of written by a human")
+    expect(done[FALLBACK_KEY]).toBe("escalate")
+    expect(done[TRACEBACK_KEY]).toContain("travelAgentTimesOut")
+    expect(calls).toEqual({ node: 1, notified: 1 })
+    expect((await ledgerOf(bridge, (l) => l.failures())).length).toBe(1)
+    expect((await ledgerOf(bridge, (l) => l.fallbacks())).map((f) => f.strategy)).toEqual(["escalate"])
+    const snapshot = await snapshotOf(bridge)
+    expect(snapshot["research"]).toMatchObject({ state: "CLOSED", failures: 1, totalCalls: 1 })
+    expect(outcomes).toMatchObject([{ node: "researcher", outcome: "fallback", fallback: "escalate" }])
+    await bridge.dispose()
+  })
+
+  it("a resume addressed to the interrupt's id answers the same way", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const calls = { node: 0, notified: 0 }
+    const graph = pausedGraph(bridge, calls, [])
+    const config = { configurable: { thread_id: "esc-2" } }
+    await graph.invoke({ query: "q" }, config)
+    const id = (await graph.getState(config)).tasks.flatMap((t) => t.interrupts)[0]?.id
+    expect(id).toBeDefined()
+    const done = await graph.invoke(new Command({ resume: { [id!]: { research: "by id" } } }), config)
+    expect(done.summary).toBe("summary of by id")
+    expect(calls.node).toBe(1)
+    await bridge.dispose()
+  })
+
+  it("a node that asked its own question before failing gets its escalation answered in the next slot", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    let calls = 0
+    const research = protectNode(bridge, (s: S): { research: string } => {
+      calls++
+      const go = interrupt(`research ${s.query}?`) as string
+      if (go === "yes") travelAgentTimesOut()
+      return { research: "unreachable" }
+    }, { breaker: "research", fallback: { escalate: () => undefined, mode: "interrupt" } })
+    const graph = new StateGraph(State)
+      .addNode("researcher", research)
+      .addEdge(START, "researcher")
+      .addEdge("researcher", END)
+      .compile({ checkpointer: new MemorySaver() })
+    const config = { configurable: { thread_id: "esc-3" } }
+    await graph.invoke({ query: "q" }, config)
+    await graph.invoke(new Command({ resume: "yes" }), config)
+    expect(calls).toBe(2)
+    const pending = (await graph.getState(config)).tasks.flatMap((t) => t.interrupts)
+    expect(pending[0]?.value).toMatchObject({ breaker: "research" })
+    const done = await graph.invoke(new Command({ resume: { research: "from a human" } }), config)
+    expect(done.research).toBe("from a human")
+    expect(calls).toBe(2)
     await bridge.dispose()
   })
 })
