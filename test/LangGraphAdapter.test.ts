@@ -216,3 +216,126 @@ describe("escalate by interrupt, across resume", () => {
     await bridge.dispose()
   })
 })
+
+describe("protectNode around a compiled subgraph", () => {
+  const Inner = Annotation.Root({ ...State.spec })
+  const innerGraph = (step: (s: S) => unknown) =>
+    new StateGraph(Inner)
+      .addNode("lookup", (s: S) => ({ research: `looked up ${s.query}` }))
+      .addNode("step", step as any)
+      .addEdge(START, "lookup")
+      .addEdge("lookup", "step")
+      .addEdge("step", END)
+      .compile()
+  const parentGraph = (node: any) =>
+    new StateGraph(State)
+      .addNode("team", node, { ends: ["summariser"] })
+      .addNode("summariser", (s: S) => ({ summary: `summary of ${s.research}` }))
+      .addEdge(START, "team")
+      .addEdge("team", "summariser")
+      .addEdge("summariser", END)
+      .compile()
+
+  it("the subgraph's result is the node's update", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const team = protectNode(bridge, innerGraph((s) => ({ research: `${s.research}, checked` })), { breaker: "team" })
+    const out = await parentGraph(team).invoke({ query: "q" })
+    expect(out.summary).toBe("summary of looked up q, checked")
+    expect(out[FALLBACK_KEY]).toBeUndefined()
+    await bridge.dispose()
+  })
+
+  it("a failure anywhere in the subgraph is one failure of the node, answered by its fallback", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const team = protectNode(bridge, innerGraph(() => travelAgentTimesOut()), {
+      breaker: "team",
+      fallback: { degrade: (s: S) => ({ research: `degraded ${s.query}` }) }
+    })
+    const out = await parentGraph(team).invoke({ query: "q" })
+    expect(out.summary).toBe("summary of degraded q")
+    expect(out[FALLBACK_KEY]).toBe("degrade")
+    expect(out[TRACEBACK_KEY]).toContain("travel agent: upstream LLM timed out")
+    expect((await snapshotOf(bridge))["team"]).toMatchObject({ failures: 1, totalCalls: 1 })
+    await bridge.dispose()
+  })
+
+  it("a Command to the parent graph from inside the subgraph passes through, uncounted", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const team = protectNode(
+      bridge,
+      innerGraph((s) => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: `${s.research}!` } })),
+      { breaker: "team", fallback: { degrade: () => ({ research: "wrong: the fallback answered" }) } }
+    )
+    const out = await parentGraph(team).invoke({ query: "q" })
+    expect(out.summary).toBe("summary of looked up q!")
+    expect(out[FALLBACK_KEY]).toBeUndefined()
+    expect(await ledgerOf(bridge, (l) => l.failures())).toEqual([])
+    await bridge.dispose()
+  })
+})
+
+describe("a node returning something that is not an update", () => {
+  const values: ReadonlyArray<[string, unknown, string]> = [
+    ["a string", "done", `a string ("done")`],
+    ["a number", 42, "a number (42)"],
+    ["a boolean", true, "a boolean (true)"],
+    ["a bigint", 7n, "a bigint (7n)"],
+    ["a symbol", Symbol("x"), "a symbol (Symbol(x))"],
+    ["an array", ["a", "b"], "an array of 2 items"]
+  ]
+  for (const [what, value, described] of values) {
+    it(`${what} is a failure of that node: counted, answered by the fallback, named in the message`, async () => {
+      const bridge = LangGraphBridge.make(Ledger.layerMemory)
+      const outcomes: Array<Outcome> = []
+      const research = protectNode(bridge, (): any => value, {
+        breaker: "research",
+        fallback: { degrade: () => ({ research: "backup" }) },
+        onOutcome: (o) => void outcomes.push(o)
+      })
+      const out = await new StateGraph(State)
+        .addNode("researcher", research)
+        .addEdge(START, "researcher")
+        .addEdge("researcher", END)
+        .compile()
+        .invoke({ query: "q" })
+      expect(out.research).toBe("backup")
+      expect(out[FALLBACK_KEY]).toBe("degrade")
+      const message = `node "researcher" returned ${described}`
+      expect(out[TRACEBACK_KEY]).toContain(message)
+      expect(outcomes[0]?.error).toContain(message)
+      expect((await snapshotOf(bridge))["research"]).toMatchObject({ failures: 1 })
+      const failures = await ledgerOf(bridge, (l) => l.failures())
+      expect(failures.map((f) => [f.breakerName, f.errorType])).toEqual([["research", "InvalidUpdateError"]])
+      await bridge.dispose()
+    })
+  }
+
+  it("outside a graph the message names the breaker", async () => {
+    const bridge = LangGraphBridge.make()
+    const research = protectNode(bridge, (): any => "oops", { breaker: "research" })
+    const out = await research({ query: "q" } as S)
+    expect(out[TRACEBACK_KEY]).toContain(`node "research" returned a string ("oops")`)
+    await bridge.dispose()
+  })
+
+  it("undefined and null are no update, and a success", async () => {
+    const bridge = LangGraphBridge.make()
+    const outcomes: Array<Outcome> = []
+    for (const value of [undefined, null]) {
+      const research = protectNode(bridge, (): any => value, {
+        breaker: "research",
+        onOutcome: (o) => void outcomes.push(o)
+      })
+      const out = await new StateGraph(State)
+        .addNode("researcher", research)
+        .addEdge(START, "researcher")
+        .addEdge("researcher", END)
+        .compile()
+        .invoke({ query: "q", research: "kept" })
+      expect(out.research).toBe("kept")
+      expect(out[FALLBACK_KEY]).toBeUndefined()
+    }
+    expect(outcomes.map((o) => o.outcome)).toEqual(["ok", "ok"])
+    await bridge.dispose()
+  })
+})
