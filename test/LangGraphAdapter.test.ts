@@ -1,6 +1,6 @@
-import { describe, expect, expectTypeOf, it } from "vitest"
+import { describe, expect, expectTypeOf, it, vi } from "vitest"
 import { Annotation, Command, END, interrupt, MemorySaver, START, StateGraph } from "@langchain/langgraph"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { BreakerRegistry, Ledger } from "agentarmour"
 import {
   CascadeAnnotation,
@@ -337,5 +337,41 @@ describe("a node returning something that is not an update", () => {
     }
     expect(outcomes.map((o) => o.outcome)).toEqual(["ok", "ok"])
     await bridge.dispose()
+  })
+})
+
+describe("LangGraphBridge with a ledger layer that fails to build", () => {
+  it("keeps no rejected runtime: nodes run on a no-op ledger and a warning is logged", async () => {
+    const logged: Array<string> = []
+    const spy = vi.spyOn(console, "log").mockImplementation((...args) => void logged.push(args.map(String).join(" ")))
+    const broken = Layer.effect(Ledger.Ledger, Effect.fail(new Error("cannot open /nowhere/cascadebreaker.db")))
+    const bridge = LangGraphBridge.make(broken)
+    try {
+      let healthy = true
+      const research = protectNode(bridge, (s: S) => {
+        if (!healthy) travelAgentTimesOut()
+        return { research: `findings on ${s.query}` }
+      }, { breaker: { name: "research" } })
+      const plain = bridge.node((s: S) => Effect.succeed({ summary: `summary of ${s.research}` }))
+      const graph = new StateGraph(State)
+        .addNode("researcher", research)
+        .addNode("summariser", plain)
+        .addEdge(START, "researcher")
+        .addEdge("researcher", "summariser")
+        .addEdge("summariser", END)
+        .compile()
+      const ok = await graph.invoke({ query: "q" })
+      expect(ok.summary).toBe("summary of findings on q")
+      healthy = false
+      const out = await graph.invoke({ query: "q" })
+      expect(out.research).toBe("findings on q")
+      expect(out[FALLBACK_KEY]).toBe("cache")
+      expect(await ledgerOf(bridge, (l) => l.failures())).toEqual([])
+      expect(logged.filter((l) => l.includes("layer failed to build"))).toHaveLength(1)
+      expect(logged.join("\n")).toContain("cannot open /nowhere/cascadebreaker.db")
+    } finally {
+      spy.mockRestore()
+      await bridge.dispose()
+    }
   })
 })
