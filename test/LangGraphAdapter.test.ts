@@ -375,3 +375,39 @@ describe("LangGraphBridge with a ledger layer that fails to build", () => {
     }
   })
 })
+
+describe("the agentarmour custom event", () => {
+  it("every protected call emits { node, outcome, fallback?, state } to streamEvents v2", async () => {
+    const bridge = LangGraphBridge.make()
+    let healthy = true
+    const research = protectNode(bridge, (s: S) => {
+      if (!healthy) travelAgentTimesOut()
+      return { research: `findings on ${s.query}` }
+    }, { breaker: { name: "research", failureThreshold: 1 }, fallback: { degrade: () => ({ research: "backup" }) } })
+    const summarise = protectNode(bridge, (s: S) => ({ summary: `summary of ${s.research}` }), { breaker: "summarise" })
+    const graph = new StateGraph(State)
+      .addNode("researcher", research)
+      .addNode("summariser", summarise)
+      .addEdge(START, "researcher")
+      .addEdge("researcher", "summariser")
+      .addEdge("summariser", END)
+      .compile()
+    const eventsOf = async () => {
+      const seen: Array<unknown> = []
+      for await (const e of graph.streamEvents({ query: "q" }, { version: "v2" })) {
+        if (e.event === "on_custom_event" && e.name === "agentarmour") seen.push(e.data)
+      }
+      return seen
+    }
+    expect(await eventsOf()).toEqual([
+      { node: "researcher", outcome: "ok", state: "CLOSED" },
+      { node: "summariser", outcome: "ok", state: "CLOSED" }
+    ])
+    healthy = false
+    expect(await eventsOf()).toEqual([
+      { node: "researcher", outcome: "fallback", fallback: "degrade", state: "OPEN" },
+      { node: "summariser", outcome: "ok", state: "CLOSED" }
+    ])
+    await bridge.dispose()
+  })
+})

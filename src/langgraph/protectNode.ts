@@ -316,6 +316,11 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   return async (state, config) => {
     const cfg = config ?? {}
     const result = await bridge.run(program(state, cfg), cfg)
+    const { fallback, node, outcome } = result.outcome
+    const event: NodeEvent = fallback === undefined
+      ? { node, outcome, state: result.state }
+      : { node, outcome, fallback, state: result.state }
+    await LG.emitEvent(cfg, event)
     options.onOutcome?.(result.outcome)
     return result.update as Protected<U | F> | Markers
   }
