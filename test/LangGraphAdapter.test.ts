@@ -1,5 +1,7 @@
 import { describe, expect, expectTypeOf, it, vi } from "vitest"
 import { Annotation, Command, END, interrupt, MemorySaver, START, StateGraph } from "@langchain/langgraph"
+import { NodeSdk } from "@effect/opentelemetry"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer } from "effect"
 import { BreakerRegistry, Ledger } from "agentarmour"
 import {
@@ -407,6 +409,40 @@ describe("the agentarmour custom event", () => {
     expect(await eventsOf()).toEqual([
       { node: "researcher", outcome: "fallback", fallback: "degrade", state: "OPEN" },
       { node: "summariser", outcome: "ok", state: "CLOSED" }
+    ])
+    await bridge.dispose()
+  })
+})
+
+describe("the agentarmour.node span", () => {
+  it("every protectNode call runs in a span whose attributes reach OpenTelemetry", async () => {
+    const exporter = new InMemorySpanExporter()
+    const bridge = LangGraphBridge.make(NodeSdk.layer(() => ({
+      resource: { serviceName: "test" },
+      spanProcessor: new SimpleSpanProcessor(exporter)
+    })))
+    let healthy = true
+    const research = protectNode(bridge, (s: S) => {
+      if (!healthy) travelAgentTimesOut()
+      return { research: `findings on ${s.query}` }
+    }, { breaker: { name: "research" } })
+    const graph = new StateGraph(State)
+      .addNode("researcher", research)
+      .addEdge(START, "researcher")
+      .addEdge("researcher", END)
+      .compile()
+    await graph.invoke({ query: "q" })
+    healthy = false
+    await graph.invoke({ query: "q" })
+    const spans = exporter.getFinishedSpans().filter((span) => span.name === "agentarmour.node")
+    expect(spans.map((span) => span.attributes)).toEqual([
+      { "agentarmour.node": "researcher", "agentarmour.breaker": "research", "agentarmour.outcome": "ok" },
+      {
+        "agentarmour.node": "researcher",
+        "agentarmour.breaker": "research",
+        "agentarmour.outcome": "fallback",
+        "agentarmour.fallback": "cache"
+      }
     ])
     await bridge.dispose()
   })

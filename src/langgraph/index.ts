@@ -6,7 +6,7 @@
 export { InvalidUpdateError } from "./errors.js"
 export * as LangGraphBridge from "./LangGraphBridge.js"
 export { CascadeAnnotation, FALLBACK_KEY, QUARANTINED_KEY, TRACEBACK_KEY } from "./markers.js"
-export { protectNode } from "./protectNode.js"
+export { NODE_SPAN, protectNode, SPAN_BREAKER, SPAN_FALLBACK, SPAN_NODE, SPAN_OUTCOME } from "./protectNode.js"
 export type {
   FallbackOption,
   Markers,

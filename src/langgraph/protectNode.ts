@@ -134,6 +134,22 @@ export type Protected<A> = A extends { readonly lg_name: "Command" } ? A
  */
 export type ProtectedNode<S, A> = (state: S, config?: LangGraphRunnableConfig) => Promise<Protected<A> | Markers>
 
+/**
+ * The span around every protected call, and its attributes.
+ *
+ * @since 0.2.0
+ * @category telemetry
+ */
+export const NODE_SPAN = "agentarmour.node"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_NODE = "agentarmour.node"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_BREAKER = "agentarmour.breaker"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_OUTCOME = "agentarmour.outcome"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_FALLBACK = "agentarmour.fallback"
+
 interface Served {
   readonly strategy: string
   readonly traceback: string
@@ -230,9 +246,9 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       )
     )
 
-  const program = (state: S, config: LangGraphRunnableConfig) =>
-    Effect.gen(function*() {
-      const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
+  const program = (state: S, config: LangGraphRunnableConfig) => {
+    const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
+    return Effect.gen(function*() {
       const breaker = yield* getBreaker
       const runId = yield* CascadeGuard.currentRun
       const guard = guardSpec === undefined ? undefined : yield* CascadeGuard.CascadeGuard
@@ -284,8 +300,14 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
         error: served?.error,
         quarantined
       }
+      yield* Effect.annotateCurrentSpan(
+        outcome.fallback === undefined
+          ? { [SPAN_OUTCOME]: outcome.outcome }
+          : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+      )
       return { update: LG.withMarkers(answer.update, markers), outcome, state: yield* breaker.state }
-    })
+    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name } }))
+  }
 
   /** node under breaker (and guard), then the fallback strategy */
   const recover = (
