@@ -133,18 +133,23 @@ select { background: var(--bg); color: var(--text); border: 1px solid var(--line
   header { padding: 0.6rem 0.75rem; }
   .filter { margin-left: 0; }
   main { padding: 0.5rem 0.75rem 2rem; }
-  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0.5rem; }
-  .card .value { font-size: 1.3rem; }
+  .cards { grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 0.4rem; }
+  .card { padding: 0.4rem 0.6rem; }
+  .card .label { font-size: 0.72rem; }
+  .card .value { font-size: 1.2rem; }
   /* tables become one card per row: label, then value */
   table.cardify, table.cardify tbody, table.cardify tr, table.cardify td { display: block; width: 100%; }
   table.cardify { background: none; }
   table.cardify thead { display: none; }
   table.cardify tr { background: var(--panel); border-radius: 6px; margin-bottom: 0.5rem; padding: 0.3rem 0; }
-  table.cardify td { display: grid; grid-template-columns: 7.5rem minmax(0, 1fr); gap: 0.5rem; border: 0; padding: 0.2rem 0.75rem; text-align: left; max-width: none; }
+  table.cardify td { display: grid; grid-template-columns: 6.5rem minmax(0, 1fr); justify-items: start; gap: 0.5rem; border: 0; padding: 0.15rem 0.75rem; text-align: left; max-width: none; }
   table.cardify td::before { content: attr(data-label); color: var(--muted); font-size: 0.8rem; }
   table.cardify td.empty { display: block; }
   table.cardify td.empty::before { content: none; }
   td.time { white-space: normal; }
+  /* a breaker's card is titled by its name */
+  #breakers td.breaker { display: block; font-weight: 700; font-size: 1rem; padding-top: 0.3rem; }
+  #breakers td.breaker::before { content: none; }
 }
 `
 
@@ -204,10 +209,12 @@ export const js = String.raw`"use strict";
   function breakerCell(label, name) {
     var td = cell(label, null, "breaker");
     td.replaceChildren();
+    var wrap = el("span");
     var sw = el("span", null, "swatch");
     sw.style.background = colour(name);
-    td.appendChild(sw);
-    td.appendChild(document.createTextNode(name));
+    wrap.appendChild(sw);
+    wrap.appendChild(document.createTextNode(name));
+    td.appendChild(wrap);
     return td;
   }
   function timeCell(label, iso, withAge) {
@@ -298,6 +305,19 @@ export const js = String.raw`"use strict";
     };
   }
 
+  // 24-hour UTC labels; the date only where the range spans days
+  function xAxis(bucketSeconds) {
+    var a = axis(null);
+    a.values = function (u, splits) {
+      return splits.map(function (ts) {
+        var t = utc(new Date(ts * 1000));
+        return bucketSeconds >= 3600 ? t.slice(5, 10) + " " + t.slice(11, 16) : t.slice(11, 16);
+      });
+    };
+    a.space = bucketSeconds >= 3600 ? 90 : 50;
+    return a;
+  }
+
   function draw() {
     var box = document.getElementById("chart");
     var c = snapshot.charts[range];
@@ -318,7 +338,7 @@ export const js = String.raw`"use strict";
           return { label: s.breaker, stroke: colour(s.breaker), width: 2, points: { show: false },
             value: function (u, v) { return v === null || v === undefined ? "–" : String(v); } };
         })),
-      axes: [axis(null), axis(METRIC_TEXT[what])],
+      axes: [xAxis(c.bucketSeconds), axis(METRIC_TEXT[what])],
       cursor: { drag: { x: false, y: false } }
     };
     if (chart) chart.destroy();
