@@ -26,6 +26,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { hasPeer } from "../internal/peer.js"
 import * as Ledger from "../Ledger.js"
 import { version as packageVersion } from "./version.js"
 
@@ -246,6 +247,11 @@ const runs = Options.integer("runs").pipe(
 const demo = Command.make("demo", { db: demoDb, runs }, (o) =>
   Effect.gen(function*() {
     if (o.runs < 1) return yield* new CliError({ message: `--runs must be at least 1, got ${o.runs}` })
+    // LangGraph is an optional peer dependency of agentarmour
+    const missing = ["@langchain/langgraph", "@langchain/core"].filter((name) => !hasPeer(name))
+    if (missing.length > 0) {
+      return yield* new CliError({ message: `the demo needs ${missing.join(" and ")}: npm install ${missing.join(" ")}` })
+    }
     // the demo is examples/langgraph_pipeline.ts (compiled next to src/ in dist/)
     const { runDemo } = yield* Effect.promise(() => import("../../examples/langgraph_pipeline.js"))
     // on SIGINT/SIGTERM the fiber is interrupted: abort the demo and wait until it has flushed its ledger

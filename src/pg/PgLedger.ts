@@ -9,9 +9,10 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Layer from "effect/Layer"
 import * as Ledger from "../Ledger.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * @since 0.1.0
@@ -31,7 +32,7 @@ export interface Options extends PgClient.PgClientConfig, Ledger.SqlOptions {}
 export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
   const { batchSize, queueCapacity, tablePrefix, ...client } = options
   return Ledger.layerSql({ batchSize, queueCapacity, tablePrefix }).pipe(
-    Layer.provide(PgClient.layer(client)),
+    Layer.provide(PgClientLazy.layer(client)),
     Layer.mapError((e) =>
       e instanceof Ledger.LedgerError
         ? e
