@@ -18,7 +18,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,6 +26,7 @@ import * as Option from "effect/Option"
 import * as Ledger from "../Ledger.js"
 import * as internal from "../internal/sharedState.js"
 import { durationOption } from "../internal/duration.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * The service breakers look for (`Effect.serviceOption`): present, they share.
@@ -136,7 +137,7 @@ export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, 
 export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<SharedState, Ledger.LedgerError> => {
   const { syncInterval, tablePrefix, ...client } = options
   return layerSql({ syncInterval, tablePrefix }).pipe(
-    Layer.provide(PgClient.layer(client)),
+    Layer.provide(PgClientLazy.layer(client)),
     Layer.mapError((e) =>
       new Ledger.LedgerError({ message: `cannot open the shared breaker state: ${(e as { message?: string }).message ?? String(e)}`, cause: e })
     )
