@@ -32,7 +32,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as internal from "./internal/budget.js"
-import { BudgetExceededError } from "./internal/budgetError.js"
+import { BudgetExceededError, BudgetStoreError } from "./internal/budgetError.js"
 import type * as Ledger from "./Ledger.js"
 
 export {
@@ -40,7 +40,12 @@ export {
    * @since 0.2.0
    * @category errors
    */
-  BudgetExceededError
+  BudgetExceededError,
+  /**
+   * @since 0.2.0
+   * @category errors
+   */
+  BudgetStoreError
 }
 
 /**
@@ -207,18 +212,6 @@ export const decode = (
 
 // ---------------------------------------------------------------------------
 // store
-
-/**
- * A `BudgetStore` could not be read or written. A budget fails open on it
- * (the call runs) and logs a warning.
- *
- * @since 0.2.0
- * @category errors
- */
-export class BudgetStoreError extends Schema.TaggedError<BudgetStoreError>()("BudgetStoreError", {
-  message: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {}
 
 /**
  * The answer to `takeCall`.

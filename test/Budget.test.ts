@@ -307,6 +307,50 @@ describe("Budget.charge", () => {
       ])
     }))
 
+  it.effect("after a withBudget ends (success or failure) charges go back to the enclosing one, or nowhere", () =>
+    Effect.gen(function*() {
+      const outer = yield* make({ name: "outer", perRun: { tokens: 100 } })
+      const inner = yield* make({ name: "inner", perRun: { tokens: 100 } })
+      yield* Effect.gen(function*() {
+        yield* Budget.charge({ tokens: 1 }).pipe(withBudget(inner))
+        yield* Effect.either(Effect.fail("boom").pipe(withBudget(inner)))
+        yield* Budget.charge({ tokens: 2 })
+      }).pipe(withBudget(outer))
+      yield* Effect.either(Effect.fail("boom").pipe(withBudget(outer)))
+      yield* Budget.charge({ tokens: 4 })
+      expect((yield* outer.spent).run.tokens).toBe(2)
+      expect((yield* inner.spent).run.tokens).toBe(1)
+    }))
+
+  it.effect("fibers forked inside a call charge its budget; concurrent calls charge their own", () =>
+    Effect.gen(function*() {
+      const a = yield* make({ name: "a", perRun: { tokens: 100 } })
+      const b = yield* make({ name: "b", perRun: { tokens: 100 } })
+      const work = (n: number) =>
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(Effect.zipRight(Effect.sleep("1 second"), Budget.charge({ tokens: n })))
+          yield* Fiber.join(fiber)
+        })
+      const both = Effect.all([work(3).pipe(withBudget(a)), work(5).pipe(withBudget(b))], { concurrency: 2 })
+      const fiber = yield* Effect.fork(both)
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect((yield* a.spent).run.tokens).toBe(3)
+      expect((yield* b.spent).run.tokens).toBe(5)
+    }))
+
+  it.effect("a node run under a breaker's call timeout (a child fiber) charges the budget", () =>
+    Effect.gen(function*() {
+      const breaker = yield* CircuitBreaker.make({ name: "t", callTimeout: "10 seconds" })
+      const budget = yield* make({ name: "t", perRun: { tokens: 100 } })
+      const fiber = yield* Effect.fork(
+        Effect.zipRight(Effect.sleep("1 second"), Budget.charge({ tokens: 7 })).pipe(withBreaker(breaker), withBudget(budget))
+      )
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      expect((yield* budget.spent).run.tokens).toBe(7)
+    }).pipe(Effect.provide(Ledger.layerNoop)))
+
   it.effect("negative or non-finite amounts count as nothing", () =>
     Effect.gen(function*() {
       const budget = yield* make({ name: "c", perRun: { tokens: 10, costUsd: 1 } })

@@ -2,6 +2,7 @@
  * The budget: per-run state in memory (bounded, idle runs forgotten),
  * per-window state in a `BudgetStore`, the charge target in a FiberRef.
  */
+import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -36,11 +37,62 @@ interface Target {
   readonly node: string | undefined
 }
 
-/** the innermost enclosing `withBudget`, charged by `charge` */
-export const currentTarget: FiberRef.FiberRef<Target | undefined> = globalValue(
+/**
+ * The innermost enclosing `withBudget`, charged by `charge`.
+ *
+ * A performance trick (docs/performance.md, "withBudget" rows): setting a
+ * FiberRef copies the fiber's FiberRef map, twice per call with
+ * `Effect.locally` (several µs). Instead each fiber holds one mutable cell,
+ * installed by its first `withBudget`; later calls only swap `cell.current`
+ * and put the previous value back when the call ends. A forked fiber gets its
+ * own cell holding the parent's current target, so children (a breaker's
+ * call timeout runs the node in one) charge the right budget and never
+ * disturb the parent's cell. Pinned by the "Budget.charge" tests.
+ */
+interface Cell {
+  current: Target | undefined
+  /** the targets of the enclosing calls, put back as calls end */
+  readonly saved: Array<Target | undefined>
+  /** one pair of handlers per fiber, so a call allocates no closures */
+  readonly handlers: {
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+    readonly onSuccess: (a: unknown) => Effect.Effect<unknown>
+  }
+}
+
+const makeCell = (current: Target | undefined): Cell => {
+  const cell: Cell = {
+    current,
+    saved: [],
+    handlers: {
+      onFailure: (cause) => {
+        cell.current = cell.saved.pop()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a) => {
+        cell.current = cell.saved.pop()
+        return Effect.succeed(a)
+      }
+    }
+  }
+  return cell
+}
+
+export const currentTarget: FiberRef.FiberRef<Cell | undefined> = globalValue(
   Symbol.for("agentarmour/Budget/currentTarget"),
-  () => FiberRef.unsafeMake<Target | undefined>(undefined)
+  () =>
+    FiberRef.unsafeMake<Cell | undefined>(undefined, {
+      fork: (cell) => (cell === undefined || cell.current === undefined ? undefined : makeCell(cell.current)),
+      join: (parent) => parent
+    })
 )
+
+/** the synchronous check of a budget made by `make`, when it needs no store */
+const AdmitNow: unique symbol = Symbol.for("agentarmour/Budget/admitNow") as any
+
+interface BudgetImpl extends Budget.Budget {
+  readonly [AdmitNow]: ((runId: string, now: number) => BudgetExceededError | undefined) | undefined
+}
 
 interface RunState {
   calls: number
@@ -48,6 +100,8 @@ interface RunState {
   costUsd: number
   lastSeen: number
 }
+
+const ignoreCause = () => Effect.void
 
 const amount = (n: number | undefined): number => (n !== undefined && Number.isFinite(n) && n > 0 ? n : 0)
 
@@ -85,17 +139,26 @@ export const make = (
         else break
       }
     }
-    /** the state of `runId`, moved to the most recently seen end */
+    // the run seen last is already at the most recent end of `runs`: calls of one run skip the reordering
+    let lastRunId: string | undefined
+    let lastRun: RunState | undefined
+    /** the state of `runId`, moved to the most recently seen end; a run idle too long starts afresh */
     const runState = (runId: string, now: number): RunState => {
+      if (runId === lastRunId && lastRun!.lastSeen + idleMillis > now) {
+        lastRun!.lastSeen = now
+        return lastRun!
+      }
       let run = runs.get(runId)
-      if (run === undefined) {
+      if (run !== undefined) runs.delete(runId)
+      if (run === undefined || run.lastSeen + idleMillis <= now) {
         run = { calls: 0, tokens: 0, costUsd: 0, lastSeen: now }
       } else {
-        runs.delete(runId)
         run.lastSeen = now
       }
       runs.set(runId, run)
       evict(now)
+      lastRunId = runId
+      lastRun = run
       return run
     }
 
@@ -151,48 +214,60 @@ export const make = (
 
     const takeCall: Effect.Effect<BudgetExceededError | undefined> = perWindow?.calls === undefined
       ? Effect.succeed(undefined)
-      : Effect.map(
-        Effect.catchAll(store!.takeCall(callsKey, perWindow.calls, window), (e) =>
-          Effect.as(storeFailed(e), { taken: true } as const)),
-        (permit) =>
-          permit.taken ? undefined : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
-      )
-
-    const unreserveRun = (runId: string) =>
-      Effect.sync(() => {
-        const run = runs.get(runId)
-        if (run !== undefined && run.calls > 0) run.calls--
+      : Effect.matchEffect(store!.takeCall(callsKey, perWindow.calls, window), {
+        onFailure: (e) => Effect.as(storeFailed(e), undefined),
+        onSuccess: (permit) =>
+          Effect.succeed(
+            permit.taken ? undefined : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
+          )
       })
 
-    /** one attempt: the window amounts, then the run (counting the call), then a window call permit */
+    const unreserveRun = (runId: string) => {
+      const run = runs.get(runId)
+      if (run !== undefined && run.calls > 0) run.calls--
+    }
+
+    const hasAmounts = perWindow !== undefined && (perWindow.tokens !== undefined || perWindow.costUsd !== undefined)
+    const hasCalls = perWindow?.calls !== undefined
+
+    /** after the window amounts: the run (counting the call), then a window call permit */
+    const runThenCall = (runId: string, now: number): Effect.Effect<BudgetExceededError | undefined> => {
+      const runRefused = admitRun(runId, now)
+      if (runRefused !== undefined || !hasCalls) return Effect.succeed(runRefused)
+      return Effect.flatMap(takeCall, (callRefused) => {
+        if (callRefused !== undefined && perRun !== undefined) unreserveRun(runId)
+        return Effect.succeed(callRefused)
+      })
+    }
+
+    /** one attempt: the window amounts, then the run, then a window call permit */
     const attempt = (runId: string): Effect.Effect<BudgetExceededError | undefined> =>
-      Effect.flatMap(checkAmounts, (refused) => {
-        if (refused !== undefined) return Effect.succeed(refused)
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const runRefused = admitRun(runId, now)
-          if (runRefused !== undefined) return Effect.succeed(runRefused)
-          return Effect.flatMap(takeCall, (callRefused) =>
-            callRefused === undefined
-              ? Effect.succeed(undefined)
-              : Effect.as(perRun === undefined ? Effect.void : unreserveRun(runId), callRefused))
-        })
-      })
+      hasAmounts
+        ? Effect.flatMap(checkAmounts, (refused) =>
+          refused !== undefined
+            ? Effect.succeed(refused)
+            : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis())))
+        : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis()))
+
+    const onRefused = (runId: string) => (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> => {
+      if (refused === undefined) return Effect.void
+      // a run's budget never comes back, and a zero limit never lets anything through
+      if (!wait || refused.retryAfterMillis === null || refused.limit === 0) return Effect.fail(refused)
+      return Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, refused.retryAfterMillis))), admitFor(runId))
+    }
 
     const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> => {
-      const loop: Effect.Effect<void, BudgetExceededError> = Effect.flatMap(attempt(runId), (refused) => {
-        if (refused === undefined) return Effect.void
-        // a run's budget never comes back, and a zero limit never lets anything through
-        if (!wait || refused.retryAfterMillis === null || refused.limit === 0) return Effect.fail(refused)
-        return Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, refused.retryAfterMillis))), loop)
-      })
-      return loop
+      if (perRun === undefined && perWindow === undefined) return Effect.void
+      // the common case (no window amounts): the run check and the call permit without an extra step
+      return Effect.flatMap(attempt(runId), onRefused(runId))
     }
 
     const addTo = (key: string, n: number) =>
       Effect.catchAll(store!.add(key, n, window), storeFailed)
 
     const charge = (runId: string, usage: Budget.Usage): Effect.Effect<void> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
         const tokensIn = amount(usage.tokensIn)
         const tokensOut = amount(usage.tokensOut)
         const tokens = usage.tokens === undefined ? tokensIn + tokensOut : amount(usage.tokens)
@@ -202,10 +277,7 @@ export const make = (
           run.tokens += tokens
           run.costUsd += costUsd
         }
-        const writes: Array<Effect.Effect<void>> = []
-        if (perWindow?.tokens !== undefined && tokens > 0) writes.push(addTo(tokensKey, tokens))
-        if (perWindow?.costUsd !== undefined && costUsd > 0) writes.push(addTo(costKey, costUsd))
-        writes.push(
+        let effect: Effect.Effect<void> = Effect.catchAllCause(
           ledger.recordUsage(
             new Ledger.UsageRecord({
               node: usage.node ?? name,
@@ -217,10 +289,13 @@ export const make = (
               tokensOut,
               costUsd,
               createdAt: new Date(now)
-            })
-          ).pipe(Effect.catchAllCause(() => Effect.void))
+            }, { disableValidation: true }) // built from checked numbers: skip the Schema check on the hot path
+          ),
+          ignoreCause
         )
-        return Effect.all(writes, { discard: true })
+        if (perWindow?.costUsd !== undefined && costUsd > 0) effect = Effect.zipRight(addTo(costKey, costUsd), effect)
+        if (perWindow?.tokens !== undefined && tokens > 0) effect = Effect.zipRight(addTo(tokensKey, tokens), effect)
+        return effect
       })
 
     const spent = Effect.flatMap(FiberRef.get(currentRun), (runId) =>
@@ -236,12 +311,44 @@ export const make = (
 
     const trackedRuns = Effect.map(Clock.currentTimeMillis, (now) => {
       evict(now)
+      if (lastRunId !== undefined && !runs.has(lastRunId)) lastRunId = lastRun = undefined
       return runs.size
     })
 
-    const budget: Budget.Budget = { [TypeId]: TypeId, name, config, spent, trackedRuns, admit: admitFor, charge }
+    /** the whole check without an Effect when no store is involved (per-run limits only) */
+    const admitNow = hasAmounts || hasCalls
+      ? undefined
+      : (runId: string, now: number): BudgetExceededError | undefined => admitRun(runId, now)
+
+    const budget: BudgetImpl = {
+      [TypeId]: TypeId,
+      name,
+      config,
+      spent,
+      trackedRuns,
+      admit: admitFor,
+      charge,
+      [AdmitNow]: admitNow
+    }
     return budget
   })
+
+/** runs `self` with `target` as the charge target of the fiber (`cell` is the fiber's cell, if installed) */
+const withTarget = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell | undefined, target: Target): Effect.Effect<A, E, R> => {
+  if (cell === undefined) {
+    // the first withBudget of this fiber installs its cell (the only FiberRef write)
+    const installed = makeCell(undefined)
+    return Effect.zipRight(FiberRef.set(currentTarget, installed), Effect.suspend(() => swap(self, installed, target)))
+  }
+  return swap(self, cell, target)
+}
+
+/** sets the cell's target now, and puts the previous one back when `self` ends */
+const swap = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell, target: Target): Effect.Effect<A, E, R> => {
+  cell.saved.push(cell.current)
+  cell.current = target
+  return Effect.matchCauseEffect(self, cell.handlers) as Effect.Effect<A, E, R>
+}
 
 export const withBudget = dual<
   (budget: Budget.Budget, options?: { readonly node?: string | undefined }) => <A, E, R>(
@@ -254,16 +361,29 @@ export const withBudget = dual<
   ) => Effect.Effect<A, E | BudgetExceededError, R>
 >(
   (args) => Effect.isEffect(args[0]),
-  (self, budget, options) =>
-    Effect.flatMap(FiberRef.get(currentRun), (runId) =>
-      Effect.zipRight(
+  <A, E, R>(self: Effect.Effect<A, E, R>, budget: Budget.Budget, options?: { readonly node?: string | undefined }) =>
+    Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
+      const runId = fiber.getFiberRef(currentRun)
+      const target: Target = { budget, runId, node: options?.node }
+      const admitNow = (budget as BudgetImpl)[AdmitNow]
+      if (admitNow !== undefined) {
+        // no store involved: check and run in this step, without another Effect
+        const refused = admitNow(runId, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+        return refused === undefined ? withTarget(self, fiber.getFiberRef(currentTarget), target) : Effect.fail(refused)
+      }
+      return Effect.zipRight(
         budget.admit(runId),
-        Effect.locally(self, currentTarget, { budget, runId, node: options?.node })
-      ))
+        Effect.withFiberRuntime<A, E, R>((fiber) => withTarget(self, fiber.getFiberRef(currentTarget), target))
+      )
+    })
 )
 
 export const charge = (usage: Budget.Usage): Effect.Effect<void> =>
-  Effect.flatMap(FiberRef.get(currentTarget), (target) =>
-    target === undefined
-      ? Effect.void
-      : target.budget.charge(target.runId, usage.node === undefined && target.node !== undefined ? { ...usage, node: target.node } : usage))
+  Effect.withFiberRuntime((fiber) => {
+    const target = fiber.getFiberRef(currentTarget)?.current
+    if (target === undefined) return Effect.void
+    return target.budget.charge(
+      target.runId,
+      usage.node === undefined && target.node !== undefined ? { ...usage, node: target.node } : usage
+    )
+  })

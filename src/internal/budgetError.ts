@@ -25,3 +25,15 @@ export class BudgetExceededError extends Schema.TaggedError<BudgetExceededError>
     return `budget "${this.budget}" is spent for ${where}: ${this.spent} of ${this.limit} ${what}${retry}`
   }
 }
+
+/**
+ * A `BudgetStore` could not be read or written. A budget fails open on it
+ * (the call runs) and logs a warning.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class BudgetStoreError extends Schema.TaggedError<BudgetStoreError>()("BudgetStoreError", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {}

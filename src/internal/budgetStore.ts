@@ -17,8 +17,8 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Budget from "../Budget.js"
+import { BudgetStoreError } from "./budgetError.js"
 
 interface AmountWindow {
   readonly start: number
@@ -33,6 +33,27 @@ export const makeMemory: Effect.Effect<Budget.BudgetStore> = Effect.gen(function
   const limiter = yield* RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory))
   const windows = new Map<string, AmountWindow>()
 
+  /** the consume call of one key, built once: a call allocates nothing of its own */
+  const consumer = (key: string, limit: number, window: Duration.Duration) => ({
+    limit,
+    window,
+    take: Effect.matchEffect(
+      limiter.consume({ key, limit, window, tokens: 1, onExceeded: "fail", algorithm: "fixed-window" }),
+      {
+        onFailure: (error): Effect.Effect<Budget.CallPermit, BudgetStoreError> =>
+          error.reason === "Exceeded"
+            ? Effect.succeed({
+              taken: false,
+              count: limit,
+              retryAfterMillis: Math.max(0, Duration.toMillis(error.retryAfter))
+            })
+            : Effect.fail(new BudgetStoreError({ message: error.message, cause: error })),
+        onSuccess: () => Effect.succeed(TAKEN)
+      }
+    )
+  })
+  const consumers = new Map<string, ReturnType<typeof consumer>>()
+
   /** the open window of `key`, `undefined` when none is open (an expired one is removed) */
   const open = (key: string, windowMillis: number, now: number): AmountWindow | undefined => {
     const w = windows.get(key)
@@ -45,22 +66,15 @@ export const makeMemory: Effect.Effect<Budget.BudgetStore> = Effect.gen(function
   }
 
   const store: Budget.BudgetStore = {
-    takeCall: (key, limit, window) =>
-      limit <= 0
-        ? Effect.succeed({ taken: false, count: 0, retryAfterMillis: Duration.toMillis(window) })
-        : Effect.map(
-          Effect.either(limiter.consume({ key, limit, window, tokens: 1, onExceeded: "fail", algorithm: "fixed-window" })),
-          (result): Budget.CallPermit =>
-            Either.isRight(result)
-              ? TAKEN
-              : {
-                taken: false,
-                count: limit,
-                retryAfterMillis: result.left.reason === "Exceeded"
-                  ? Math.max(0, Duration.toMillis(result.left.retryAfter))
-                  : Duration.toMillis(window)
-              }
-        ),
+    takeCall: (key, limit, window) => {
+      if (limit <= 0) return Effect.succeed({ taken: false, count: 0, retryAfterMillis: Duration.toMillis(window) })
+      let consume = consumers.get(key)
+      if (consume === undefined || consume.limit !== limit || consume.window !== window) {
+        consume = consumer(key, limit, window)
+        consumers.set(key, consume)
+      }
+      return consume.take
+    },
     spent: (key, window) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         const windowMillis = Duration.toMillis(window)
