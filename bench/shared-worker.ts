@@ -59,6 +59,7 @@ const main = Effect.gen(function*() {
     process.once("message", () => resume(Effect.void))
   })
 
+  const atGo = (yield* shared.status).statements
   let running = true
   process.on("message", (m) => {
     if (m === "stop") running = false
@@ -111,6 +112,7 @@ const main = Effect.gen(function*() {
     process.on("message", onMessage)
   })
   yield* Fiber.join(tripping)
+  const atStop = (yield* shared.status).statements
   yield* Effect.async<void>((resume) => {
     process.once("message", () => resume(Effect.void))
   })
@@ -121,7 +123,7 @@ const main = Effect.gen(function*() {
     const l = local.get(n)!
     states[n] = [l.state, l.version, row?.state ?? "none", row?.version ?? 0]
   }
-  send({ type: "report", latencies, timeline, status, states })
+  send({ type: "report", latencies, timeline, status, states, statementsWhileRunning: atStop - atGo })
 })
 
 runtime.runPromise(main).then(

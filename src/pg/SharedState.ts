@@ -82,7 +82,7 @@ export interface Options {
   readonly syncInterval?: Duration.DurationInput | undefined
   /** prefix of the state table, default `cb_` (table and channel `cb_breaker_state`) */
   readonly tablePrefix?: string | undefined
-  /** at most one write statement per interval, batching every breaker's transitions; default 20 millis */
+  /** at most one write statement per interval, batching every breaker's transitions; default 50 millis */
   readonly publishInterval?: Duration.DurationInput | undefined
   /** a quiet listening connection is checked with one heartbeat this often; default 2 seconds */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
@@ -98,7 +98,7 @@ const engineOptions = (options: Options | undefined): internal.EngineOptions => 
   origin: newOrigin(),
   readInterval: durationOption(options?.readInterval ?? "100 millis", "SharedState: readInterval"),
   pollInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
-  publishInterval: durationOption(options?.publishInterval ?? "20 millis", "SharedState: publishInterval"),
+  publishInterval: durationOption(options?.publishInterval ?? "50 millis", "SharedState: publishInterval"),
   heartbeatInterval: durationOption(options?.heartbeatInterval ?? "2 seconds", "SharedState: heartbeatInterval"),
   heartbeatTimeout: durationOption(options?.heartbeatTimeout ?? "2 seconds", "SharedState: heartbeatTimeout"),
   retryCap: durationOption("2 seconds", "SharedState: retryCap"),
