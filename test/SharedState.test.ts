@@ -2,6 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream, TestClock } from "effect"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SharedState } from "agentarmour/pg"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 const options = { syncInterval: "1 second", publishInterval: "20 millis", readInterval: "100 millis" } as const
 
@@ -289,4 +293,33 @@ describe("SharedState", () => {
       expect(board.rows.size).toBe(0)
       expect(board.writes - before).toBe(0)
     }))
+})
+
+describe("SharedState.layerSql on SQLite (processes on one host, polling)", () => {
+  it.scopedLive("a transition written by one process is read by another within syncInterval, written once", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "agentarmour-shared-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const processOnFile = Layer.build(
+        SharedState.layerSql({ syncInterval: "100 millis" }).pipe(
+          Layer.provide(SqliteClient.layer({ filename: join(dir, "state.db") }))
+        )
+      ).pipe(Effect.map(sharedIn))
+      const a = yield* processOnFile
+      const b = yield* processOnFile
+      const [wonA, wonB] = yield* Effect.all([a.publish(opened("research", 1, "CLOSED")), b.publish(opened("research", 2, "CLOSED"))], {
+        concurrency: 2
+      })
+      expect(wonA !== wonB).toBe(true)
+      const winner = wonA ? a : b
+      const other = wonA ? b : a
+      yield* Effect.sleep("300 millis").pipe(
+        Effect.zipRight(other.read("research")),
+        Effect.repeat({ until: Option.isSome, times: 50 })
+      )
+      expect(Option.map(yield* other.read("research"), (s) => [s.state, s.version, s.origin])).toEqual(
+        Option.some(["OPEN", 1, winner.origin])
+      )
+      expect((yield* other.status).listening).toBe(false)
+    }), 30_000)
 })
