@@ -14,7 +14,8 @@
  * - soak: 4 processes x 200 shared breakers, 10 random transitions/s each,
  *   Postgres stopped and started once in the middle; convergence p50/p99,
  *   statements/s, and divergence at the end (every process's breakers and
- *   local copy against the table). `SOAK_SECONDS` (default 300).
+ *   local copy against the table). `SOAK_SECONDS` (default 300);
+ *   `SOAK_RESTART=0` skips the restart.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -201,7 +202,7 @@ const soak = async (server: PgServer) => {
     breakers: 200,
     rates: [10, 10, 10, 10],
     seconds,
-    restart: true
+    restart: process.env.SOAK_RESTART !== "0"
   })
   const all = reports.flatMap((r) => r.latencies)
   // receipts outside the restart (and 10 s after it, while listeners reconnect) measure the push path
