@@ -6,6 +6,7 @@
  * @internal
  */
 import type * as PgClient from "@effect/sql-pg/PgClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { missingPeer } from "../../internal/peer.js"
@@ -30,3 +31,11 @@ export const layer = (config: PgClient.PgClientConfig) =>
       Effect.map((PgClientModule) => PgClientModule.layer(config))
     )
   )
+
+/**
+ * The `PgClient` service tag, built from its key so that reading it does not
+ * load `@effect/sql-pg` (the same key as `@effect/sql-pg/PgClient`'s own tag).
+ */
+export const tag: Context.Tag<PgClient.PgClient, PgClient.PgClient> = Context.GenericTag<PgClient.PgClient>(
+  "@effect/sql-pg/PgClient"
+)
