@@ -697,8 +697,14 @@ export const make = (
     const pruneInterval = yield* durationOf(options.pruneInterval, "1 hour", "pruneInterval")
     const reopenSchedule = options.reopenSchedule ?? defaultReopenSchedule
     const writeRetry = options.writeRetry ?? defaultWriteRetry
-    const capacity = Math.max(1, options.queueCapacity ?? 100_000)
-    const batchSize = Math.max(1, options.batchSize ?? 1_000)
+    for (const field of ["queueCapacity", "batchSize"] as const) {
+      const value = options[field]
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+        return yield* new Ledger.LedgerError({ message: `${field} must be a whole number of at least 1, got ${String(value)}` })
+      }
+    }
+    const capacity = options.queueCapacity ?? 100_000
+    const batchSize = options.batchSize ?? 1_000
     const layerScope = yield* Effect.scope
 
     // --- state: every record is recorded once and ends written or dropped, exactly once ---
