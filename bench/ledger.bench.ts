@@ -76,6 +76,29 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
       eventsPerSecond: EVENTS / seconds
     })
 
+    // recordCall: a counter in memory per breaker and minute; the writer upserts cb_stats
+    {
+      const rt = ManagedRuntime.make(SqliteLedger.layer({ filename: join(dir, "calls.db") }))
+      const calls = 200_000
+      const ns = await rt.runPromise(Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const base = 1_700_000_000_000
+        const t = performance.now()
+        for (let i = 0; i < calls; i++) {
+          yield* ledger.recordCall({
+            breakerName: `agent-${i % 8}`,
+            outcome: i % 10 === 0 ? "failure" : "success",
+            slow: false,
+            createdAt: new Date(base + i)
+          })
+        }
+        yield* ledger.flush
+        return ((performance.now() - t) * 1e6) / calls
+      }))
+      await rt.dispose()
+      rows.push({ name: "SQLite ledger: recordCall (per-minute counters, flush included)", nsPerOp: ns })
+    }
+
     // interleaved rounds, best of 3 each: a busy machine slows one run or another, not the best of three
     const n = 20_000
     let noop = Infinity
