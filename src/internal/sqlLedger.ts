@@ -973,7 +973,20 @@ export const make = (
       return { items, counters: list, callSeq, settled: false }
     }
 
+    // a busy producer fills the queue between two yields of its fiber: let it run a few more
+    // times before taking a partial batch, so a burst is written in few transactions
+    let coalesced = 0
     const writerStep: Effect.Effect<void> = Effect.suspend(() => {
+      if (buffer.length > 0 && buffer.length < batchSize && coalesced < 8) {
+        const before = buffer.length
+        coalesced++
+        return Effect.flatMap(Effect.yieldNow(), () =>
+          Effect.sync(() => {
+            // nothing arrived meanwhile: no burst, write what is there now
+            if (buffer.length === before) coalesced = 8
+          }))
+      }
+      coalesced = 0
       const batch = takeBatch()
       if (batch === undefined) {
         if (callSettled < callSeq) callSettled = callSeq
