@@ -8,6 +8,7 @@
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+
 import { missingPeer } from "../../internal/peer.js"
 
 /** `PgClient.layer(config)`, with `@effect/sql-pg` imported when the layer is built */
