@@ -129,7 +129,12 @@ const oneLine = (s: string, max: number) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
 }
 
-/** an aligned table, laid out by @effect/printer */
+/**
+ * An aligned table, laid out by @effect/printer, with control characters escaped.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   header = header.map(escapeControl)
   rows = rows.map((r) => r.map(escapeControl))

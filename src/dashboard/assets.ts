@@ -3,6 +3,8 @@
  * CDN). The script renders every value from the ledger with `textContent`
  * (never `innerHTML`): breaker names, messages and tracebacks are text
  * written by LLM output and must never become markup.
+ *
+ * @since 0.1.0
  */
 
 export const html = `<!doctype html>
@@ -51,6 +53,11 @@ export const html = `<!doctype html>
 </html>
 `
 
+/**
+ * The page's style sheet.
+ *
+ * @since 0.1.0
+ */
 export const css = `
 :root { --bg: #0f1419; --panel: #182029; --text: #e6e6e6; --muted: #8a96a3; --ok: #2e9e5b; --warn: #d49b1f; --bad: #d64545; }
 * { box-sizing: border-box; }
@@ -78,6 +85,11 @@ details pre { white-space: pre-wrap; color: var(--muted); font-size: 0.8rem; max
 select { background: var(--bg); color: var(--text); border: 1px solid #26313c; padding: 0.2rem; }
 `
 
+/**
+ * The page's script.
+ *
+ * @since 0.1.0
+ */
 export const js = `"use strict";
 (function () {
   var STATE_TEXT = { CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open" };

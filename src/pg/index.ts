@@ -11,5 +11,11 @@ import { requirePeer } from "../internal/peer.js"
 
 requirePeer("@effect/sql-pg", "agentarmour/pg")
 
+/**
+ * @since 0.1.0
+ */
 export * as PgLedger from "./PgLedger.js"
+/**
+ * @since 0.1.0
+ */
 export * as SharedState from "./SharedState.js"
