@@ -34,14 +34,6 @@ export * as CascadeGuard from "./CascadeGuard.js"
  * @since 0.1.0
  */
 export * as CircuitBreaker from "./CircuitBreaker.js"
-/**
- * @since 0.1.0
- */
-export * as Fallback from "./Fallback.js"
-/**
- * @since 0.1.0
- */
-export * as Ledger from "./Ledger.js"
 export {
   /**
    * A call that ran longer than the breaker's `callTimeout` (and was interrupted).
@@ -62,6 +54,10 @@ export {
    */
   withBreaker
 } from "./CircuitBreaker.js"
+/**
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
 export {
   /**
    * A `decompose` fallback that could not answer.
@@ -76,6 +72,10 @@ export {
    */
   EscalatedError
 } from "./Fallback.js"
+/**
+ * @since 0.1.0
+ */
+export * as Ledger from "./Ledger.js"
 export {
   /**
    * The ledger could not be opened or read.
