@@ -27,6 +27,24 @@ export type {
  */
 export * as BreakerRegistry from "./BreakerRegistry.js"
 /**
+ * @since 0.2.0
+ */
+export * as Budget from "./Budget.js"
+export {
+  /**
+   * A call refused because its budget is spent.
+   *
+   * @since 0.2.0
+   */
+  BudgetExceededError,
+  /**
+   * Runs an effect within a budget.
+   *
+   * @since 0.2.0
+   */
+  withBudget
+} from "./Budget.js"
+/**
  * @since 0.1.0
  */
 export * as CascadeGuard from "./CascadeGuard.js"

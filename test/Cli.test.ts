@@ -60,6 +60,11 @@ const seed = Effect.gen(function*() {
       createdAt: at(3)
     })
   )
+  // the last 24 hours of call statistics: research 1 failure in 4 calls, extract calls without failures
+  for (const outcome of ["success", "success", "failure", "success", "rejected"] as const) {
+    yield* ledger.recordCall({ breakerName: "research", outcome, slow: false, createdAt: new Date() })
+  }
+  yield* ledger.recordCall({ breakerName: "extract", outcome: "success", slow: false, createdAt: new Date() })
   yield* Scope.close(scope, Exit.void)
 })
 
@@ -70,11 +75,25 @@ describe("agentarmour CLI", () => {
       const r = yield* Effect.promise(() => cli(["ledger", "summary", "--db", db]))
       expect(r.code).toBe(0)
       const lines = r.stdout.trim().split("\n")
-      expect(lines[0]).toMatch(/^BREAKER\s+STATE\s+FAILURES\s+LAST 24H\s+LAST FAILURE\s+TRANSITIONS\s+FALLBACKS$/)
-      const research = lines.find((l) => l.startsWith("research"))!
-      expect(research).toMatch(/^research\s+OPEN\s+2\s+/)
+      expect(lines[0]).toMatch(
+        /^BREAKER\s+STATE\s+SINCE \(UTC\)\s+CALLS 24H\s+FAILURE RATE\s+REJECTIONS\s+FALLBACKS 24H\s+FAILURES\s+LAST FAILURE\s+REASON$/
+      )
+      // the open breaker comes first, with since when, its traffic and why
+      expect(lines[2]).toMatch(/^research\s+OPEN\s+2026-11-01T12:00:03Z\s+4\s+25\.0%\s+1\s+-\s+2\s+2026-11-01T12:00:02Z\s+2 failures within 1m$/)
       // columns line up: STATE starts at the same offset on every line
-      expect(research.indexOf("OPEN")).toBe(lines[0]!.indexOf("STATE"))
+      expect(lines[2]!.indexOf("OPEN")).toBe(lines[0]!.indexOf("STATE"))
+      expect(lines.find((l) => l.startsWith("extract"))).toMatch(/^extract\s+CLOSED\s+-\s+1\s+0\.0%\s+0\s/)
+      const json = yield* Effect.promise(() => cli(["ledger", "summary", "--db", db, "--json"]))
+      expect(JSON.parse(json.stdout)).toContainEqual(expect.objectContaining({
+        breakerName: "research",
+        state: "OPEN",
+        since: "2026-11-01T12:00:03.000Z",
+        reason: "2 failures within 1m",
+        calls: 4,
+        failures: 1,
+        failureRate: 0.25,
+        rejections: 1
+      }))
     }), 60_000)
 
   it.live("ledger failures and transitions filter by breaker, limit, and print JSON", () =>
@@ -206,7 +225,7 @@ describe("agentarmour CLI", () => {
       )
       expect(sub.code).toBe(2)
       expect(sub.stderr).toBe(
-        "agentarmour: Received unknown argument: 'bogus' (agentarmour ledger expects a command: summary, failures, transitions)\n"
+        "agentarmour: Received unknown argument: 'bogus' (agentarmour ledger expects a command: summary, failures, transitions, prune, usage)\n"
       )
       expect(flag.code).toBe(2)
       expect(flag.stderr).toBe(

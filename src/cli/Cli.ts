@@ -151,29 +151,51 @@ export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<Readonl
 const iso = (d: Date | null) => (d === null ? "-" : d.toISOString().replace(".000Z", "Z"))
 const printJson = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
 
-const summary = Command.make(
-  "summary",
-  { db, tablePrefix, json },
-  (o) =>
-    withLedger(o, (ledger) =>
-      Effect.flatMap(ledger.summary, (rows) =>
-        o.json
-          ? printJson(rows)
-          : rows.length === 0
-          ? Console.log("the ledger is empty: no breaker has recorded anything yet")
-          : Console.log(table(
-            ["BREAKER", "STATE", "FAILURES", "LAST 24H", "LAST FAILURE", "TRANSITIONS", "FALLBACKS"],
-            rows.map((s) => [
+/** worst first, as on the dashboard: the breakers that are down lead */
+const STATE_RANK: Record<Ledger.BreakerState, number> = { OPEN: 0, HALF_OPEN: 1, ISOLATED: 2, DISABLED: 3, CLOSED: 4 }
+const percent = (s: Ledger.BreakerSummary) => (s.calls === 0 ? "-" : `${(s.failureRate * 100).toFixed(1)}%`)
+const byStrategy = (f: Readonly<Record<string, number>>) =>
+  Object.keys(f).sort().map((k) => `${k} ${f[k]}`).join(", ") || "-"
+
+const summary = Command.make("summary", { db, tablePrefix, json }, (o) =>
+  withLedger(o, (ledger) =>
+    Effect.flatMap(ledger.summary, (rows) =>
+      o.json
+        ? printJson(rows)
+        : rows.length === 0
+        ? Console.log("the ledger is empty: no breaker has recorded anything yet")
+        : Console.log(table(
+          [
+            "BREAKER",
+            "STATE",
+            "SINCE (UTC)",
+            "CALLS 24H",
+            "FAILURE RATE",
+            "REJECTIONS",
+            "FALLBACKS 24H",
+            "FAILURES",
+            "LAST FAILURE",
+            "REASON"
+          ],
+          [...rows]
+            .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.breakerName < b.breakerName ? -1 : 1))
+            .map((s) => [
               s.breakerName,
               s.state,
+              iso(s.since),
+              String(s.calls),
+              percent(s),
+              String(s.rejections),
+              byStrategy(s.fallbacks),
               String(s.failuresTotal),
-              String(s.failuresLast24h),
               iso(s.lastFailureAt),
-              String(s.transitions),
-              String(s.fallbacksServed)
+              s.reason === null ? "-" : oneLine(s.reason, 80)
             ])
-          ))))
-).pipe(Command.withDescription("state, failures and transitions per breaker"))
+        ))))).pipe(
+    Command.withDescription(
+      "per breaker: state, since when and why, calls, failure rate, rejections and fallbacks over the last 24 h (times UTC)"
+    )
+  )
 
 /** a `ledger <name>` command listing records newest first, as a table or JSON */
 const listCommand = <Name extends string, A>(
@@ -213,14 +235,48 @@ const transitions = listCommand(
   (t) => [iso(t.createdAt), t.breakerName, t.fromState, t.toState, oneLine(t.reason, 100)]
 )
 
+// --- ledger prune / ledger usage (issue 11) ---
+const olderThan = Options.text("older-than").pipe(
+  Options.withDescription("remove records older than this: 30d, 12h, 90m or a duration such as \"30 days\"")
+)
+
+const prune = Command.make("prune", { db, tablePrefix, olderThan }, (o) =>
+  Effect.gen(function*() {
+    if (Option.isNone(Ledger.parseAge(o.olderThan))) {
+      return yield* new CliError({ message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"` })
+    }
+    const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
+    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan }).pipe(
+      Effect.mapError((e) => new CliError({ message: e.message }))
+    )
+    yield* Console.log(`removed ${removed} rows older than ${o.olderThan} (each breaker's latest transition is kept)`)
+  })).pipe(Command.withDescription("delete ledger records older than a duration"))
+
+const usageBy = Options.choice("by", ["node", "run"]).pipe(
+  Options.withDescription("add up spend per node or per run"),
+  Options.withDefault("node" as const)
+)
+
+const usage = Command.make("usage", { db, tablePrefix, json, by: usageBy }, (o) =>
+  withLedger(o, (ledger) =>
+    Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
+      o.json
+        ? printJson(rows)
+        : rows.length === 0
+        ? Console.log("no usage recorded")
+        : Console.log(table(
+          [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
+          rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
+        ))))).pipe(Command.withDescription("tokens and cost spent per node or per run"))
+
 /**
  * The `ledger` subcommands; a new one is added here (its name is then known
  * to the usage check).
  */
-const ledgerCommands = [summary, failures, transitions] as const
+const ledgerCommands = [summary, failures, transitions, prune, usage] as const
 
 const ledger = Command.make("ledger").pipe(
-  Command.withDescription("Read the audit ledger: breakers, failures, transitions."),
+  Command.withDescription("Read the audit ledger: breakers, failures, transitions, spend; prune old records."),
   Command.withSubcommands(ledgerCommands)
 )
 

@@ -3,6 +3,14 @@
  *
  * @since 0.1.0
  */
+export {
+  /**
+   * A node returned neither an object nor a `Command`.
+   *
+   * @since 0.2.0
+   */
+  InvalidUpdateError
+} from "./errors.js"
 /**
  * @since 0.1.0
  */
@@ -35,11 +43,41 @@ export {
 } from "./markers.js"
 export {
   /**
+   * The name of the span around every protected call: `agentarmour.node`.
+   *
+   * @since 0.2.0
+   */
+  NODE_SPAN,
+  /**
    * Wraps a LangGraph node in a breaker, a fallback and the guard.
    *
    * @since 0.1.0
    */
-  protectNode
+  protectNode,
+  /**
+   * Span attribute: the breaker's name.
+   *
+   * @since 0.2.0
+   */
+  SPAN_BREAKER,
+  /**
+   * Span attribute: the fallback that answered.
+   *
+   * @since 0.2.0
+   */
+  SPAN_FALLBACK,
+  /**
+   * Span attribute: the graph node's name.
+   *
+   * @since 0.2.0
+   */
+  SPAN_NODE,
+  /**
+   * Span attribute: the call's outcome.
+   *
+   * @since 0.2.0
+   */
+  SPAN_OUTCOME
 } from "./protectNode.js"
 export type {
   /**
@@ -47,15 +85,35 @@ export type {
    */
   FallbackOption,
   /**
+   * @since 0.2.0
+   */
+  Markers,
+  /**
    * @since 0.1.0
    */
   Node,
+  /**
+   * @since 0.2.0
+   */
+  NodeEvent,
   /**
    * @since 0.1.0
    */
   Outcome,
   /**
+   * @since 0.2.0
+   */
+  Protected,
+  /**
+   * @since 0.2.0
+   */
+  ProtectedNode,
+  /**
    * @since 0.1.0
    */
-  ProtectOptions
+  ProtectOptions,
+  /**
+   * @since 0.2.0
+   */
+  Subgraph
 } from "./protectNode.js"
