@@ -195,7 +195,11 @@ const events = (producer: Producer.Producer) =>
     )
   )
 
-/** numeric values of `agentarmour_breaker_state`: a state is a value, never a label */
+/**
+ * numeric values of `agentarmour_breaker_state`: a state is a value, never a label
+ *
+ * @since 0.2.0
+ */
 export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
   CLOSED: 0,
   OPEN: 1,
