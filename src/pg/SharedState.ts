@@ -102,7 +102,8 @@ const engineOptions = (options: Options | undefined): internal.EngineOptions => 
   heartbeatInterval: durationOption(options?.heartbeatInterval ?? "2 seconds", "SharedState: heartbeatInterval"),
   heartbeatTimeout: durationOption(options?.heartbeatTimeout ?? "2 seconds", "SharedState: heartbeatTimeout"),
   retryCap: durationOption("2 seconds", "SharedState: retryCap"),
-  maxBatch: 1000
+  maxBatch: 1000,
+  statementTimeout: durationOption("10 seconds", "SharedState: statementTimeout")
 })
 
 interface Row {
