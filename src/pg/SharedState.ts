@@ -22,7 +22,7 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -30,6 +30,7 @@ import * as Option from "effect/Option"
 import * as Ledger from "../Ledger.js"
 import * as internal from "../internal/sharedState.js"
 import { durationOption } from "../internal/duration.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * The service breakers look for (`Effect.serviceOption`): present, they share.
@@ -133,7 +134,7 @@ const fromRow = (r: Row): SharedBreakerState => ({
 const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedStore, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const pg = yield* Effect.serviceOption(PgClient.PgClient)
+    const pg = yield* Effect.serviceOption(PgClientLazy.tag)
     const prefix = options?.tablePrefix ?? "cb_"
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
       return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
@@ -229,7 +230,7 @@ export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<S
     ...client
   } = options
   return layerSql({ syncInterval, tablePrefix, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }).pipe(
-    Layer.provide(PgClient.layer({ maxConnections: 1, ...client })),
+    Layer.provide(PgClientLazy.layer({ maxConnections: 1, ...client })),
     Layer.mapError((e) =>
       new Ledger.LedgerError({
         message: `cannot open the shared breaker state: ${(e as { message?: string }).message ?? String(e)}`,
