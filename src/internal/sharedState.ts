@@ -331,7 +331,9 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
         if (ok) {
           failures = 0
         } else {
-          if (failures === 0) yield* Effect.logWarning("agentarmour: the shared breaker state is unreachable; states are kept and re-sent")
+          if (failures === 0) {
+            yield* Effect.logWarning("agentarmour: the shared breaker state is unreachable; states are kept and re-sent")
+          }
           failures++
           yield* Effect.sleep(Duration.millis(Math.min(retryCapMillis, 50 * 2 ** Math.min(failures, 16))))
         }

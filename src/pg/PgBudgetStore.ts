@@ -43,7 +43,10 @@ export interface Options {
 }
 
 const storeError = (cause: unknown) =>
-  new Budget.BudgetStoreError({ message: `the shared budget store failed: ${String((cause as Error)?.message ?? cause)}`, cause })
+  new Budget.BudgetStoreError({
+    message: `the shared budget store failed: ${String((cause as Error)?.message ?? cause)}`,
+    cause
+  })
 
 /**
  * A store on any `SqlClient` (Postgres for many hosts; SQLite works for

@@ -183,7 +183,8 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
       ON CONFLICT (breaker_name) DO UPDATE SET
         state = excluded.state, from_state = excluded.from_state, opened_at = excluded.opened_at,
         retry_at = excluded.retry_at, origin = excluded.origin, version = ${t}.version + 1,
-        updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
+        updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at
+          THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
       WHERE ${t}.state <> excluded.state AND (excluded.state = 'OPEN' OR ${t}.state = excluded.from_state)
       RETURNING ${columns}`
     const write = Option.isSome(pg)
