@@ -14,7 +14,7 @@
  * Options (env): CLIENTS (200), RATE (100 req/s), SECONDS (10), ROWS (1000000).
  */
 import { spawn } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import { createServer } from "node:net"
 import * as os from "node:os"
@@ -102,9 +102,13 @@ const freePort = () =>
 
 const startServer = (port: number) =>
   new Promise<void>((resolve, reject) => {
+    // the built CLI when there is one (as users run it), else the sources through tsx
+    const built = existsSync(join(root, "dist/src/cli/main.js"))
+    const cli = built ? [join(root, "bin/agentarmour.js")] : ["--import", "tsx", join(root, "src/cli/main.ts")]
+    console.error(`serving with ${built ? "the built CLI (dist/)" : "the sources (tsx)"}`)
     child = spawn(
       process.execPath,
-      ["--import", "tsx", join(root, "src/cli/main.ts"), "dashboard", "--db", db, "--port", String(port), "--host", HOST],
+      [...cli, "dashboard", "--db", db, "--port", String(port), "--host", HOST],
       { cwd: root, stdio: ["ignore", "pipe", "inherit"] }
     )
     child.stdout!.on("data", (d: Buffer) => d.toString().includes("http://") && resolve())
@@ -122,6 +126,14 @@ const main = async () => {
   await startServer(port)
   const serverReadySeconds = (performance.now() - serverStarted) / 1000
   const base = `http://${HOST}:${port}`
+  // warm-up, not measured: the page, a summary and one SSE client load the modules the first requests need
+  const fetchText = (path: string) =>
+    new Promise<void>((resolve) => http.get(`${base}${path}`, (res) => res.resume().on("end", () => resolve())))
+  for (const path of ["/", "/assets/dashboard.js", "/api/summary", "/api/stats?range=7d", "/metrics"]) await fetchText(path)
+  await new Promise<void>((resolve) => {
+    const req = http.get(`${base}/events`, (res) => res.once("data", () => (req.destroy(), resolve())))
+  })
+  await new Promise((r) => setTimeout(r, 500))
 
   const t0 = performance.now()
   const sockets: Array<http.ClientRequest> = []
@@ -145,6 +157,7 @@ const main = async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const latencies: Array<number> = []
   let failed = 0
+  const timeline: Array<[number, number]> = []
   const total = RATE * SECONDS
   const requests: Array<Promise<void>> = []
   for (let i = 0; i < total; i++) {
@@ -158,6 +171,7 @@ const main = async () => {
           res.resume()
           res.on("end", () => {
             if (res.statusCode === 200) latencies.push(performance.now() - sent)
+            if (process.env["TRACE"]) timeline.push([Math.round(sent - t0), Math.round(performance.now() - sent)])
             else failed++
             resolve()
           })
@@ -178,6 +192,11 @@ const main = async () => {
   for (const s of sockets) s.destroy()
   agent.destroy()
 
+  if (process.env["TRACE"]) {
+    const perSecond = new Map<number, number>()
+    for (const [at, ms] of timeline) perSecond.set(Math.floor(at / 1000), Math.max(perSecond.get(Math.floor(at / 1000)) ?? 0, ms))
+    console.error("max latency per second of the run:", JSON.stringify(Array.from(perSecond)))
+  }
   latencies.sort((a, b) => a - b)
   const firstSorted = [...firsts].sort((a, b) => a - b)
   const result = {

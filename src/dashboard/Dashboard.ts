@@ -21,7 +21,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -175,18 +174,11 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
   Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
 )
 
-const encoder = new TextEncoder()
-
-/** a ping every 15 seconds keeps idle connections open through proxies */
-const keepAlive = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.as(encoder.encode(": ping\n\n")))
-
 const events = (producer: Producer.Producer) =>
   Effect.succeed(
     HttpServerResponse.stream(
-      producer.frames.pipe(
-        Stream.map((frame) => frame.event),
-        Stream.merge(keepAlive, { haltStrategy: "left" })
-      ),
+      // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
+      Stream.map(producer.frames, (frame) => frame.event),
       {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }

@@ -15,7 +15,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -138,6 +137,11 @@ const newest = <A extends { readonly createdAt: Date }>(rows: ReadonlyArray<A>) 
 
 /** how many minutes of statistics each tick re-reads: the writer may still update them */
 const RECENT_MINUTES = 5
+/**
+ * The summary is the one heavy read (grouped over every failure): it is read
+ * again at once when a breaker changes state, else at most this often.
+ */
+const SUMMARY_EVERY = 5_000
 /** how often all 7 days are read again, for minutes written late (a writer that was down, another process) */
 const FULL_RELOAD = 10 * MINUTE
 
@@ -158,6 +162,10 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
     const stats = new Map<string, Ledger.CallStats>()
     let statsLoadedAt = -Infinity
     let token = ""
+    let summaryToken = ""
+    let summaryAt = -Infinity
+    let summaryStale = false
+    let summary: ReadonlyArray<Ledger.BreakerSummary> = []
 
     const readStats = (now: number) =>
       Effect.gen(function*() {
@@ -191,9 +199,19 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         newest(lastFallback),
         recentStats
       ])
-      if (next === token) return
-      const [summary, failures, transitions] = yield* Effect.all([
-        ledger.summary,
+      const summaryDue = summaryStale && now - summaryAt >= SUMMARY_EVERY
+      if (next === token && !summaryDue) return
+      // a new transition (or minute) changes states and "since": read at once; other changes wait a little
+      const nextSummaryToken = JSON.stringify([Math.floor(now / MINUTE), newest(lastTransition)])
+      if (nextSummaryToken !== summaryToken || now - summaryAt >= SUMMARY_EVERY) {
+        summary = yield* ledger.summary
+        summaryToken = nextSummaryToken
+        summaryAt = now
+        summaryStale = false
+      } else {
+        summaryStale = true
+      }
+      const [failures, transitions] = yield* Effect.all([
         ledger.failures({ limit: 50 }),
         ledger.transitions({ limit: 50 })
       ])
@@ -221,6 +239,7 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         Effect.gen(function*() {
           // read everything again once the ledger answers
           token = ""
+          summaryToken = ""
           const current = yield* SubscriptionRef.get(ref)
           if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
           yield* SubscriptionRef.set(
@@ -235,7 +254,9 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
       Effect.ensuring(Deferred.succeed(first, undefined))
     )
 
-    yield* tick.pipe(Effect.repeat(Schedule.spaced(options.pollInterval)), Effect.forkScoped)
+    // the app starts with a snapshot: no client waits for the first (possibly slow) read
+    yield* tick
+    yield* tick.pipe(Effect.delay(options.pollInterval), Effect.forever, Effect.forkScoped)
 
     const latest = Effect.zipRight(
       Deferred.await(first),
