@@ -26,6 +26,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
@@ -174,17 +175,24 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
   Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
 )
 
+/** a client this far behind (its socket not draining) is dropped; its browser reconnects */
+const MAX_BUFFERED = 4 * 1024 * 1024
+
 const events = (producer: Producer.Producer) =>
-  Effect.succeed(
-    HttpServerResponse.stream(
-      // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
-      Stream.map(producer.frames, (frame) => frame.event),
-      {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      }
-    )
-  )
+  Effect.sync(() => {
+    // a plain Node stream fed by the shared producer: one set entry per client, no fiber per client
+    const body = new PassThrough()
+    const unsubscribe = producer.unsafeSubscribe((event) => {
+      if (body.writableLength > MAX_BUFFERED) body.destroy()
+      else body.write(event)
+    })
+    body.once("close", unsubscribe)
+    // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
+    return HttpServerResponse.raw(body, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
 
 /** numeric values of `agentarmour_breaker_state`: a state is a value, never a label */
 export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {

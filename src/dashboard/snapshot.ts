@@ -127,6 +127,14 @@ export interface Producer {
   readonly latest: Effect.Effect<Frame>
   /** the newest frame, then every new one */
   readonly frames: Stream.Stream<Frame>
+  /**
+   * Calls `listener` with the newest frame's SSE bytes now and with every new
+   * frame's, synchronously, until the returned function is called. This is
+   * the SSE hot path: a client costs one entry in a set, not a stream of
+   * fibers (200 clients connecting at once stalled other requests for seconds
+   * with a stream per client; `docs/performance.md`).
+   */
+  readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
 }
 
 const encoder = new TextEncoder()
@@ -157,6 +165,17 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
     const ref = yield* SubscriptionRef.make<Option.Option<Frame>>(Option.none())
+    // the SSE clients; touched only in Effect.sync by the producer and by the subscribe/unsubscribe functions
+    const listeners = new Set<(event: Uint8Array) => void>()
+    let current: Frame | undefined
+    const publish = (frame: Frame) =>
+      Effect.zipRight(
+        SubscriptionRef.set(ref, Option.some(frame)),
+        Effect.sync(() => {
+          current = frame
+          for (const listener of listeners) listener(frame.event)
+        })
+      )
     const first = yield* Deferred.make<void>()
     // owned by the producer fiber alone (each tick runs after the previous one)
     const stats = new Map<string, Ledger.CallStats>()
@@ -230,10 +249,7 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
       }
       const summaryJson = JSON.stringify(summary)
       token = next
-      yield* SubscriptionRef.set(
-        ref,
-        Option.some<Frame>({ _tag: "Snapshot", snapshot, summaryJson, event: sse("snapshot", JSON.stringify(snapshot)) })
-      )
+      yield* publish({ _tag: "Snapshot", snapshot, summaryJson, event: sse("snapshot", JSON.stringify(snapshot)) })
     }).pipe(
       Effect.catchTag("LedgerError", (e) =>
         Effect.gen(function*() {
@@ -242,14 +258,11 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
           summaryToken = ""
           const current = yield* SubscriptionRef.get(ref)
           if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
-          yield* SubscriptionRef.set(
-            ref,
-            Option.some<Frame>({
-              _tag: "Error",
-              message: e.message,
-              event: sse("ledger-error", JSON.stringify({ error: e.message }))
-            })
-          )
+          yield* publish({
+            _tag: "Error",
+            message: e.message,
+            event: sse("ledger-error", JSON.stringify({ error: e.message }))
+          })
         })),
       Effect.ensuring(Deferred.succeed(first, undefined))
     )
@@ -267,5 +280,12 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         }))
     )
     const frames = ref.changes.pipe(Stream.filterMap((f) => f))
-    return { latest, frames }
+    const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
+      listeners.add(listener)
+      if (current !== undefined) listener(current.event)
+      return () => {
+        listeners.delete(listener)
+      }
+    }
+    return { latest, frames, unsafeSubscribe }
   })
