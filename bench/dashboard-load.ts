@@ -219,7 +219,9 @@ const main = async () => {
       (firstSorted.at(-1) ?? Infinity) <= 2000,
     node: process.version,
     cpu: os.cpus()[0]?.model ?? "unknown",
-    cores: os.cpus().length
+    cores: os.cpus().length,
+    /** the machine's 1-minute load average when the run ended: on a shared machine, compare runs with it */
+    loadAverage: Number(os.loadavg()[0]!.toFixed(1))
   }
   console.log(JSON.stringify(result, null, 2))
   mkdirSync(join(root, "bench/results"), { recursive: true })
