@@ -194,7 +194,13 @@ const events = (producer: Producer.Producer) =>
     })
   })
 
-/** numeric values of `agentarmour_breaker_state`: a state is a value, never a label */
+/**
+ * The values of `agentarmour_breaker_state`: a state is a value, never a
+ * label, so a breaker's series keeps its identity across transitions.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
 export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
   CLOSED: 0,
   OPEN: 1,
