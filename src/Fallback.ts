@@ -186,6 +186,21 @@ const served = (
     }
   })
 
+/**
+ * Records that `strategy` answered for the failure in `ctx` (ledger, the
+ * `agentarmour_fallbacks_served` metric, `onServed`), for a strategy that
+ * answers outside these combinators: the LangGraph adapter's escalation by
+ * `interrupt()`, recorded when the graph pauses, before the human answers.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const recordServed = (
+  strategy: Served["strategy"],
+  ctx: FailureContext,
+  options?: Options<string>
+): Effect.Effect<void> => served(strategy, ctx, options)
+
 // ---------------------------------------------------------------------------
 // cache
 
