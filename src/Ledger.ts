@@ -453,7 +453,12 @@ export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
   incremental: true
 })
 
-/** default number of rows a query returns */
+/**
+ * Default number of rows a query returns.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_LIMIT = 20
 
 const DAY_MILLIS = 24 * 60 * 60 * 1000
