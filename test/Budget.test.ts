@@ -351,6 +351,24 @@ describe("Budget.charge", () => {
       expect((yield* budget.spent).run.tokens).toBe(7)
     }).pipe(Effect.provide(Ledger.layerNoop)))
 
+  it.effect("the spend shows per node and per run in ledger.usage", () =>
+    Effect.gen(function*() {
+      const budget = yield* Budget.make({ name: "spend" })
+      const call = (node: string, run: string, costUsd: number) =>
+        Budget.charge({ tokensIn: 100, tokensOut: 10, costUsd }).pipe(withBudget(budget, { node }), CascadeGuard.withRun(run))
+      yield* call("researcher", "t1", 0.5)
+      yield* call("researcher", "t2", 0.25)
+      yield* call("writer", "t1", 0.125)
+      const ledger = yield* Ledger.Ledger
+      const byNode = yield* ledger.usage({ by: "node" })
+      expect(byNode.map((u) => [u.key, u.calls, u.tokensIn, u.costUsd])).toEqual([
+        ["researcher", 2, 200, 0.75],
+        ["writer", 1, 100, 0.125]
+      ])
+      const byRun = yield* ledger.usage({ by: "run" })
+      expect(byRun.map((u) => [u.key, u.costUsd])).toEqual([["t1", 0.625], ["t2", 0.25]])
+    }).pipe(Effect.provide(Ledger.layerMemory)))
+
   it.effect("negative or non-finite amounts count as nothing", () =>
     Effect.gen(function*() {
       const budget = yield* make({ name: "c", perRun: { tokens: 10, costUsd: 1 } })
