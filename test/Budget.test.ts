@@ -88,6 +88,20 @@ describe("Budget per run", () => {
       expect(n.runs()).toBe(3)
     }))
 
+  it.effect("concurrent calls: exactly N of many run under a limit of N calls", () =>
+    Effect.gen(function*() {
+      const budget = yield* make({ name: "c", perRun: { calls: 10 }, perWindow: { calls: 15, window: "1 minute" } })
+      const n = node()
+      const call = Effect.zipRight(Effect.sleep("1 second"), n.call)
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 100 }, () => Effect.either(withBudget(call, budget))), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("1 second")
+      const results = yield* Fiber.join(fiber)
+      expect(results.filter(Either.isRight).length).toBe(10)
+      expect(n.runs()).toBe(10)
+    }))
+
   it.effect("onExceeded wait does not wait on a run limit (it never comes back): it refuses", () =>
     Effect.gen(function*() {
       const budget = yield* make({ name: "r", perRun: { calls: 1 }, onExceeded: "wait" })
