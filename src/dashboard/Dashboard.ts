@@ -16,7 +16,8 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
-import type * as Duration from "effect/Duration"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
@@ -408,11 +409,15 @@ export const serve = (options: Options & { readonly db?: string | undefined; rea
   const db = options.db ?? "cascadebreaker.db"
   return Effect.gen(function*() {
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
-    const server = layer(options).pipe(
+    const server = HttpServer.serve(app(options)).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port, host })),
       Layer.provide(SqliteLedger.layerReadonly({ filename: db, tablePrefix: options.tablePrefix }))
     )
-    yield* Layer.build(server)
-    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${port}  (ledger ${db}, read-only; Ctrl-C to stop)`)
+    const context = yield* Layer.build(server)
+    // the port the server really listens on (`--port 0` picks a free one)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    const bound = address._tag === "TcpAddress" ? address.port : port
+    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.mapError((e) => startError(e, host, port)))
 }

@@ -9,12 +9,13 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * @since 0.1.0
@@ -54,7 +55,7 @@ export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledge
     Ledger.Ledger,
     internal.make({ batchSize, flushTimeout, pruneInterval, queueCapacity, reopenSchedule, retention, tablePrefix, writeRetry }, {
       target,
-      connect: Effect.provide(PgClient.make(client), Reactivity.layer)
+      connect: Effect.provide(PgClientLazy.make(client), Reactivity.layer)
     })
   )
 }
