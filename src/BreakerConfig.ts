@@ -7,10 +7,11 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { decodeDuration } from "./internal/duration.js"
 
 /**
  * A `Duration.DurationInput` ("30 seconds", 5000 millis, a `Duration`)
@@ -25,18 +26,22 @@ export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationIn
   {
     strict: false,
     decode: (input, _, ast) =>
-      Option.match(Duration.decodeUnknown(input), {
-        onNone: () =>
-          ParseResult.fail(
-            new ParseResult.Type(ast, input, `Expected a duration such as "30 seconds" or a number of milliseconds, got ${JSON.stringify(input)}`)
-          ),
-        onSome: (d) =>
-          Duration.isFinite(d) && Duration.toMillis(d) >= 0
-            ? ParseResult.succeed(d)
-            : ParseResult.fail(new ParseResult.Type(ast, input, "Expected a finite, non-negative duration"))
+      Either.match(decodeDuration(input), {
+        onLeft: (message) => ParseResult.fail(new ParseResult.Type(ast, input, message)),
+        onRight: ParseResult.succeed
       }),
     encode: ParseResult.succeed
   }
+) as any
+
+/**
+ * A `DurationInput` greater than zero (a window of 0 could never hold a failure).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const PositiveDurationInput: Schema.Schema<Duration.Duration, Duration.DurationInput> = DurationInput.pipe(
+  Schema.filter((d) => Duration.greaterThan(d, Duration.zero), { message: () => "Expected a duration greater than 0" })
 ) as any
 
 const Rate = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
@@ -69,7 +74,7 @@ export class BreakerConfig extends Schema.Class<BreakerConfig>("BreakerConfig")(
     { default: () => 3, exact: true }
   ),
   /** the sliding window in which failures (and calls, for rates) are counted */
-  windowSize: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(60), exact: true }),
+  windowSize: Schema.optionalWith(PositiveDurationInput, { default: () => Duration.seconds(60), exact: true }),
   /** how long the breaker stays OPEN before a probe is let through */
   recoveryTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30), exact: true }),
   /** concurrent probes allowed in HALF_OPEN */

@@ -212,13 +212,25 @@ export const failureRecord = (
     error = Option.isSome(defect) ? defect.value : Cause.squash(cause)
     category = "defect"
   }
-  const { message, type } = describeError(error)
+  let described: { readonly type: string; readonly message: string }
+  let traceback: string
+  try {
+    described = describeError(error)
+  } catch {
+    described = { type: "Error", message: "(the error could not be rendered)" }
+  }
+  try {
+    traceback = Cause.pretty(cause)
+  } catch {
+    traceback = described.message
+  }
+  const { message, type } = described
   return new Ledger.FailureRecord({
     breakerName,
     category,
     errorType: type,
     errorMessage: message,
-    traceback: Cause.pretty(cause),
+    traceback,
     createdAt: new Date(at)
   })
 }
