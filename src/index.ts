@@ -13,6 +13,14 @@ export * as CascadeGuard from "./CascadeGuard.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export * as Fallback from "./Fallback.js"
 export * as Ledger from "./Ledger.js"
-export { CallTimeoutError, CircuitOpenError, withBreaker } from "./CircuitBreaker.js"
+export * as Telemetry from "./Telemetry.js"
+export {
+  BulkheadFullError,
+  CallTimeoutError,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  InvalidResultError,
+  withBreaker
+} from "./CircuitBreaker.js"
 export { DecomposeError, EscalatedError } from "./Fallback.js"
 export { LedgerError } from "./Ledger.js"

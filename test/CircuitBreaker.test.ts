@@ -389,7 +389,7 @@ describe("layers and the registry", () => {
 describe("0.1 correctness holes", () => {
   const trip = (b: CircuitBreaker.CircuitBreaker) => attempt(fail.pipe(withBreaker(b)))
 
-  it.effect.fails("a late success of a probe from an earlier HALF_OPEN episode does not close the current one", () =>
+  it.effect("a late success of a probe from an earlier HALF_OPEN episode does not close the current one", () =>
     run(Effect.gen(function*() {
       const b = yield* CircuitBreaker.make({
         name: "t",
@@ -411,7 +411,7 @@ describe("0.1 correctness holes", () => {
       expect(yield* b.state).toBe("HALF_OPEN")
     })))
 
-  it.effect.fails("an interrupted probe from an earlier episode cannot free a permit of the current one", () =>
+  it.effect("an interrupted probe from an earlier episode cannot free a permit of the current one", () =>
     run(Effect.gen(function*() {
       const b = yield* CircuitBreaker.make({
         name: "t",
@@ -477,7 +477,7 @@ describe("0.1 correctness holes", () => {
       expect((yield* b.metrics).failures).toBe(1)
     })))
 
-  it.effect.fails("with callTimeout null, a probe that never returns cannot hold HALF_OPEN past 60 seconds", () =>
+  it.effect("with callTimeout null, a probe that never returns cannot hold HALF_OPEN past 60 seconds", () =>
     run(Effect.gen(function*() {
       const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", callTimeout: null })
       yield* trip(b)
