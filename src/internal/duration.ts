@@ -27,6 +27,18 @@ export const decodeDuration = (input: unknown): Either.Either<Duration.Duration,
   })
 }
 
-/** a user's duration option, or a clear error naming the option */
+/**
+ * A user's duration option, or a `TypeError` naming the option. Lenient, as
+ * in 0.1: a negative number is a zero duration here (`Fallback.makeCache`
+ * relies on `maxAge: -1` meaning "already expired"); breaker options use the
+ * strict `decodeDuration`.
+ */
 export const durationOption = (value: unknown, option: string): Duration.Duration =>
-  Either.getOrThrowWith(decodeDuration(value), (message) => new TypeError(`${option}: ${message}`))
+  Option.match(Duration.decodeUnknown(value), {
+    onNone: () => {
+      throw new TypeError(
+        `${option} must be a duration such as "30 seconds" or a number of milliseconds, got ${JSON.stringify(value)}`
+      )
+    },
+    onSome: (d) => d
+  })
