@@ -12,6 +12,15 @@ import { requirePeer } from "../internal/peer.js"
 
 requirePeer("@effect/sql-pg", "agentarmour/pg")
 
+/**
+ * @since 0.2.0
+ */
 export * as PgBudgetStore from "./PgBudgetStore.js"
+/**
+ * @since 0.1.0
+ */
 export * as PgLedger from "./PgLedger.js"
+/**
+ * @since 0.1.0
+ */
 export * as SharedState from "./SharedState.js"
