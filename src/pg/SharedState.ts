@@ -292,7 +292,13 @@ export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<S
   // options (and the origin) per build: one layer value built twice is two processes
   return Layer.scoped(
     SharedState,
-    Effect.flatMap(connectingStore(connect), (store) => internal.make(store, engineOptions(engine)))
+    Effect.gen(function*() {
+      const store = yield* connectingStore(connect)
+      // a reachable database is connected and migrated before the layer is up (as a
+      // failed or slow first attempt does not fail it: the engine retries)
+      yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
+      return yield* internal.make(store, engineOptions(engine))
+    })
   )
 }
 
