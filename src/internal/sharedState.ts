@@ -24,6 +24,7 @@ import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+
 import type { BreakerState } from "../Ledger.js"
 
 /** what one process tells the others about a breaker */
@@ -332,7 +333,9 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
           failures = 0
         } else {
           if (failures === 0) {
-            yield* Effect.logWarning("agentarmour: the shared breaker state is unreachable; states are kept and re-sent")
+            yield* Effect.logWarning(
+              "agentarmour: the shared breaker state is unreachable; states are kept and re-sent"
+            )
           }
           failures++
           yield* Effect.sleep(Duration.millis(Math.min(retryCapMillis, 50 * 2 ** Math.min(failures, 16))))

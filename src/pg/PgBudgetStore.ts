@@ -30,6 +30,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+
 import * as Budget from "../Budget.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 

@@ -20,10 +20,10 @@
  * @since 0.1.0
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -32,9 +32,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Ledger from "../Ledger.js"
-import * as internal from "../internal/sharedState.js"
+
 import { durationOption } from "../internal/duration.js"
+import * as internal from "../internal/sharedState.js"
+import type * as Ledger from "../Ledger.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
@@ -291,7 +292,13 @@ export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<S
   // options (and the origin) per build: one layer value built twice is two processes
   return Layer.scoped(
     SharedState,
-    Effect.flatMap(connectingStore(connect), (store) => internal.make(store, engineOptions(engine)))
+    Effect.gen(function*() {
+      const store = yield* connectingStore(connect)
+      // a reachable database is connected and migrated before the layer is up (as a
+      // failed or slow first attempt does not fail it: the engine retries)
+      yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
+      return yield* internal.make(store, engineOptions(engine))
+    })
   )
 }
 
