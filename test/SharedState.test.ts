@@ -330,7 +330,7 @@ describe("SharedState with breakers and one shared ledger", () => {
   // Acceptance test for the breaker's use of the seam (docs/shared-state.md, "The seam"): a breaker writes a
   // transition to the ledger only when `publish` resolves true, and never writes one applied from another
   // process. Enable it once src/internal/breaker/sync.ts and circuitBreaker.ts do so.
-  it.scoped.skip("concurrent trips of one breaker in two processes write one CLOSED -> OPEN to the shared ledger", () =>
+  it.scoped("concurrent trips of one breaker in two processes write one CLOSED -> OPEN to the shared ledger", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()
       const ledger = yield* Layer.build(Ledger.layerMemory)

@@ -159,9 +159,11 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never
           createdAt: new Date(t.at)
         }, { disableValidation: true })
         pubsub?.unsafeOffer(record)
-        // a transition applied from another process was written there
-        if (!t.synced) effect = Effect.zipRight(effect, Effect.catchAllCause(ledger.recordTransition(record), () => Effect.void))
-        if (sync !== undefined) effect = Effect.zipRight(effect, sync.publish(t, s))
+        // a transition applied from another process was written there; with shared state, the
+        // process whose transition the store kept writes it (concurrent identical trips: once)
+        const write = Effect.catchAllCause(ledger.recordTransition(record), () => Effect.void)
+        if (sync !== undefined) effect = Effect.zipRight(effect, sync.publish(t, s, write))
+        else if (!t.synced) effect = Effect.zipRight(effect, write)
       }
       if (s.status === "OPEN") effect = Effect.zipRight(effect, wakeAt(s.retryAt, now))
       return effect
@@ -176,7 +178,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never
         return ts.length === 0 ? Effect.void : announce(ts, now)
       })
 
-    if (shared !== undefined) sync = Sync.make(shared, name, apply)
+    if (shared !== undefined) sync = yield* Sync.make(shared, name, apply, scope)
 
     // --- rejections ---
     // Errors are immutable values: one is shared by every rejection carrying the same retryAfterMillis.
