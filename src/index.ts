@@ -102,3 +102,27 @@ export {
    */
   LedgerError
 } from "./Ledger.js"
+/**
+ * @since 0.2.0
+ */
+export * as Telemetry from "./Telemetry.js"
+export {
+  /**
+   * A call refused because the breaker's bulkhead is full.
+   *
+   * @since 0.2.0
+   */
+  BulkheadFullError,
+  /**
+   * A call refused because an operator isolated the breaker.
+   *
+   * @since 0.2.0
+   */
+  CircuitIsolatedError,
+  /**
+   * A call whose result the breaker's `validateResult` rejected.
+   *
+   * @since 0.2.0
+   */
+  InvalidResultError
+} from "./CircuitBreaker.js"

@@ -1,6 +1,7 @@
 /**
- * Postgres: the ledger for many processes (`PgLedger`) and breaker state
- * shared across them (`SharedState`): `agentarmour/pg`.
+ * Postgres: the ledger for many processes (`PgLedger`), breaker state
+ * shared across them (`SharedState`) and per-window budgets shared across
+ * them (`PgBudgetStore`): `agentarmour/pg`.
  *
  * `@effect/sql-pg` is an optional peer dependency of agentarmour: importing
  * this entry point without it throws an Error that names it.
@@ -11,6 +12,10 @@ import { requirePeer } from "../internal/peer.js"
 
 requirePeer("@effect/sql-pg", "agentarmour/pg")
 
+/**
+ * @since 0.2.0
+ */
+export * as PgBudgetStore from "./PgBudgetStore.js"
 /**
  * @since 0.1.0
  */
