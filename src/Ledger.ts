@@ -453,7 +453,12 @@ export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
   incremental: true
 })
 
-/** default number of rows a query returns */
+/**
+ * Default number of rows a query returns.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_LIMIT = 20
 
 const DAY_MILLIS = 24 * 60 * 60 * 1000
@@ -580,7 +585,11 @@ const select = <A>(
 
 const MINUTE_MILLIS = 60_000
 
-/** start of the minute of `millis`, as an ISO string */
+/**
+ * Start of the minute of `millis`, as an ISO string
+ *
+ * @since 0.2.0
+ */
 export const minuteOf = (millis: number): string => new Date(millis - (millis % MINUTE_MILLIS)).toISOString()
 
 /**

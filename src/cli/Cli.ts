@@ -26,6 +26,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+
 import { hasPeer } from "../internal/peer.js"
 import * as Ledger from "../Ledger.js"
 import { version as packageVersion } from "./version.js"
@@ -128,7 +129,12 @@ const oneLine = (s: string, max: number) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
 }
 
-/** an aligned table, laid out by @effect/printer */
+/**
+ * An aligned table, laid out by @effect/printer, with control characters escaped.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   header = header.map(escapeControl)
   rows = rows.map((r) => r.map(escapeControl))
@@ -151,45 +157,49 @@ const percent = (s: Ledger.BreakerSummary) => (s.calls === 0 ? "-" : `${(s.failu
 const byStrategy = (f: Readonly<Record<string, number>>) =>
   Object.keys(f).sort().map((k) => `${k} ${f[k]}`).join(", ") || "-"
 
-const summary = Command.make("summary", { db, tablePrefix, json }, (o) =>
-  withLedger(o, (ledger) =>
-    Effect.flatMap(ledger.summary, (rows) =>
-      o.json
-        ? printJson(rows)
-        : rows.length === 0
-        ? Console.log("the ledger is empty: no breaker has recorded anything yet")
-        : Console.log(table(
-          [
-            "BREAKER",
-            "STATE",
-            "SINCE (UTC)",
-            "CALLS 24H",
-            "FAILURE RATE",
-            "REJECTIONS",
-            "FALLBACKS 24H",
-            "FAILURES",
-            "LAST FAILURE",
-            "REASON"
-          ],
-          [...rows]
-            .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.breakerName < b.breakerName ? -1 : 1))
-            .map((s) => [
-              s.breakerName,
-              s.state,
-              iso(s.since),
-              String(s.calls),
-              percent(s),
-              String(s.rejections),
-              byStrategy(s.fallbacks),
-              String(s.failuresTotal),
-              iso(s.lastFailureAt),
-              s.reason === null ? "-" : oneLine(s.reason, 80)
-            ])
-        ))))).pipe(
-    Command.withDescription(
-      "per breaker: state, since when and why, calls, failure rate, rejections and fallbacks over the last 24 h (times UTC)"
-    )
+const summary = Command.make(
+  "summary",
+  { db, tablePrefix, json },
+  (o) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.summary, (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("the ledger is empty: no breaker has recorded anything yet")
+          : Console.log(table(
+            [
+              "BREAKER",
+              "STATE",
+              "SINCE (UTC)",
+              "CALLS 24H",
+              "FAILURE RATE",
+              "REJECTIONS",
+              "FALLBACKS 24H",
+              "FAILURES",
+              "LAST FAILURE",
+              "REASON"
+            ],
+            [...rows]
+              .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.breakerName < b.breakerName ? -1 : 1))
+              .map((s) => [
+                s.breakerName,
+                s.state,
+                iso(s.since),
+                String(s.calls),
+                percent(s),
+                String(s.rejections),
+                byStrategy(s.fallbacks),
+                String(s.failuresTotal),
+                iso(s.lastFailureAt),
+                s.reason === null ? "-" : oneLine(s.reason, 80)
+              ])
+          ))))
+).pipe(
+  Command.withDescription(
+    "per breaker: state, since when and why, calls, failure rate, rejections and fallbacks over the last 24 h (times UTC)"
   )
+)
 
 /** a `ledger <name>` command listing records newest first, as a table or JSON */
 const listCommand = <Name extends string, A>(
@@ -199,15 +209,19 @@ const listCommand = <Name extends string, A>(
   header: ReadonlyArray<string>,
   toRow: (a: A) => ReadonlyArray<string>
 ) =>
-  Command.make(name, { db, tablePrefix, json, breaker, limit }, (o) =>
-    Effect.flatMap(checkLimit(o.limit), (n) =>
-      withLedger(o, (ledger) =>
-        Effect.flatMap(read(ledger, { breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
-          o.json
-            ? printJson(rows)
-            : rows.length === 0
-            ? Console.log(`no ${name} recorded`)
-            : Console.log(table(header, rows.map(toRow))))))).pipe(Command.withDescription(description))
+  Command.make(
+    name,
+    { db, tablePrefix, json, breaker, limit },
+    (o) =>
+      Effect.flatMap(checkLimit(o.limit), (n) =>
+        withLedger(o, (ledger) =>
+          Effect.flatMap(read(ledger, { breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
+            o.json
+              ? printJson(rows)
+              : rows.length === 0
+              ? Console.log(`no ${name} recorded`)
+              : Console.log(table(header, rows.map(toRow))))))
+  ).pipe(Command.withDescription(description))
 
 const failures = listCommand(
   "failures",
@@ -233,12 +247,15 @@ const olderThan = Options.text("older-than").pipe(
 const prune = Command.make("prune", { db, tablePrefix, olderThan }, (o) =>
   Effect.gen(function*() {
     if (Option.isNone(Ledger.parseAge(o.olderThan))) {
-      return yield* new CliError({ message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"` })
+      return yield* new CliError({
+        message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"`
+      })
     }
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
-    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan }).pipe(
-      Effect.mapError((e) => new CliError({ message: e.message }))
-    )
+    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan })
+      .pipe(
+        Effect.mapError((e) => new CliError({ message: e.message }))
+      )
     yield* Console.log(`removed ${removed} rows older than ${o.olderThan} (each breaker's latest transition is kept)`)
   })).pipe(Command.withDescription("delete ledger records older than a duration"))
 
@@ -247,17 +264,21 @@ const usageBy = Options.choice("by", ["node", "run"]).pipe(
   Options.withDefault("node" as const)
 )
 
-const usage = Command.make("usage", { db, tablePrefix, json, by: usageBy }, (o) =>
-  withLedger(o, (ledger) =>
-    Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
-      o.json
-        ? printJson(rows)
-        : rows.length === 0
-        ? Console.log("no usage recorded")
-        : Console.log(table(
-          [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
-          rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
-        ))))).pipe(Command.withDescription("tokens and cost spent per node or per run"))
+const usage = Command.make(
+  "usage",
+  { db, tablePrefix, json, by: usageBy },
+  (o) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("no usage recorded")
+          : Console.log(table(
+            [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
+            rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
+          ))))
+).pipe(Command.withDescription("tokens and cost spent per node or per run"))
 
 /**
  * The `ledger` subcommands; a new one is added here (its name is then known
@@ -310,7 +331,9 @@ const demo = Command.make("demo", { db: demoDb, runs }, (o) =>
     // LangGraph is an optional peer dependency of agentarmour
     const missing = ["@langchain/langgraph", "@langchain/core"].filter((name) => !hasPeer(name))
     if (missing.length > 0) {
-      return yield* new CliError({ message: `the demo needs ${missing.join(" and ")}: npm install ${missing.join(" ")}` })
+      return yield* new CliError({
+        message: `the demo needs ${missing.join(" and ")}: npm install ${missing.join(" ")}`
+      })
     }
     // the demo is examples/langgraph_pipeline.ts (compiled next to src/ in dist/)
     const { runDemo } = yield* Effect.promise(() => import("../../examples/langgraph_pipeline.js"))
@@ -319,7 +342,8 @@ const demo = Command.make("demo", { db: demoDb, runs }, (o) =>
       const controller = new AbortController()
       const done = runDemo({ filename: o.db, runs: o.runs, signal: controller.signal }).then(
         () => resume(Effect.void),
-        (e: unknown) => resume(new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` }))
+        (e: unknown) =>
+          resume(new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` }))
       )
       return Effect.promise(() => {
         controller.abort()
@@ -423,7 +447,8 @@ const colourOn = (stream: NodeJS.WriteStream) =>
   stream.isTTY === true && (process.env["NO_COLOR"] === undefined || process.env["NO_COLOR"] === "")
 
 /** @effect/cli's generic lines in help: the type of each option and "This setting is optional." */
-const BOILERPLATE = /^\s*(A user-defined piece of text|A true or false value|An integer|This setting is optional|One of the following: .*)\.?\s*$/
+const BOILERPLATE =
+  /^\s*(A user-defined piece of text|A true or false value|An integer|This setting is optional|One of the following: .*)\.?\s*$/
 
 /** a usage line with its full command path: "summary [--db FILE]" under "agentarmour ledger" */
 const usageLine = (usage: string, path: string): string => {
@@ -447,7 +472,9 @@ const cleanHelp = (text: string, path: string): string => {
       if (lines[i + 1]?.trim() === "") i++
       continue
     }
-    kept.push(plain.startsWith("$ ") && !plain.startsWith("$ agentarmour") ? `$ ${usageLine(plain.slice(2), path)}` : lines[i]!)
+    kept.push(
+      plain.startsWith("$ ") && !plain.startsWith("$ agentarmour") ? `$ ${usageLine(plain.slice(2), path)}` : lines[i]!
+    )
   }
   return kept.join("\n")
 }
@@ -478,7 +505,9 @@ const makeConsole = (base: Console.Console, stderr: Array<string>, helpPath: str
 }
 
 /** help starts with the application's name as a heading, then its version */
-const HELP = new RegExp(`^(\\x1b\\[[0-9;]*m)*agentarmour(\\x1b\\[[0-9;]*m)*\\n\\nagentarmour ${version.replace(/\./g, "\\.")}[^]*$`)
+const HELP = new RegExp(
+  `^(\\x1b\\[[0-9;]*m)*agentarmour(\\x1b\\[[0-9;]*m)*\\n\\nagentarmour ${version.replace(/\./g, "\\.")}[^]*$`
+)
 
 const line = (message: string) => Effect.sync(() => void process.stderr.write(`agentarmour: ${message}\n`))
 

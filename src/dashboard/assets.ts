@@ -4,8 +4,15 @@
  * (never `innerHTML`): breaker names, messages and tracebacks are text
  * written by LLM output and must never become markup. Every time on the page
  * is UTC, written `YYYY-MM-DD HH:MM:SS`, and the page says so.
+ *
+ * @since 0.1.0
  */
 
+/**
+ * The page.
+ *
+ * @since 0.1.0
+ */
 export const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -72,6 +79,11 @@ export const html = `<!doctype html>
 </html>
 `
 
+/**
+ * The page's style sheet.
+ *
+ * @since 0.1.0
+ */
 export const css = `
 :root {
   --bg: #0f1419; --panel: #18212b; --line: #263340; --text: #e6e6e6; --muted: #8d9aa7;
@@ -153,6 +165,11 @@ select { background: var(--bg); color: var(--text); border: 1px solid var(--line
 }
 `
 
+/**
+ * The page's script.
+ *
+ * @since 0.1.0
+ */
 export const js = String.raw`"use strict";
 (function () {
   var STATE_TEXT = { CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open", ISOLATED: "isolated", DISABLED: "disabled" };
