@@ -493,3 +493,34 @@ describe("0.1 correctness holes", () => {
       expect(yield* b.state).toBe("CLOSED")
     })))
 })
+
+describe("the call timeout's deadline list (docs/performance.md, suspending node rows)", () => {
+  it.effect("calls started at different times each time out at their own deadline, one sleeper serving all", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "1 second", failureThreshold: 100 })
+      const first = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("500 millis")
+      const second = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      const quick = yield* Effect.fork(Effect.sleep("100 millis").pipe(Effect.as("quick"), withBreaker(b)))
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(quick)).toBe("quick")
+      yield* TestClock.adjust("400 millis") // t = 1000
+      expect(Either.getLeft(yield* Fiber.join(first)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect(Option.isNone(yield* Fiber.poll(second))).toBe(true)
+      yield* TestClock.adjust("500 millis") // t = 1500
+      expect(Either.getLeft(yield* Fiber.join(second)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect((yield* b.metrics).timeouts).toBe(2)
+    })))
+
+  it.effect("after an idle spell the timeout still fires (the sleeper restarts)", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "30 seconds", failureThreshold: 100 })
+      const early = yield* Effect.fork(Effect.sleep("10 millis").pipe(withBreaker(b)))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(early)
+      yield* TestClock.adjust("1 hour")
+      const late = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("30 seconds")
+      expect(Either.isLeft(yield* Fiber.join(late))).toBe(true)
+    })))
+})

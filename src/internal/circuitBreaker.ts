@@ -184,7 +184,7 @@ class BreakerImpl implements CircuitBreaker {
   private st: Machine.State
   private pubsub: PubSub.PubSub<Ledger.TransitionRecord> | undefined
   private labels: Labels | undefined
-  private runTimeout: (<A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CallTimeoutError, R>) | undefined
+  private deadlines: Timeout.Deadlines<CallTimeoutError> | undefined
   private bulkhead: Bulkhead | undefined
   private sync: Sync.Sync | undefined
   /** `autoHalfOpen`: the times a wake-up is already scheduled for */
@@ -385,11 +385,11 @@ class BreakerImpl implements CircuitBreaker {
   private timed<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
     if (this.timeoutMillis === undefined) return self
     const timeoutMillis = this.timeoutMillis
-    this.runTimeout ??= Timeout.make(
+    this.deadlines ??= new Timeout.Deadlines(
       timeoutMillis,
       () => new CallTimeoutError({ breaker: this.name, timeoutMillis }, true)
     )
-    return this.runTimeout(self)
+    return this.deadlines.run(self)
   }
 
   /** the call once admitted with `permit` */
