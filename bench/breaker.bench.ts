@@ -10,7 +10,7 @@ import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
 import { BreakerRegistry, CircuitBreaker, Ledger, withBreaker } from "../src/index.js"
 import type { Row } from "./index.js"
 
-const N = 200_000
+const N = 100_000
 
 
 /** ns per op of an Effect that runs `body` n times inside one generator (best of `rounds`) */
@@ -88,13 +88,22 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const ioNode = Effect.async<number>((resume) => {
     setImmediate(() => resume(Effect.succeed(1)))
   })
-  const S = 20_000
+  // and a node waiting 1 ms on a timer, the shortest of real I/O (an LLM call waits 200-3000 ms)
+  const timerNode = Effect.async<number>((resume) => {
+    setTimeout(() => resume(Effect.succeed(1)), 1)
+  })
   const suspendRows: Array<Row> = []
-  for (const [label, node] of [["promise", promiseNode], ["setImmediate", ioNode]] as const) {
-    const nodeBare = await effectLoop(runtime, node, S)
-    const nodeNull = await effectLoop(runtime, node.pipe(withBreaker(noTimeout)), S)
-    const nodeDefault = await effectLoop(runtime, node.pipe(withBreaker(withTimeout)), S)
-    const nodeNaive = await effectLoop(runtime, node.pipe(Effect.timeout("30 seconds")), S)
+  for (
+    const [label, node, S] of [["promise", promiseNode, 10_000], ["setImmediate", ioNode, 10_000], [
+      "1 ms timer",
+      timerNode,
+      400
+    ]] as const
+  ) {
+    const nodeBare = await effectLoop(runtime, node, S, 1)
+    const nodeNull = await effectLoop(runtime, node.pipe(withBreaker(noTimeout)), S, 2)
+    const nodeDefault = await effectLoop(runtime, node.pipe(withBreaker(withTimeout)), S, 2)
+    const nodeNaive = await effectLoop(runtime, node.pipe(Effect.timeout("30 seconds")), S, 1)
     suspendRows.push(
       { name: `suspending node (${label}), bare`, nsPerOp: nodeBare },
       { name: `suspending node (${label}), withBreaker callTimeout null`, nsPerOp: nodeNull },
@@ -119,8 +128,8 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
       (e) => e,
       { concurrency: "unbounded", discard: true }
     ) as Effect.Effect<void, unknown, BreakerRegistry.BreakerRegistry>
-  const directFibers = await effectLoop(registryRuntime, fibers(named), 100) / 1000
-  const byNameFibers = await effectLoop(registryRuntime, fibers("bench-named"), 100) / 1000
+  const directFibers = await effectLoop(registryRuntime, fibers(named), 50) / 1000
+  const byNameFibers = await effectLoop(registryRuntime, fibers("bench-named"), 50) / 1000
 
   // creating 10,000 breakers through the registry
   const creating = await registryRuntime.runPromise(Effect.gen(function*() {

@@ -160,6 +160,16 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
   return Exit.isInterrupted(exit) ? "interrupted" : "failure"
 }
 
+/**
+ * The handlers of `matchCauseEffect`, built from anonymous functions: an object
+ * literal of arrows would give them names, which tools that keep names
+ * (esbuild, tsx) set with a `defineProperty` per call.
+ */
+const handlers = <A, E, B, E2>(
+  onSuccess: (a: A) => Effect.Effect<B, E2>,
+  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
+) => ({ onSuccess, onFailure })
+
 type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
 const noRestore: Restore = (effect) => effect
 
@@ -300,7 +310,8 @@ class BreakerImpl implements CircuitBreaker {
   private reject<E>(failure: Effect.Effect<never, E>, now: number): Effect.Effect<never, E> {
     this.totalCalls++
     this.rejections++
-    return Effect.zipRight(this.recordCall("rejected", false, now), failure)
+    const recorded = this.recordCall("rejected", false, now)
+    return recorded === Effect.void ? failure : Effect.zipRight(recorded, failure)
   }
 
   // --- outcomes ---
@@ -356,7 +367,10 @@ class BreakerImpl implements CircuitBreaker {
     const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
     Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, this.metricLabels().breaker)
     const recorded = this.recordCall("success", slow, now)
-    if (permit._tag === "Closed" && !slow && !this.successMatters) return Effect.as(recorded, a)
+    if (permit._tag === "Closed" && !slow && !this.successMatters) {
+      // a ledger that keeps no call statistics answers `Effect.void`: nothing to run
+      return recorded === Effect.void ? Effect.succeed(a) : Effect.as(recorded, a)
+    }
     let effect = recorded
     if (slow) {
       this.slowCalls++
@@ -401,10 +415,14 @@ class BreakerImpl implements CircuitBreaker {
     restore: Restore
   ): Effect.Effect<A, E | BreakerError, R> {
     this.totalCalls++
-    return Effect.matchCauseEffect(restore(this.timed(self)), {
-      onSuccess: (a) => this.onSuccess(permit, startedAt, clock.unsafeCurrentTimeMillis(), a),
-      onFailure: (cause) => this.onFailure(permit, startedAt, clock.unsafeCurrentTimeMillis(), cause)
-    }) as Effect.Effect<A, E | BreakerError, R>
+    return Effect.matchCauseEffect(
+      restore(this.timed(self)),
+      handlers(
+        (a: A) => this.onSuccess(permit, startedAt, clock.unsafeCurrentTimeMillis(), a),
+        (cause: Cause.Cause<E | CallTimeoutError>) =>
+          this.onFailure(permit, startedAt, clock.unsafeCurrentTimeMillis(), cause)
+      )
+    ) as Effect.Effect<A, E | BreakerError, R>
   }
 
   /** a call when the breaker is not CLOSED: the permit is taken and handed back uninterruptibly */
