@@ -5,6 +5,7 @@ import { program as guard } from "../examples/guard.js"
 import { program as basicUsage } from "../examples/basic_usage.js"
 import { main as effectNodes } from "../examples/effect_nodes.js"
 import { runDemo } from "../examples/langgraph_pipeline.js"
+import { main as telemetry } from "../examples/telemetry.js"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -41,6 +42,16 @@ describe("examples", () => {
     const lines = await effectNodes()
     expect(lines[0]).toContain(`a thoughtful answer to "polish:`)
     expect(lines[1]).toBe(`poison pill -> (fallback) I could not answer "poison pill" [fallback: degrade]`)
+  })
+
+  it("examples/telemetry.ts exports an agentarmour.node span per protected call", async () => {
+    const lines = await telemetry()
+    expect(lines).toEqual([
+      "agentarmour.node node=researcher breaker=research outcome=ok",
+      "agentarmour.node node=summariser breaker=summarise outcome=ok",
+      "agentarmour.node node=researcher breaker=research outcome=fallback fallback=degrade",
+      "agentarmour.node node=summariser breaker=summarise outcome=ok"
+    ])
   })
 
   it("examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger", async () => {

@@ -221,7 +221,6 @@ class BreakerImpl implements CircuitBreaker {
   constructor(
     readonly config: BreakerConfig,
     private readonly ledger: Ledger.Ledger,
-    shared: SharedStateService | undefined,
     private readonly scope: Scope.Scope | undefined,
     private readonly machine: Machine.Machine
   ) {
@@ -231,7 +230,13 @@ class BreakerImpl implements CircuitBreaker {
     this.slowMillis = config.slowCallDuration === undefined ? undefined : Duration.toMillis(config.slowCallDuration)
     this.successMatters = machine.rules.length > 1 || config.failureMode === "consecutive"
     if (config.maxConcurrent !== undefined) this.bulkhead = new Bulkhead(config.maxConcurrent, config.maxQueued)
-    if (shared !== undefined) this.sync = Sync.make(shared, this.name, (event) => this.apply(event))
+  }
+
+  /** with a `SharedState` service: follows and publishes the breaker's shared state */
+  connect(shared: SharedStateService): Effect.Effect<void> {
+    return Effect.map(Sync.make(shared, this.name, (event) => this.apply(event), this.scope), (sync) => {
+      this.sync = sync
+    })
   }
 
   // --- publishing what the machine decided ---
@@ -278,9 +283,11 @@ class BreakerImpl implements CircuitBreaker {
         createdAt: new Date(t.at)
       }, { disableValidation: true })
       this.pubsub?.unsafeOffer(record)
-      // a transition applied from another process was written there
-      if (!t.synced) effect = Effect.zipRight(effect, Effect.catchAllCause(this.ledger.recordTransition(record), ignore))
-      if (this.sync !== undefined) effect = Effect.zipRight(effect, this.sync.publish(t, s))
+      // a transition applied from another process was written there; with shared state, the
+      // process whose transition the store kept writes it (concurrent identical trips: once)
+      const write = Effect.catchAllCause(this.ledger.recordTransition(record), ignore)
+      if (this.sync !== undefined) effect = Effect.zipRight(effect, this.sync.publish(t, s, write))
+      else if (!t.synced) effect = Effect.zipRight(effect, write)
     }
     if (s.status === "OPEN") effect = Effect.zipRight(effect, this.wakeAt(s.retryAt, now))
     return effect
@@ -568,19 +575,19 @@ class BreakerImpl implements CircuitBreaker {
 /** builds a breaker from a decoded config */
 export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>
   Effect.flatMap(Ledger.Ledger, (ledger) =>
-    Effect.contextWith((context) => {
+    Effect.contextWithEffect((context: Context.Context<never>) => {
       const shared = Option.getOrUndefined(Context.getOption(context, SharedState))
       const scope = Option.getOrUndefined(Context.getOption(context, Scope.Scope))
-      if (config.recoveryBackoff === undefined) {
-        return new BreakerImpl(config, ledger, shared, scope, machineOf(config, [])) as CircuitBreaker
-      }
       // delays added to the recovery timeout after the 1st, 2nd, ... failed probe
-      const backoff = Chunk.toReadonlyArray(
+      const backoff = config.recoveryBackoff === undefined ? [] : Chunk.toReadonlyArray(
         Effect.runSync(
           Schedule.run(Schedule.delays(config.recoveryBackoff), 0, Array.from({ length: 64 }, () => undefined)).pipe(
             Effect.orElseSucceed(() => Chunk.empty<Duration.Duration>())
           )
         )
       ).map(Duration.toMillis)
-      return new BreakerImpl(config, ledger, shared, scope, machineOf(config, backoff)) as CircuitBreaker
+      const breaker = new BreakerImpl(config, ledger, scope, machineOf(config, backoff))
+      return shared === undefined
+        ? Effect.succeed(breaker as CircuitBreaker)
+        : Effect.as(breaker.connect(shared), breaker as CircuitBreaker)
     }))

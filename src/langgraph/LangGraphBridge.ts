@@ -83,7 +83,11 @@ export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
 export const interrupt = <Resume = unknown>(value: unknown): Effect.Effect<Resume> =>
   Effect.orDie(runInCall(() => lgInterrupt(value) as Resume))
 
-/** the run id of a LangGraph call: its thread_id */
+/**
+ * The run id of a LangGraph call: its thread_id.
+ *
+ * @since 0.1.0
+ */
 export const runIdOf = (config: LangGraphRunnableConfig | undefined): string => {
   const id = config?.configurable?.["thread_id"]
   return id === undefined || id === null ? "default" : String(id)
@@ -106,7 +110,11 @@ const withDefaults = <R, E>(layer: Layer.Layer<R, E, never>): Layer.Layer<R | Se
     })
   ).pipe(Layer.provide(layer))
 
-/** the original error of a failed node, never a FiberFailure wrapper */
+/**
+ * The original error of a failed node, never a FiberFailure wrapper.
+ *
+ * @since 0.1.0
+ */
 export const toThrowable = (cause: Cause.Cause<unknown>, signal: AbortSignal | undefined): unknown => {
   if (Cause.isInterruptedOnly(cause)) {
     if (signal?.aborted) return signal.reason ?? new Error("the graph run was aborted")
@@ -116,16 +124,32 @@ export const toThrowable = (cause: Cause.Cause<unknown>, signal: AbortSignal | u
 }
 
 /**
+ * Your layer, or — when it fails to build (a ledger whose database cannot
+ * be opened) — a no-op ledger and a warning in the log: a runtime that
+ * failed to build is never kept, so nodes keep running (protected nodes
+ * whose services are missing fail and their fallbacks answer).
+ */
+const orNoopLedger = <R, E>(layer: Layer.Layer<R, E, never>): Layer.Layer<R> =>
+  Layer.catchAllCause(layer, (cause) =>
+    Layer.merge(
+      Ledger.layerNoop,
+      Layer.effectDiscard(Effect.logWarning(
+        "agentarmour: the LangGraph bridge's layer failed to build; running with a no-op ledger",
+        cause
+      ))
+    )) as Layer.Layer<R>
+
+/**
  * Makes a bridge from your layer (ledger, guard, registry, your own services).
+ * A layer that fails to build is replaced by a no-op ledger (logged once).
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Bridge<R> => {
-  const runtime = ManagedRuntime.make(withDefaults(layer ?? (Layer.empty as unknown as Layer.Layer<R, E>))) as ManagedRuntime.ManagedRuntime<
-    R | Services,
-    unknown
-  >
+  const runtime: ManagedRuntime.ManagedRuntime<R | Services, unknown> = ManagedRuntime.make(
+    withDefaults(orNoopLedger(layer ?? (Layer.empty as Layer.Layer<unknown> as Layer.Layer<R, E>)))
+  )
   const run = async <A, E2>(effect: Effect.Effect<A, E2, R | Services>, config?: LangGraphRunnableConfig): Promise<A> => {
     const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
     const program = effect.pipe(

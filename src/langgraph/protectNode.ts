@@ -7,56 +7,48 @@
  * @since 0.1.0
  */
 import type { LangGraphRunnableConfig } from "@langchain/langgraph"
-import { interrupt as lgInterrupt, isCommand } from "@langchain/langgraph"
 import * as Cause from "effect/Cause"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
-import * as Fallback from "../Fallback.js"
+import type * as Ledger from "../Ledger.js"
+import { InvalidUpdateError } from "./errors.js"
+import * as LG from "./internal/langgraph.js"
+import * as Strategies from "./internal/strategies.js"
 import type { Bridge } from "./LangGraphBridge.js"
-import { runInCall } from "./LangGraphBridge.js"
 import { FALLBACK_KEY, QUARANTINED_KEY, TRACEBACK_KEY } from "./markers.js"
-
-type MaybeAsync<A> = A | Promise<A> | Effect.Effect<A, unknown, any>
 
 /**
  * A LangGraph node: a plain (async) function or one returning an Effect.
+ * It may return an update object, a `Command`, or nothing.
  *
  * @since 0.1.0
  * @category models
  */
-export type Node<S, U> = (state: S, config: LangGraphRunnableConfig) => MaybeAsync<U>
+export type Node<S, U> = (state: S, config: LangGraphRunnableConfig) => Strategies.MaybeAsync<U>
 
 /**
- * What answers when the node cannot.
+ * A compiled graph (a subgraph) used as a node.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Subgraph<U> = LG.Subgraph<U>
+
+/**
+ * What answers when the node cannot: `"cache"` (default), `{ cache }`,
+ * `{ degrade }`, `{ escalate, mode }` or `{ decompose }`. `U` is the
+ * fallback's own update type (a plain update, a `Command`, or nothing),
+ * independent of the node's.
  *
  * @since 0.1.0
  * @category models
  */
-export type FallbackOption<S, U> =
-  | "cache"
-  | { readonly cache: { readonly maxAge?: Duration.DurationInput; readonly key?: (state: S) => string } }
-  | { readonly degrade: (state: S, ctx: Fallback.FailureContext) => MaybeAsync<U>; readonly confidence?: number }
-  | {
-    readonly escalate: (name: string, state: S, ctx: Fallback.FailureContext) => MaybeAsync<U | undefined>
-    /** "notify" (default): the notifier answers or the node answers nothing; "interrupt": pause the graph for a human */
-    readonly mode?: "notify" | "interrupt"
-    readonly timeout?: Duration.DurationInput
-  }
-  | {
-    readonly decompose: {
-      readonly split: (state: S, ctx: Fallback.FailureContext) => MaybeAsync<ReadonlyArray<any>>
-      readonly run: (piece: any, index: number) => MaybeAsync<any>
-      readonly merge: (results: ReadonlyArray<any>) => U
-      readonly concurrency?: number
-    }
-  }
+export type FallbackOption<S, U> = Strategies.FallbackOption<S, U>
 
 /**
  * What happened in one call of a protected node (for logs and traces).
@@ -65,12 +57,30 @@ export type FallbackOption<S, U> =
  * @category models
  */
 export interface Outcome {
+  /** the graph node's name (`config.metadata.langgraph_node`), else the breaker's */
   readonly node: string
+  readonly breaker: string
   readonly runId: string
   readonly outcome: "ok" | "fallback" | "failed" | "contaminated"
+  /** the strategy that answered (`outcome: "fallback"`), or "none" (`outcome: "failed"`) */
   readonly fallback?: string | undefined
   readonly error?: string | undefined
   readonly quarantined: ReadonlyArray<string>
+}
+
+/**
+ * The custom event `agentarmour` every protected call emits to LangGraph's
+ * callbacks (`graph.streamEvents(..., { version: "v2" })`, LangSmith).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface NodeEvent {
+  readonly node: string
+  readonly outcome: Outcome["outcome"]
+  readonly fallback?: string | undefined
+  /** the breaker's state after the call */
+  readonly state: CircuitBreaker.BreakerState
 }
 
 /**
@@ -92,177 +102,248 @@ export interface ProtectOptions<S, U> {
   readonly onOutcome?: ((outcome: Outcome) => void) | undefined
 }
 
-const toEffect = <A>(value: MaybeAsync<A>): Effect.Effect<A, unknown, any> =>
-  Effect.isEffect(value)
-    ? (value as Effect.Effect<A, unknown, any>)
-    : value instanceof Promise || (typeof value === "object" && value !== null && typeof (value as any).then === "function")
-    ? Effect.tryPromise({ try: () => value as Promise<A>, catch: (e) => e })
-    : Effect.succeed(value as A)
-
-/** calls user code inside the LangGraph call context (so `interrupt()` and `getConfig()` work) */
-const call = <A>(f: () => MaybeAsync<A>): Effect.Effect<A, unknown, any> => Effect.flatMap(runInCall(f), toEffect)
-
-const errorLine = (cause: Cause.Cause<unknown>) => {
-  const e = Cause.squash(cause)
-  return e instanceof Error ? `${e.name}: ${e.message}` : typeof e === "object" && e !== null && "_tag" in e ? String((e as any)._tag) : String(e)
+/**
+ * The marker keys a protected node may add to its update.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Markers {
+  readonly [TRACEBACK_KEY]?: string
+  readonly [FALLBACK_KEY]?: string
+  readonly [QUARANTINED_KEY]?: ReadonlyArray<string>
 }
 
 /**
- * Protects a LangGraph node. Returns a LangGraph node `(state, config) =>
- * Promise<update>` that never fails (LangGraph control flow — `interrupt()`,
- * `Command` — passes through): on failure the update is the fallback's
- * answer plus `__cascadebreaker_traceback__` (the failure, naming the
- * function that failed) and `__cascadebreaker_fallback__` (which strategy
- * answered, or "none").
+ * What a protected node returns for a node or fallback returning `A`: a
+ * `Command` stays a `Command` (markers in its `update`), an update gains the
+ * markers, nothing becomes the markers alone.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Protected<A> = A extends { readonly lg_name: "Command" } ? A
+  : A extends null | undefined | void ? Markers
+  : Partial<A> & Markers
+
+/**
+ * The LangGraph node `protectNode` returns.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ProtectedNode<S, A> = (state: S, config?: LangGraphRunnableConfig) => Promise<Protected<A> | Markers>
+
+/**
+ * The span around every protected call, and its attributes.
+ *
+ * @since 0.2.0
+ * @category telemetry
+ */
+export const NODE_SPAN = "agentarmour.node"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_NODE = "agentarmour.node"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_BREAKER = "agentarmour.breaker"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_OUTCOME = "agentarmour.outcome"
+/** @since 0.2.0 @category telemetry */
+export const SPAN_FALLBACK = "agentarmour.fallback"
+
+interface Served {
+  readonly strategy: string
+  readonly traceback: string
+  readonly error: string
+}
+
+/** what answered one call: the update, and which strategy served it (none: the node did) */
+interface Answer {
+  readonly update: unknown
+  readonly served: Served | undefined
+  readonly contaminated: boolean
+}
+
+const answered = (update: unknown, contaminated = false): Answer => ({ update, served: undefined, contaminated })
+
+const isControlFlowCause = (cause: Cause.Cause<unknown>): boolean =>
+  Cause.isInterruptedOnly(cause) || CircuitBreaker.isControlFlow(Cause.squash(cause))
+
+/**
+ * Protects a LangGraph node — a function (plain or Effect) or a compiled
+ * subgraph. Returns a LangGraph node `(state, config) => Promise<update>`
+ * that never fails (LangGraph control flow — `interrupt()`, `Command` —
+ * passes through): on failure the update is the fallback's answer plus
+ * `__cascadebreaker_traceback__` (the failure, naming the function that
+ * failed) and `__cascadebreaker_fallback__` (which strategy answered, or
+ * "none"). A `Command`, from the node or a fallback, keeps its navigation
+ * and carries the markers in its `update`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const protectNode = <S extends Record<string, any>, U extends Record<string, any>, R>(
+export const protectNode = <S extends Record<string, any>, U = never, F = never, R = never>(
   bridge: Bridge<R>,
-  node: Node<S, U>,
-  options: ProtectOptions<S, U>
-): (state: S, config?: LangGraphRunnableConfig) => Promise<Partial<U> & Record<string, unknown>> => {
-
+  node: Node<S, U> | Subgraph<U>,
+  options: ProtectOptions<S, F>
+): ProtectedNode<S, U | F> => {
   const name = typeof options.breaker === "string" ? options.breaker : options.breaker.name
-  const fallback = options.fallback ?? "cache"
-  const guardSpec = options.guard
+  const breakerOptions = options.breaker
+  const strategy = Strategies.select<S>(options.fallback ?? "cache", name)
+  const guardSpec = options.guard as CascadeGuard.NodeSpec<S> | undefined
+  const writes: ReadonlyArray<string> = guardSpec?.quarantineOnFailure ?? []
+  const reads: ReadonlyArray<string> = guardSpec?.readsFrom ?? []
+  const run: Node<S, unknown> = LG.isSubgraph(node) ? (state, config) => node.invoke(state, config) : node
 
-  // created once, on first use, inside the bridge's runtime
-  let breaker: Promise<CircuitBreaker.CircuitBreaker> | undefined
-  const getBreaker = () =>
-    (breaker ??= bridge.runtime.runPromise(
-      typeof options.breaker === "string"
-        ? Effect.flatMap(BreakerRegistry, (r) => r.get(options.breaker as string))
-        : Effect.orDie(CircuitBreaker.make(options.breaker))
-    ))
-  let cache: Promise<Fallback.CacheStore<U>> | undefined
-  const cacheOptions = typeof fallback === "object" && "cache" in fallback ? fallback.cache : undefined
-  const getCache = () => (cache ??= Effect.runPromise(Fallback.makeCache<U>({ maxAge: cacheOptions?.maxAge ?? "5 minutes" })))
+  // created once, on first use, inside the bridge's runtime (Effect.cached: concurrent first calls share it)
+  const makeBreaker: Effect.Effect<CircuitBreaker.CircuitBreaker, never, BreakerRegistry | Ledger.Ledger> =
+    typeof breakerOptions === "string"
+      ? Effect.flatMap(BreakerRegistry, (r) => r.get(breakerOptions))
+      : Effect.orDie(CircuitBreaker.make(breakerOptions))
+  const getBreaker = Effect.runSync(Effect.cached(makeBreaker))
 
-  return async (state, config) => {
-    const [b, store] = await Promise.all([
-      getBreaker(),
-      fallback === "cache" || cacheOptions !== undefined ? getCache() : undefined
-    ])
-    let served: { readonly strategy: string; readonly traceback: string; readonly error: string } | undefined
-    const onServedAs = (strategy?: string) => (s: Fallback.Served) =>
-      Effect.sync(() =>
-        void (served = { strategy: strategy ?? s.strategy, traceback: s.context.traceback, error: errorLine(s.context.cause) })
+  /**
+   * Calls the node with a signal that also aborts when the breaker interrupts it
+   * (callTimeout), so a plain async node that honours `config.signal` really stops.
+   * What it returns must be an update, a `Command` or nothing.
+   */
+  const callNode = (state: S, c: Strategies.Call<S>): Effect.Effect<unknown, unknown, any> =>
+    Effect.suspend(() => {
+      const controller = new AbortController()
+      const parent = c.config.signal
+      const onAbort = () => controller.abort(parent?.reason)
+      if (parent?.aborted) onAbort()
+      else parent?.addEventListener("abort", onAbort, { once: true })
+      return Strategies.call(() => run(state, { ...c.config, signal: controller.signal })).pipe(
+        Effect.onInterrupt(() => Effect.sync(() => controller.abort(new Error(`node "${c.node}" was interrupted`)))),
+        Effect.ensuring(Effect.sync(() => parent?.removeEventListener("abort", onAbort))),
+        Effect.flatMap((update) =>
+          LG.isInvalidUpdate(update)
+            ? Effect.fail(new InvalidUpdateError({ node: c.node, returned: LG.describeValue(update) }))
+            : Effect.succeed(update)
+        )
       )
-    const fb = { breaker: name, onServed: onServedAs() }
-
-    /**
-     * Calls the node with a signal that also aborts when the breaker interrupts it
-     * (callTimeout), so a plain async node that honours `config.signal` really stops.
-     */
-    const callNode = (s: S) =>
-      Effect.suspend(() => {
-        const controller = new AbortController()
-        const signal = config?.signal === undefined ? controller.signal : AbortSignal.any([config.signal, controller.signal])
-        return call(() => node(s, { ...config, signal })).pipe(
-          Effect.onInterrupt(() => Effect.sync(() => controller.abort(new Error(`node "${name}" was interrupted`))))
-        )
-      })
-
-    const program = Effect.gen(function*() {
-      const guard = yield* CascadeGuard.CascadeGuard
-      const runId = yield* CascadeGuard.currentRun
-      const { masked, state: visible } = yield* guard.mask(guardSpec?.readsFrom ?? [], state)
-      const quarantined = masked.map((m) => m.key)
-
-      const attempt = (s: S) => callNode(s).pipe(CircuitBreaker.withBreaker(b)) as Effect.Effect<U, unknown>
-      const guarded: Effect.Effect<Partial<U>, unknown> = guardSpec === undefined
-        ? attempt(visible)
-        : (guard.protectNode(name, guardSpec as CascadeGuard.NodeSpec<any>, attempt as any)(visible) as any)
-
-      let withFallback: Effect.Effect<Partial<U>, unknown, any>
-      if (fallback === "cache" || "cache" in fallback) {
-        const key = cacheOptions?.key?.(state) ?? name
-        withFallback = guarded.pipe(Fallback.cache(store as unknown as Fallback.CacheStore<Partial<U>>, { key, ...fb }))
-      } else if ("degrade" in fallback) {
-        withFallback = guarded.pipe(
-          Fallback.degrade((ctx) => call(() => fallback.degrade(state, ctx)), { ...fb, confidence: fallback.confidence })
-        )
-      } else if ("escalate" in fallback) {
-        withFallback = fallback.mode === "interrupt"
-          ? guarded.pipe(
-            Fallback.degrade(
-              (ctx) =>
-                // first run: LangGraph's interrupt() throws GraphInterrupt and the graph pauses;
-                // on resume it returns the human's answer, which becomes the update
-                Effect.map(
-                  runInCall(() => lgInterrupt({ breaker: name, error: errorLine(ctx.cause), traceback: ctx.traceback })),
-                  (answer) => answer as U
-                ),
-              { breaker: name, onServed: onServedAs("escalate") }
-            )
-          ) as Effect.Effect<Partial<U>, unknown, any>
-          : guarded.pipe(
-            Fallback.escalate(
-              (ctx) => Effect.map(call(() => fallback.escalate(name, state, ctx)), (u) => Option.fromNullable(u)),
-              { ...fb, timeout: fallback.timeout ?? "30 seconds" }
-            ),
-            // the notifier only acknowledged: the node answers nothing, the graph goes on
-            Effect.catchIf(
-              (e): e is Fallback.EscalatedError => e instanceof Fallback.EscalatedError,
-              (e) =>
-                Effect.sync(() => {
-                  served = { strategy: "escalate", traceback: e.traceback, error: e.message }
-                  return {} as Partial<U>
-                })
-            )
-          ) as Effect.Effect<Partial<U>, unknown, any>
-      } else {
-        const d = fallback.decompose
-        withFallback = guarded.pipe(
-          Fallback.decompose(
-            (ctx) => call(() => d.split(state, ctx)),
-            (piece, i) => call(() => d.run(piece, i)),
-            d.merge,
-            { ...fb, concurrency: d.concurrency ?? 4 }
-          )
-        )
-      }
-
-      const exit = yield* Effect.exit(withFallback)
-      if (Exit.isSuccess(exit) && isCommand(exit.value)) {
-        // navigation (`new Command({ goto, update })`) is LangGraph's: returned untouched
-        const outcome: Outcome = { node: name, runId, outcome: "ok", quarantined }
-        return { update: exit.value as unknown as Record<string, unknown>, outcome }
-      }
-      if (Exit.isSuccess(exit)) {
-        const update: Record<string, unknown> = { ...exit.value }
-        let contaminated = false
-        if (served !== undefined) {
-          update[FALLBACK_KEY] = served.strategy
-          update[TRACEBACK_KEY] = served.traceback
-        } else if (guardSpec !== undefined) {
-          contaminated = (yield* guard.quarantined).some((q) => q.node === name)
-        }
-        if (quarantined.length > 0) update[QUARANTINED_KEY] = quarantined
-        const outcome: Outcome = {
-          node: name,
-          runId,
-          outcome: served !== undefined ? "fallback" : contaminated ? "contaminated" : "ok",
-          fallback: served?.strategy,
-          error: served?.error,
-          quarantined
-        }
-        return { update, outcome }
-      }
-      if (Cause.isInterruptedOnly(exit.cause) || CircuitBreaker.isControlFlow(Cause.squash(exit.cause))) {
-        return yield* Effect.failCause(exit.cause)
-      }
-      // nothing could answer: the failure still does not escape the node
-      const update: Record<string, unknown> = { [TRACEBACK_KEY]: Cause.pretty(exit.cause), [FALLBACK_KEY]: "none" }
-      if (quarantined.length > 0) update[QUARANTINED_KEY] = quarantined
-      const outcome: Outcome = { node: name, runId, outcome: "failed", fallback: "none", error: errorLine(exit.cause), quarantined }
-      return { update, outcome }
     })
 
-    const result = await bridge.run(program as Effect.Effect<{ update: Record<string, unknown>; outcome: Outcome }, unknown, any>, config)
+  /** the guard around an attempt: quarantine on failure, inspect the output, lift on a clean success */
+  const guarded = (
+    guard: CascadeGuard.CascadeGuard,
+    spec: CascadeGuard.NodeSpec<S>,
+    attempt: Effect.Effect<unknown, unknown, any>
+  ): Effect.Effect<Answer, unknown, any> =>
+    attempt.pipe(
+      Effect.tapErrorCause((cause) =>
+        isControlFlowCause(cause)
+          ? Effect.void
+          : guard.quarantine(name, writes, `${name} failed: ${Cause.pretty(cause).split("\n")[0]}`)
+      ),
+      Effect.flatMap((output) =>
+        Effect.flatMap(guard.inspect(name, spec, LG.updateOf(output) ?? output), (verdict) => {
+          if (verdict._tag === "Clean") return Effect.as(guard.lift(name), answered(output))
+          // the bad values never travel downstream: drop every key the node wrote
+          const bad = Array.from(new Set([...writes, ...Object.keys(LG.updateOf(output) ?? {})]))
+          return Effect.as(guard.quarantine(name, bad, verdict.reason), answered(LG.withoutKeys(output, bad), true))
+        })
+      )
+    )
+
+  const program = (state: S, config: LangGraphRunnableConfig) => {
+    const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
+    return Effect.gen(function*() {
+      const breaker = yield* getBreaker
+      const runId = yield* CascadeGuard.currentRun
+      const guard = guardSpec === undefined ? undefined : yield* CascadeGuard.CascadeGuard
+      const { masked, state: visible } = guard === undefined || reads.length === 0
+        ? { masked: [], state }
+        : yield* guard.mask(reads, state)
+      const quarantined = masked.map((m) => m.key)
+
+      const escalation = LG.pendingEscalation(config)
+      const exit = yield* Effect.exit(
+        escalation !== undefined
+          // resumed after an escalation by interrupt(): the human answers; the failed node is not called again
+          ? Effect.map(
+            Strategies.call(() => LG.answerOf(config, escalation)),
+            (update): Answer => ({
+              update,
+              served: { strategy: "escalate", traceback: escalation.traceback, error: escalation.error },
+              contaminated: false
+            })
+          )
+          : recover(c, guard, visible, breaker)
+      )
+
+      if (Exit.isFailure(exit) && isControlFlowCause(exit.cause)) return yield* Effect.failCause(exit.cause)
+      // nothing could answer: the failure still does not escape the node
+      const answer: Answer = Exit.isSuccess(exit) ? exit.value : {
+        update: undefined,
+        served: { strategy: "none", traceback: Cause.pretty(exit.cause), error: Strategies.describeCause(exit.cause) },
+        contaminated: false
+      }
+      const { contaminated, served } = answer
+      const markers = served !== undefined
+        ? {
+          [FALLBACK_KEY]: served.strategy,
+          [TRACEBACK_KEY]: served.traceback,
+          ...(quarantined.length > 0 ? { [QUARANTINED_KEY]: quarantined } : {})
+        }
+        : quarantined.length > 0
+        ? { [QUARANTINED_KEY]: quarantined }
+        : undefined
+      const outcome: Outcome = {
+        node: c.node,
+        breaker: name,
+        runId,
+        outcome: served === undefined ? (contaminated ? "contaminated" : "ok") : served.strategy === "none"
+          ? "failed"
+          : "fallback",
+        fallback: served?.strategy,
+        error: served?.error,
+        quarantined
+      }
+      yield* Effect.annotateCurrentSpan(
+        outcome.fallback === undefined
+          ? { [SPAN_OUTCOME]: outcome.outcome }
+          : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+      )
+      return { update: LG.withMarkers(answer.update, markers), outcome, state: yield* breaker.state }
+    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name } }))
+  }
+
+  /** node under breaker (and guard), then the fallback strategy */
+  const recover = (
+    c: Strategies.Call<S>,
+    guard: CascadeGuard.CascadeGuard | undefined,
+    visible: S,
+    breaker: CircuitBreaker.CircuitBreaker
+  ): Effect.Effect<Answer, unknown, any> => {
+    const attempt = CircuitBreaker.withBreaker(callNode(visible, c), breaker)
+    const checked = guard === undefined || guardSpec === undefined
+      ? Effect.map(attempt, (update) => answered(update))
+      : guarded(guard, guardSpec, attempt)
+    const onSuccess = strategy.onSuccess
+    return checked.pipe(
+      onSuccess === undefined
+        ? (self) => self
+        : Effect.tap((a: Answer) => (a.contaminated ? Effect.void : onSuccess(a.update, c))),
+      Effect.catchAllCause((cause) =>
+        Effect.map(strategy.recover(Effect.failCause(cause), c), (update): Answer => ({
+          update,
+          served: { strategy: strategy.name, traceback: Cause.pretty(cause), error: Strategies.describeCause(cause) },
+          contaminated: false
+        }))
+      )
+    )
+  }
+
+  return async (state, config) => {
+    const cfg = config ?? {}
+    const result = await bridge.run(program(state, cfg), cfg)
+    const { fallback, node, outcome } = result.outcome
+    const event: NodeEvent = fallback === undefined
+      ? { node, outcome, state: result.state }
+      : { node, outcome, fallback, state: result.state }
+    await LG.emitEvent(cfg, event)
     options.onOutcome?.(result.outcome)
-    return result.update as Partial<U> & Record<string, unknown>
+    return result.update as Protected<U | F> | Markers
   }
 }

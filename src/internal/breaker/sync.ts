@@ -8,6 +8,8 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Machine from "./machine.js"
 import type { SharedBreakerState, SharedState } from "../sharedState.js"
 
@@ -16,15 +18,19 @@ export interface Sync {
   readonly onCall: (now: number) => Effect.Effect<void> | undefined
   /** one read now, waited for (for `state`, so it reflects the other processes) */
   readonly beforeRead: Effect.Effect<void>
-  /** publishes a transition this process made, in the background */
-  readonly publish: (t: Machine.Transition, s: Machine.State) => Effect.Effect<void>
+  /**
+   * publishes a transition this process made, in the background; `record` (its ledger
+   * write) runs only if this process's transition is the one the store kept
+   */
+  readonly publish: (t: Machine.Transition, s: Machine.State, record: Effect.Effect<void>) => Effect.Effect<void>
 }
 
 export const make = (
   shared: SharedState,
   name: string,
-  apply: (event: Machine.Event) => Effect.Effect<void>
-): Sync => {
+  apply: (event: Machine.Event) => Effect.Effect<void>,
+  scope: Scope.Scope | undefined
+): Effect.Effect<Sync> => Effect.gen(function*() {
   const syncMillis = Duration.toMillis(shared.syncInterval)
   let nextSync = 0
   let syncing = false
@@ -48,6 +54,10 @@ export const make = (
 
   const read = shared.read(name).pipe(Effect.flatMap(applyRemote))
 
+  // pushed: other processes' states as they arrive (in the breaker's Scope, else a daemon for its lifetime)
+  const pushed = Stream.runForEach(shared.subscribe(name), (r) => applyRemote(Option.some(r)))
+  yield* scope === undefined ? Effect.forkDaemon(pushed) : Effect.forkIn(pushed, scope)
+
   return {
     onCall: (now) => {
       if (syncing || now < nextSync) return undefined
@@ -69,7 +79,7 @@ export const make = (
         return Effect.catchAllCause(read, () => Effect.void)
       })
     ),
-    publish: (t, s) =>
+    publish: (t, s, record) =>
       t.synced
         ? Effect.void
         // in the background: another process's database must never slow this call
@@ -77,13 +87,17 @@ export const make = (
           shared.publish({
             breaker: name,
             state: t.to,
+            from: t.from,
             openedAt: s.openedAt,
             retryAt: Number.isFinite(s.retryAt) ? s.retryAt : null,
             updatedAt: t.at,
             origin: shared.origin
-          }).pipe(Effect.catchAllCause((cause) =>
-            Effect.logWarning(`agentarmour: could not publish the state of breaker "${name}"`, cause)
-          ))
+          }).pipe(
+            Effect.flatMap((won) => won ? record : Effect.void),
+            Effect.catchAllCause((cause) =>
+              Effect.logWarning(`agentarmour: could not publish the state of breaker "${name}"`, cause)
+            )
+          )
         ))
   }
-}
+})
