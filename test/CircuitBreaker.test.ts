@@ -524,3 +524,26 @@ describe("the call timeout's deadline list (docs/performance.md, suspending node
       expect(Either.isLeft(yield* Fiber.join(late))).toBe(true)
     })))
 })
+
+describe("the registry 0.2", () => {
+  it.effect("concurrent first uses of a name get one breaker; registry breakers keep the defaults", () =>
+    Effect.gen(function*() {
+      const registry = yield* BreakerRegistry.BreakerRegistry
+      const got = yield* Effect.forEach(Array.from({ length: 50 }, () => registry.get("shared")), (e) => e, {
+        concurrency: "unbounded"
+      })
+      expect(new Set(got).size).toBe(1)
+      expect(got[0]!.config).toMatchObject({ name: "shared", failureThreshold: 2, halfOpenSuccesses: 2 })
+      const custom = yield* registry.get("custom", { failureThreshold: 5 })
+      expect(custom.config.failureThreshold).toBe(5)
+      expect(custom.config.halfOpenSuccesses).toBe(2)
+      expect((yield* registry.all).size).toBe(2)
+    }).pipe(Effect.provide(BreakerRegistry.layer({ failureThreshold: 2, halfOpenSuccesses: 2 }).pipe(Layer.provide(Ledger.layerMemory)))))
+
+  it.effect("bad overrides for a new name are reported with the field", () =>
+    Effect.gen(function*() {
+      const registry = yield* BreakerRegistry.BreakerRegistry
+      const exit = yield* Effect.exit(registry.get("bad", { windowSize: -1 }))
+      expect(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("windowSize")).toBe(true)
+    }).pipe(Effect.provide(BreakerRegistry.layer().pipe(Layer.provide(Ledger.layerMemory)))))
+})

@@ -116,24 +116,20 @@ const machineOf = (config: BreakerConfig, backoff: ReadonlyArray<number>): Machi
 
 type Outcome = "success" | "failure" | "timeout" | "rejected"
 
-/** metric labels of one breaker, made on its first call: `unsafeUpdate` caches its hook per label array */
-interface Labels {
+/**
+ * Metric labels of one breaker, each array made on first use: `unsafeUpdate`
+ * caches its hook per label array, so one array per breaker and outcome.
+ */
+class Labels {
+  private readonly label: MetricLabel.MetricLabel
+  private readonly byOutcome: Partial<Record<Outcome, ReadonlyArray<MetricLabel.MetricLabel>>> = {}
   readonly breaker: ReadonlyArray<MetricLabel.MetricLabel>
-  readonly success: ReadonlyArray<MetricLabel.MetricLabel>
-  readonly failure: ReadonlyArray<MetricLabel.MetricLabel>
-  readonly timeout: ReadonlyArray<MetricLabel.MetricLabel>
-  readonly rejected: ReadonlyArray<MetricLabel.MetricLabel>
-}
-
-const makeLabels = (name: string): Labels => {
-  const breaker = MetricLabel.make("breaker", name)
-  const outcome = (o: Outcome) => [breaker, MetricLabel.make("outcome", o)]
-  return {
-    breaker: [breaker],
-    success: outcome("success"),
-    failure: outcome("failure"),
-    timeout: outcome("timeout"),
-    rejected: outcome("rejected")
+  constructor(name: string) {
+    this.label = MetricLabel.make("breaker", name)
+    this.breaker = [this.label]
+  }
+  outcome(o: Outcome): ReadonlyArray<MetricLabel.MetricLabel> {
+    return this.byOutcome[o] ??= [this.label, MetricLabel.make("outcome", o)]
   }
 }
 
@@ -242,12 +238,12 @@ class BreakerImpl implements CircuitBreaker {
   // --- publishing what the machine decided ---
 
   private metricLabels(): Labels {
-    return this.labels ??= makeLabels(this.name)
+    return this.labels ??= new Labels(this.name)
   }
 
   private recordCall(outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     const labels = this.metricLabels()
-    Telemetry.calls.unsafeUpdate(1, labels[outcome])
+    Telemetry.calls.unsafeUpdate(1, labels.outcome(outcome))
     let record = this.lastRecord
     if (record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now) {
       record = this.lastRecord = { breakerName: this.name, outcome, slow, createdAt: new Date(now) }

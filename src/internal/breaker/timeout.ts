@@ -35,7 +35,8 @@ const MAX_TICK_MILLIS = 1000
 
 /** the timeout runner of one breaker */
 export class Deadlines<T> {
-  private readonly pending = new Set<Entry>()
+  /** made when a call first suspends: most calls of most nodes that complete synchronously never need it */
+  private pendingSet: Set<Entry> | undefined
   private sleeping = false
   private readonly tickMillis: number
 
@@ -43,8 +44,12 @@ export class Deadlines<T> {
     this.tickMillis = Math.max(1, Math.min(timeoutMillis, MAX_TICK_MILLIS))
   }
 
-  private readonly loop: Effect.Effect<void> = Effect.clockWith((clock) =>
-    Effect.suspend(() => {
+  private get pending(): Set<Entry> {
+    return this.pendingSet ??= new Set()
+  }
+
+  private loop(): Effect.Effect<void> {
+    return Effect.clockWith((clock) => {
       const now = clock.unsafeCurrentTimeMillis()
       let first: Entry | undefined
       for (const e of this.pending) {
@@ -60,9 +65,12 @@ export class Deadlines<T> {
         this.sleeping = false
         return Effect.void
       }
-      return Effect.zipRight(clock.sleep(Duration.millis(Math.min(first.deadline - now, this.tickMillis))), this.loop)
+      return Effect.zipRight(
+        clock.sleep(Duration.millis(Math.min(first.deadline - now, this.tickMillis))),
+        Effect.suspend(() => this.loop())
+      )
     })
-  )
+  }
 
   /** `self` under the timeout */
   run<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | T, R> {
@@ -82,7 +90,7 @@ export class Deadlines<T> {
           this.sleeping = true
           // not a child of the caller: it serves every call in flight and outlives the one that started it;
           // it ends by itself at the first tick with no call in flight
-          Runtime.runFork(runtime as Runtime.Runtime<never>)(this.loop)
+          Runtime.runFork(runtime as Runtime.Runtime<never>)(this.loop())
         }
         // child.await, not Fiber.join: the node's own FiberRef changes stay in the node, as on the synchronous path
         return Effect.flatMap(child.await, (exit): Effect.Effect<A, E | T> => {
