@@ -4,14 +4,14 @@
  * the registry lookup, breaker creation and weight, and the call timeout on
  * nodes that really suspend.
  */
+import { circuitBreaker, ConsecutiveBreaker, handleAll } from "cockatiel"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import CircuitBreakerOpossum from "opossum"
-import { ConsecutiveBreaker, circuitBreaker, handleAll } from "cockatiel"
+
 import { BreakerRegistry, CircuitBreaker, Ledger, withBreaker } from "../src/index.js"
 import type { Row } from "./index.js"
 
 const N = 100_000
-
 
 /** ns per op of an Effect that runs `body` n times inside one generator (best of `rounds`) */
 const effectLoop = async <R>(
@@ -40,7 +40,11 @@ const asyncLoop = async (fn: () => Promise<unknown>, n = N) => {
   return ((performance.now() - t0) * 1e6) / n
 }
 
-const runPromiseLoop = async (runtime: ManagedRuntime.ManagedRuntime<never, never>, effect: Effect.Effect<unknown, unknown, never>, n = 50_000) => {
+const runPromiseLoop = async (
+  runtime: ManagedRuntime.ManagedRuntime<never, never>,
+  effect: Effect.Effect<unknown, unknown, never>,
+  n = 50_000
+) => {
   for (let i = 0; i < 5_000; i++) await runtime.runPromise(Effect.either(effect))
   const t0 = performance.now()
   for (let i = 0; i < n; i++) await runtime.runPromise(Effect.either(effect))
@@ -132,12 +136,14 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const byNameFibers = await effectLoop(registryRuntime, fibers("bench-named"), 50) / 1000
 
   // creating 10,000 breakers through the registry
-  const creating = await registryRuntime.runPromise(Effect.gen(function*() {
-    const fresh = yield* BreakerRegistry.make()
-    const t0 = performance.now()
-    for (let i = 0; i < 10_000; i++) yield* fresh.get(`node-${i}`)
-    return performance.now() - t0
-  }).pipe(Effect.provide(Ledger.layerNoop)))
+  const creating = await registryRuntime.runPromise(
+    Effect.gen(function*() {
+      const fresh = yield* BreakerRegistry.make()
+      const t0 = performance.now()
+      for (let i = 0; i < 10_000; i++) yield* fresh.get(`node-${i}`)
+      return performance.now() - t0
+    }).pipe(Effect.provide(Ledger.layerNoop))
+  )
   await registryRuntime.dispose()
 
   const made = await weigh(10_000, false)
@@ -172,7 +178,11 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     { name: "registry: breaker used directly (default options)", nsPerOp: direct },
     { name: "registry: withBreaker(\"name\") lookup", nsPerOp: byName, ratioToDirect: byName / direct },
     { name: "registry: 1,000 fibers, breaker used directly", nsPerOp: directFibers },
-    { name: "registry: 1,000 fibers, withBreaker(\"name\")", nsPerOp: byNameFibers, ratioToDirect: byNameFibers / directFibers },
+    {
+      name: "registry: 1,000 fibers, withBreaker(\"name\")",
+      nsPerOp: byNameFibers,
+      ratioToDirect: byNameFibers / directFibers
+    },
     { name: "registry: 10,000 breakers created", totalMs: creating },
     { name: "breaker weight, default options, made", bytesPerBreaker: made.bytes },
     { name: "breaker weight, default options, called once", bytesPerBreaker: called.bytes },

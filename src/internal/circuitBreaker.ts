@@ -17,8 +17,8 @@
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -29,6 +29,7 @@ import type * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+
 import type { BreakerConfig } from "../BreakerConfig.js"
 import type { BreakerError, BreakerMetrics, BreakerState, CircuitBreaker } from "../CircuitBreaker.js"
 import * as Ledger from "../Ledger.js"
@@ -41,10 +42,16 @@ import * as Machine from "./breaker/machine.js"
 import * as rates from "./breaker/rates.js"
 import { type AnyRule, formatMillis } from "./breaker/rule.js"
 import * as Sync from "./breaker/sync.js"
-import * as timeWindow from "./breaker/timeWindow.js"
 import * as Timeout from "./breaker/timeout.js"
-import { BulkheadFullError, CallTimeoutError, CircuitIsolatedError, CircuitOpenError, InvalidResultError } from "./errors.js"
-import { type SharedState as SharedStateService, SharedState } from "./sharedState.js"
+import * as timeWindow from "./breaker/timeWindow.js"
+import {
+  BulkheadFullError,
+  CallTimeoutError,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  InvalidResultError
+} from "./errors.js"
+import { SharedState, type SharedState as SharedStateService } from "./sharedState.js"
 
 export { isControlFlow } from "./breaker/controlFlow.js"
 /** the breaker a failed value passed through, if known (see `breaker/failedThrough.ts`) */
@@ -54,8 +61,7 @@ export const breakerOfFailure = failedThrough.breakerOf
 export const TypeId: unique symbol = Symbol.for("agentarmour/CircuitBreaker")
 
 /** recognises breakers (not a `Context.Tag`, not a registry name) */
-export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
-  typeof u === "object" && u !== null && TypeId in u
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => typeof u === "object" && u !== null && TypeId in u
 
 /** the default `halfOpenTimeout` when `callTimeout` is `null` */
 export const DEFAULT_HALF_OPEN_TIMEOUT = Duration.seconds(60)
@@ -245,7 +251,9 @@ class BreakerImpl implements CircuitBreaker {
     const labels = this.metricLabels()
     Telemetry.calls.unsafeUpdate(1, labels.outcome(outcome))
     let record = this.lastRecord
-    if (record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now) {
+    if (
+      record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now
+    ) {
       record = this.lastRecord = { breakerName: this.name, outcome, slow, createdAt: new Date(now) }
     }
     return this.ledger.recordCall(record)
@@ -363,7 +371,12 @@ class BreakerImpl implements CircuitBreaker {
       }
       if (verdict !== true) {
         const reason = verdict === false ? "rejected by validateResult" : String(verdict)
-        return this.onFailure(permit, startedAt, now, Cause.fail(new InvalidResultError({ breaker: this.name, reason })))
+        return this.onFailure(
+          permit,
+          startedAt,
+          now,
+          Cause.fail(new InvalidResultError({ breaker: this.name, reason }))
+        )
       }
     }
     this.successes++
@@ -477,7 +490,10 @@ class BreakerImpl implements CircuitBreaker {
     })
   }
 
-  private throughBulkhead<A, E, R>(bulkhead: Bulkhead, self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+  private throughBulkhead<A, E, R>(
+    bulkhead: Bulkhead,
+    self: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | BreakerError, R> {
     return Effect.clockWith((clock): Effect.Effect<A, E | BreakerError, R> => {
       if (bulkhead.inside >= bulkhead.capacity) {
         const full = new BulkheadFullError({ breaker: this.name, maxConcurrent: bulkhead.maxConcurrent })
@@ -564,7 +580,9 @@ class BreakerImpl implements CircuitBreaker {
   }
 
   get isolate(): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.asVoid(Effect.acquireRelease(this.apply({ _tag: "Isolate" }), () => this.apply({ _tag: "Unisolate" })))
+    return Effect.asVoid(
+      Effect.acquireRelease(this.apply({ _tag: "Isolate" }), () => this.apply({ _tag: "Unisolate" }))
+    )
   }
 }
 
