@@ -447,3 +447,32 @@ describe("the agentarmour.node span", () => {
     await bridge.dispose()
   })
 })
+
+describe("a plain node's config.signal", () => {
+  it("is aborted when the graph run is aborted (the signal is made when the node first reads it)", async () => {
+    const bridge = LangGraphBridge.make()
+    let started: () => void = () => {}
+    const running = new Promise<void>((resolve) => (started = resolve))
+    let aborted = false
+    const slow = protectNode(bridge, async (_s: S, config): Promise<{ research: string }> => {
+      const signal = config.signal!
+      started()
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()))
+      aborted = true
+      return { research: "stopped" }
+    }, { breaker: { name: "slow" } })
+    const graph = new StateGraph(State)
+      .addNode("researcher", slow)
+      .addEdge(START, "researcher")
+      .addEdge("researcher", END)
+      .compile()
+    const controller = new AbortController()
+    const run = graph.invoke({ query: "q" }, { signal: controller.signal }).catch((e) => e)
+    await running
+    controller.abort(new Error("user cancelled"))
+    await run
+    for (let i = 0; i < 100 && !aborted; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(aborted).toBe(true)
+    await bridge.dispose()
+  })
+})

@@ -202,20 +202,26 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   const getBreaker = Effect.runSync(Effect.cached(makeBreaker))
 
   /**
-   * Calls the node with a signal that also aborts when the breaker interrupts it
-   * (callTimeout), so a plain async node that honours `config.signal` really stops.
-   * What it returns must be an update, a `Command` or nothing.
+   * Calls the node. Its `config.signal` is made on first read (most nodes never read it) and
+   * aborted when the call is interrupted — by the breaker's callTimeout, or because the graph
+   * run was aborted (`bridge.run` interrupts the fiber) — so a plain async node that honours it
+   * really stops. What it returns must be an update, a `Command` or nothing.
    */
   const callNode = (state: S, c: Strategies.Call<S>): Effect.Effect<unknown, unknown, any> =>
     Effect.suspend(() => {
-      const controller = new AbortController()
-      const parent = c.config.signal
-      const onAbort = () => controller.abort(parent?.reason)
-      if (parent?.aborted) onAbort()
-      else parent?.addEventListener("abort", onAbort, { once: true })
-      return Strategies.call(() => run(state, { ...c.config, signal: controller.signal })).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => controller.abort(new Error(`node "${c.node}" was interrupted`)))),
-        Effect.ensuring(Effect.sync(() => parent?.removeEventListener("abort", onAbort))),
+      let controller: AbortController | undefined
+      const config: LangGraphRunnableConfig = {
+        ...c.config,
+        get signal() {
+          return (controller ??= new AbortController()).signal
+        }
+      }
+      return Strategies.call(() => run(state, config)).pipe(
+        Effect.onExit((exit) =>
+          controller !== undefined && Exit.isInterrupted(exit)
+            ? Effect.sync(() => controller?.abort(new Error(`node "${c.node}" was interrupted`)))
+            : Effect.void
+        ),
         Effect.flatMap((update) =>
           LG.isInvalidUpdate(update)
             ? Effect.fail(new InvalidUpdateError({ node: c.node, returned: LG.describeValue(update) }))
@@ -306,7 +312,11 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
       )
       return { update: LG.withMarkers(answer.update, markers), outcome, state: yield* breaker.state }
-    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name } }))
+    }).pipe(Effect.withSpan(NODE_SPAN, {
+      attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+      // a stack trace per call costs more than the rest of the span (docs/performance.md)
+      captureStackTrace: false
+    }))
   }
 
   /** node under breaker (and guard), then the fallback strategy */
