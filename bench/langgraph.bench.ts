@@ -37,7 +37,9 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const protectedGraph = chain((name, node) => protectNode(bridge, node, { breaker: { name } }))
   // the floor of any Effect-based node: one bare fiber per node call
   const fiberGraph = chain((_, node) => (s: S) =>
-    new Promise((resolve) => Effect.runFork(Effect.sync(() => node(s))).addObserver((exit) => resolve((exit as any).value))))
+    new Promise((resolve) =>
+      Effect.runFork(Effect.sync(() => node(s))).addObserver((exit) => resolve(exit._tag === "Success" ? exit.value : {}))
+    ))
   const rounds = Number(process.env["BENCH_LANGGRAPH_ROUNDS"] ?? 6)
   const perRound = 150
   await time(plain, 200) // warm-up

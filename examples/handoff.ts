@@ -56,7 +56,9 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     if (faults.hotelDown) throw new Error("hotel model provider returned 503")
     return new Command({
       goto: END,
-      update: { messages: [new AIMessage({ content: "Stay at the Bucuti & Tara Beach Resort.", name: "hotel_advisor" })] }
+      update: {
+        messages: [new AIMessage({ content: "Stay at the Bucuti & Tara Beach Resort.", name: "hotel_advisor" })]
+      }
     })
   }
 
@@ -78,7 +80,10 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
           // a plain update, although the agent returns Commands
           escalate: async (name) => ({
             messages: [
-              new AIMessage({ content: `[paged a human for ${name}] We will email you hotel options.`, name: "on_call" })
+              new AIMessage({
+                content: `[paged a human for ${name}] We will email you hotel options.`,
+                name: "on_call"
+              })
             ]
           })
         }
@@ -105,9 +110,8 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     }
     lines.push(`-- ${c.title}`)
     for (const m of final?.messages.slice(1) ?? []) lines.push(`${m.name ?? "human"}: ${textOf(m)}`)
-    lines.push(
-      `events: ${events.map((e) => `${e.node} ${e.outcome}${e.fallback ? `/${e.fallback}` : ""} ${e.state}`).join(", ")}`
-    )
+    const shown = events.map((e) => `${e.node} ${e.outcome}${e.fallback ? `/${e.fallback}` : ""} ${e.state}`)
+    lines.push(`events: ${shown.join(", ")}`)
     lines.push(`last fallback marker: ${final?.[FALLBACK_KEY] ?? "none"}`)
   }
   await bridge.dispose()

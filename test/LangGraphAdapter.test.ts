@@ -45,7 +45,7 @@ const handoffGraph = (router: any) =>
     .addEdge("backup", END)
 
 describe("protectNode with Command", () => {
-  it("a fallback answering with a Command navigates, carries the markers in its update, and all reports agree", async () => {
+  it("a fallback's Command navigates and carries the markers; onOutcome, ledger and markers agree", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const outcomes: Array<Outcome> = []
     const router = protectNode(bridge, async (_s: S, config): Promise<Command> => {
@@ -131,7 +131,11 @@ describe("protectNode with Command", () => {
 })
 
 describe("escalate by interrupt, across resume", () => {
-  const pausedGraph = (bridge: LangGraphLedgerBridge, calls: { node: number; notified: number }, outcomes: Array<Outcome>) => {
+  const pausedGraph = (
+    bridge: LangGraphLedgerBridge,
+    calls: { node: number; notified: number },
+    outcomes: Array<Outcome>
+  ) => {
     const research = protectNode(bridge, async (): Promise<{ research: string }> => {
       calls.node++
       return travelAgentTimesOut()
@@ -149,7 +153,7 @@ describe("escalate by interrupt, across resume", () => {
       .compile({ checkpointer: new MemorySaver() })
   }
 
-  it("records the failure and the escalation once when the graph pauses; resume answers without re-running the node", async () => {
+  it("records failure and escalation once at the pause; resume answers without re-running the node", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const calls = { node: 0, notified: 0 }
     const outcomes: Array<Outcome> = []
@@ -265,7 +269,9 @@ describe("protectNode around a compiled subgraph", () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const team = protectNode(
       bridge,
-      innerGraph((s) => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: `${s.research}!` } })),
+      innerGraph((s) =>
+        new Command({ graph: Command.PARENT, goto: "summariser", update: { research: `${s.research}!` } })
+      ),
       { breaker: "team", fallback: { degrade: () => ({ research: "wrong: the fallback answered" }) } }
     )
     const out = await parentGraph(team).invoke({ query: "q" })

@@ -155,7 +155,10 @@ export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Br
    * the fiber's refs instead of two `Effect.locally` (each copies them twice).
    * `config.signal` interrupts the fiber.
    */
-  const run = async <A, E2>(effect: Effect.Effect<A, E2, R | Services>, config?: LangGraphRunnableConfig): Promise<A> => {
+  const run = async <A, E2>(
+    effect: Effect.Effect<A, E2, R | Services>,
+    config?: LangGraphRunnableConfig
+  ): Promise<A> => {
     const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
     const call = Option.some({ store, config: config ?? {} })
     const runId = runIdOf(config)
