@@ -196,6 +196,34 @@ describe("escalate by interrupt, across resume", () => {
     await bridge.dispose()
   })
 
+  it("the escalation is in the checkpoint: a fresh graph and bridge (another process) resume it", async () => {
+    const checkpointer = new MemorySaver()
+    let calls = 0
+    const build = (bridge: LangGraphLedgerBridge) =>
+      new StateGraph(State)
+        .addNode(
+          "researcher",
+          protectNode(bridge, (): { research: string } => {
+            calls++
+            return travelAgentTimesOut()
+          }, { breaker: "research", fallback: { escalate: () => undefined, mode: "interrupt" } })
+        )
+        .addEdge(START, "researcher")
+        .addEdge("researcher", END)
+        .compile({ checkpointer })
+    const config = { configurable: { thread_id: "esc-4" } }
+    const first = LangGraphBridge.make(Ledger.layerMemory)
+    await build(first).invoke({ query: "q" }, config)
+    await first.dispose()
+    const second = LangGraphBridge.make(Ledger.layerMemory)
+    const done = await build(second).invoke(new Command({ resume: { research: "answered elsewhere" } }), config)
+    expect(done.research).toBe("answered elsewhere")
+    expect(done[FALLBACK_KEY]).toBe("escalate")
+    expect(calls).toBe(1)
+    expect(await ledgerOf(second, (l) => l.failures())).toEqual([])
+    await second.dispose()
+  })
+
   it("a node that asked its own question before failing gets its escalation answered in the next slot", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     let calls = 0
