@@ -40,13 +40,49 @@ const record = (f: Partial<ConstructorParameters<typeof Ledger.FailureRecord>[0]
     yield* ledger.flush
   }))
 
+/** a week of traffic through the call statistics, an OPEN breaker with its reason, fallbacks by strategy */
+const seedTraffic = () =>
+  writer.runPromise(Effect.gen(function*() {
+    const ledger = yield* Ledger.Ledger
+    const now = Date.now()
+    const breakers = ["research", "extract", "analyse", "summarise"]
+    // deterministic "random": the same page on every run
+    let seed = 7
+    const next = () => (seed = (seed * 48271) % 2147483647) / 2147483647
+    for (let minute = 7 * 24 * 60; minute >= 0; minute -= minute > 120 ? 37 : 1) {
+      for (const [i, breakerName] of breakers.entries()) {
+        const createdAt = new Date(now - minute * 60_000)
+        const calls = 1 + Math.floor(next() * (6 - i))
+        const incident = breakerName === "research" && minute < 25
+        for (let c = 0; c < calls; c++) {
+          const outcome = incident ? (c % 3 === 0 ? "timeout" : "failure") : next() < 0.04 * (i + 1) ? "failure" : "success"
+          yield* ledger.recordCall({ breakerName, outcome, slow: next() < 0.05, createdAt })
+        }
+        if (incident && minute < 12) yield* ledger.recordCall({ breakerName, outcome: "rejected", slow: false, createdAt })
+      }
+    }
+    for (let k = 0; k < 6; k++) {
+      const createdAt = new Date(now - k * 90_000)
+      yield* ledger.recordFallback(new Ledger.FallbackRecord({ breakerName: "research", strategy: k % 3 === 0 ? "degrade" : "cache", createdAt }))
+    }
+    yield* ledger.recordTransition(new Ledger.TransitionRecord({
+      breakerName: "research",
+      fromState: "CLOSED",
+      toState: "OPEN",
+      reason: "5 failures in 60 s (threshold 3)",
+      createdAt: new Date(now - 11 * 60_000)
+    }))
+    yield* ledger.flush
+  }))
+
 beforeAll(async () => {
   if (!existsSync(executablePath)) throw new Error(`no chromium at ${executablePath}: apt-get install -y chromium, or set CHROME_PATH`)
   await runDemo({ filename, runs: 30, log: () => {} })
   writer = ManagedRuntime.make(SqliteLedger.layer({ filename }))
+  await seedTraffic()
   await record({ breakerName: evil, errorMessage: `<script>alert("pwned")</script>`, traceback: `<b>bold?</b>` })
   server = ManagedRuntime.make(
-    HttpServer.serve(Dashboard.app({ pollInterval: "200 millis" })).pipe(
+    Layer.unwrapScoped(Effect.map(Dashboard.make({ pollInterval: "200 millis" }), (app) => HttpServer.serve(app))).pipe(
       Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" })),
       Layer.provide(SqliteLedger.layerReadonly({ filename }))
     )
@@ -77,20 +113,80 @@ describe("the dashboard in headless Chromium", () => {
     const names = await page.locator("#breakers td.breaker").allTextContents()
     expect(names).toEqual(expect.arrayContaining(["research", "extract", "analyse", "summarise"]))
     const states = await page.locator("#breakers .state").allTextContents()
-    expect(states.every((s) => ["closed", "open", "half-open"].includes(s))).toBe(true)
-    expect(await page.locator("#timeline canvas").count()).toBeGreaterThan(0)
-    expect(Number(await page.locator("#card-failures").textContent())).toBeGreaterThan(0)
-    if (process.env["SCREENSHOT"]) await page.screenshot({ path: process.env["SCREENSHOT"], fullPage: true })
+    expect(states.every((s) => ["closed", "open", "half-open", "isolated", "disabled"].includes(s))).toBe(true)
+    expect(await page.locator("#chart canvas").count()).toBeGreaterThan(0)
+    expect(Number(await page.locator("#card-calls").textContent())).toBeGreaterThan(0)
+    expect(await page.locator("header").textContent()).toContain("UTC")
     expect(errors, errors.join("\n")).toEqual([])
     await page.close()
   })
 
-  it("a row written to the ledger appears without a reload", async () => {
+  it("an OPEN breaker shows, on the first screen, since when (UTC) and why", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    const research = page.locator("#breakers tbody tr", { hasText: "research" })
+    await research.locator(".state", { hasText: "open" }).waitFor()
+    const since = await research.locator("td[data-label='since (UTC)']").textContent()
+    expect(since).toMatch(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/)
+    expect(since).toContain("min ago")
+    expect(await research.locator("td[data-label='reason']").textContent()).toBe("5 failures in 60 s (threshold 3)")
+    expect(await research.locator("td[data-label='fallbacks']").textContent()).toMatch(/cache \d+ · degrade \d+/)
+    expect(await research.locator("td[data-label='failure rate']").textContent()).toMatch(/^\d+(\.\d)?%$/)
+    // the worst breaker comes first and is fully visible without scrolling
+    expect(await page.locator("#breakers tbody tr").first().textContent()).toContain("research")
+    const box = await research.boundingBox()
+    expect(box!.y + box!.height).toBeLessThanOrEqual(800)
+    if (process.env["SCREENSHOTS"]) await page.screenshot({ path: join(process.env["SCREENSHOTS"], "dashboard.png") })
+    await page.close()
+  })
+
+  it("at 390 x 844 the page does not scroll sideways and the breakers read as cards", async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    const errors: Array<string> = []
+    page.on("pageerror", (e) => errors.push(e.message))
+    await page.goto(url)
+    await page.locator("#breakers tbody tr", { hasText: "research" }).waitFor()
+    await page.locator("#chart canvas").first().waitFor()
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    expect(await page.locator("#breakers thead").isVisible()).toBe(false)
+    const reason = page.locator("#breakers tbody tr", { hasText: "research" }).locator("td[data-label='reason']")
+    expect(await reason.isVisible()).toBe(true)
+    if (process.env["SCREENSHOTS"]) await page.screenshot({ path: join(process.env["SCREENSHOTS"], "dashboard-mobile.png") })
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it("switching the chart range redraws it with buckets that fit the range", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    const chart = page.locator("#chart")
+    await page.locator("#chart canvas").first().waitFor()
+    expect(await chart.getAttribute("data-points")).toBe("60")
+    const pixels = () => page.locator("#chart canvas").evaluate((c) => (c as HTMLCanvasElement).toDataURL())
+    const before = await pixels()
+    for (const [label, points] of [["15 min", "15"], ["24 h", "96"], ["7 d", "168"]] as const) {
+      await page.getByRole("button", { name: label, exact: true }).click()
+      await page.waitForFunction((p) => document.getElementById("chart")!.getAttribute("data-points") === p, points)
+      expect(await page.getByRole("button", { name: label, exact: true }).getAttribute("aria-pressed")).toBe("true")
+    }
+    expect(await page.locator("#chart-title").textContent()).toBe("failed calls per hour")
+    expect(await pixels()).not.toBe(before)
+    expect(await page.locator("#chart canvas").count()).toBe(1)
+    await page.close()
+  })
+
+  it("a new failure appears without a reload, in the table and in the chart", async () => {
     const page = await browser.newPage()
     await page.goto(url)
     await page.locator("#failures tbody tr").first().waitFor()
+    await page.evaluate(() => ((window as any).__marker = "same page"))
+    const before = await page.locator("#card-calls").textContent()
     await record({ breakerName: "extract", errorMessage: "a brand new failure, live" })
+    await writer.runPromise(Effect.flatMap(Ledger.Ledger, (l) =>
+      Effect.zipRight(l.recordCall({ breakerName: "extract", outcome: "failure", slow: false, createdAt: new Date() }), l.flush)))
     await page.locator("#failures", { hasText: "a brand new failure, live" }).waitFor({ timeout: 10_000 })
+    await page.waitForFunction((b) => document.getElementById("card-calls")!.textContent !== b, before, { timeout: 10_000 })
+    expect(await page.evaluate(() => (window as any).__marker)).toBe("same page")
     await page.close()
   })
 

@@ -49,6 +49,9 @@ const State = Annotation.Root({
 })
 type S = typeof State.State
 
+/** quotes a word for a POSIX shell when it needs it */
+const shellQuote = (word: string) => /^[\w./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+
 const TOPICS = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"]
 
 export interface DemoOptions {
@@ -56,6 +59,8 @@ export interface DemoOptions {
   readonly runs?: number | undefined
   readonly seed?: number | undefined
   readonly log?: ((line: string) => void) | undefined
+  /** aborting it stops the demo after the current run; the ledger is still flushed */
+  readonly signal?: AbortSignal | undefined
 }
 
 export interface DemoResult {
@@ -158,6 +163,10 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
   let seenTransitions = (await ledger((l) => l.transitions({ limit: 1 })))[0]?.createdAt.getTime() ?? 0
   try {
     for (run = 0; run < runs; run++) {
+      if (options.signal?.aborted === true) {
+        log(`\ninterrupted after ${run} runs; the ledger in ${filename} keeps what they recorded`)
+        return { outcomes, summary: [], transitions: [] }
+      }
       const before = outcomes.length
       const topic = TOPICS[run % TOPICS.length]!
       if (run === 8) log("   ~~ the research model's provider starts failing ~~")
@@ -181,9 +190,11 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
       ["BREAKER", "STATE", "FAILURES", "TRANSITIONS", "FALLBACKS"],
       summary.map((s) => [s.breakerName, s.state, String(s.failuresTotal), String(s.transitions), String(s.fallbacksServed)])
     ))
-    log(`\nnext: npx agentarmour ledger summary      (the ledger is ${filename})`)
-    log(`      npx agentarmour ledger failures --breaker research`)
-    log(`      npx agentarmour dashboard            (then open http://127.0.0.1:8765)`)
+    // the hints name the ledger the demo wrote, so they can be pasted as they are
+    const dbFlag = filename === "cascadebreaker.db" ? "" : ` --db ${shellQuote(filename)}`
+    log(`\nnext: npx agentarmour ledger summary${dbFlag}      (the ledger is ${filename})`)
+    log(`      npx agentarmour ledger failures --breaker research${dbFlag}`)
+    log(`      npx agentarmour dashboard${dbFlag}            (then open http://127.0.0.1:8765)`)
     return { outcomes, summary, transitions }
   } finally {
     await bridge.dispose()

@@ -11,9 +11,12 @@
 import type * as Cause from "effect/Cause"
 import * as CauseModule from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type { SqlClient } from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -373,6 +376,20 @@ export const make = (input: LedgerInput): Ledger =>
     ...input
   })
 
+const spanAnnotation = Symbol.for("effect/SpanAnnotation")
+
+/**
+ * The traceback of a cause that is one plain `Error` (no `_tag`, no `cause`,
+ * no span annotation): its `stack`, which is what `Cause.pretty` prints for
+ * it, at a third of the cost. `undefined` for anything else.
+ */
+const plainErrorStack = (cause: Cause.Cause<unknown>): string | undefined => {
+  const e = cause._tag === "Fail" ? cause.error : cause._tag === "Die" ? cause.defect : undefined
+  if (!(e instanceof Error) || "_tag" in e || e.cause !== undefined || spanAnnotation in e) return undefined
+  const stack = e.stack
+  return typeof stack === "string" && stack.startsWith(`${e.name}: ${e.message}`) ? stack : undefined
+}
+
 /**
  * Renders a `FailureInput` (the error's type, message and `Cause.pretty`).
  *
@@ -398,7 +415,7 @@ export const failureFromInput = (input: FailureInput): FailureRecord => {
   }
   let traceback: string
   try {
-    traceback = CauseModule.pretty(input.cause)
+    traceback = plainErrorStack(input.cause) ?? CauseModule.pretty(input.cause)
   } catch {
     traceback = errorMessage
   }
@@ -413,13 +430,15 @@ export const failureFromInput = (input: FailureInput): FailureRecord => {
 }
 
 /**
- * Records an SQL ledger dropped because its write queue was full (the oldest go first).
+ * Records an SQL ledger could not write: its write queue was full (the oldest go
+ * first), the database could not be opened or written, or the flush deadline passed.
  *
  * @since 0.1.0
  * @category metrics
  */
 export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records", {
-  description: "ledger records dropped because the write queue was full (the oldest go first)",
+  description:
+    "ledger records that could not be written: queue overflow (the oldest go first), a database that cannot be opened or written, the flush deadline",
   incremental: true
 })
 
@@ -434,7 +453,12 @@ export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
   incremental: true
 })
 
-/** default number of rows a query returns */
+/**
+ * Default number of rows a query returns.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_LIMIT = 20
 
 const DAY_MILLIS = 24 * 60 * 60 * 1000
@@ -559,9 +583,157 @@ const select = <A>(
   return out
 }
 
+const MINUTE_MILLIS = 60_000
+
+/** start of the minute of `millis`, as an ISO string */
+export const minuteOf = (millis: number): string => new Date(millis - (millis % MINUTE_MILLIS)).toISOString()
+
+/**
+ * Per-breaker, per-minute call counters kept in memory until written
+ * (`recordCall` and `recordFallback` add to them synchronously).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CallCounter {
+  readonly breakerName: string
+  readonly minute: string
+  calls: number
+  failures: number
+  rejections: number
+  timeouts: number
+  slowCalls: number
+  fallbacks: Record<string, number>
+}
+
+/** @internal adds one call or fallback to the counters of its breaker and minute */
+export const countCall = (
+  counters: Map<string, CallCounter>,
+  breakerName: string,
+  at: Date,
+  add: (c: CallCounter) => void
+): void => {
+  const minute = minuteOf(at.getTime())
+  const key = `${breakerName}\u0000${minute}`
+  let c = counters.get(key)
+  if (c === undefined) {
+    c = { breakerName, minute, calls: 0, failures: 0, rejections: 0, timeouts: 0, slowCalls: 0, fallbacks: {} }
+    counters.set(key, c)
+  }
+  add(c)
+}
+
+/** @internal how a call's outcome adds to its minute */
+export const addCall = (record: CallRecord) => (c: CallCounter): void => {
+  switch (record.outcome) {
+    case "rejected":
+      c.rejections++
+      return
+    case "failure":
+      c.failures++
+      break
+    case "timeout":
+      c.timeouts++
+      break
+  }
+  c.calls++
+  if (record.slow) c.slowCalls++
+}
+
+/** @internal how a fallback adds to its minute */
+export const addFallback = (strategy: string) => (c: CallCounter): void => {
+  c.fallbacks[strategy] = (c.fallbacks[strategy] ?? 0) + 1
+}
+
+/** @internal one row of call statistics */
+export const callStatsOf = (c: Omit<CallCounter, "minute"> & { readonly minute: Date }): CallStats =>
+  new CallStats({
+    breakerName: c.breakerName,
+    minute: c.minute,
+    calls: c.calls,
+    failures: c.failures,
+    rejections: c.rejections,
+    timeouts: c.timeouts,
+    slowCalls: c.slowCalls,
+    fallbacks: c.fallbacks
+  }, true)
+
+/** @internal sums usage records per node or run, biggest cost first */
+export const summarizeUsage = (records: Iterable<UsageRecord>, query: UsageQuery | undefined): Array<UsageSummary> => {
+  const since = query?.since?.getTime() ?? -Infinity
+  const acc = new Map<string, { calls: number; tokensIn: number; tokensOut: number; costUsd: number }>()
+  for (const r of records) {
+    if (r.createdAt.getTime() < since) continue
+    const key = query?.by === "run" ? r.runId ?? "-" : r.node
+    let a = acc.get(key)
+    if (a === undefined) acc.set(key, a = { calls: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 })
+    a.calls++
+    a.tokensIn += r.tokensIn
+    a.tokensOut += r.tokensOut
+    a.costUsd += r.costUsd
+  }
+  const limit = query?.limit ?? 100
+  return Array.from(acc.entries())
+    .map(([key, a]) => new UsageSummary({ key, ...a }, true))
+    .sort((x, y) => y.costUsd - x.costUsd || (x.key < y.key ? -1 : x.key > y.key ? 1 : 0))
+    .slice(0, Math.max(0, limit))
+}
+
+/** @internal adds the last 24 hours of call statistics to summaries */
+export const withCallStats = (
+  summaries: ReadonlyArray<BreakerSummary>,
+  stats: Iterable<Omit<CallCounter, "minute">>
+): ReadonlyArray<BreakerSummary> => {
+  const byName = new Map<string, BreakerSummary>(summaries.map((s) => [s.breakerName, s]))
+  const totals = new Map<string, { calls: number; failures: number; rejections: number; fallbacks: Record<string, number> }>()
+  for (const c of stats) {
+    let t = totals.get(c.breakerName)
+    if (t === undefined) totals.set(c.breakerName, t = { calls: 0, failures: 0, rejections: 0, fallbacks: {} })
+    t.calls += c.calls
+    t.failures += c.failures + c.timeouts
+    t.rejections += c.rejections
+    for (const [k, v] of Object.entries(c.fallbacks)) t.fallbacks[k] = (t.fallbacks[k] ?? 0) + v
+  }
+  for (const name of totals.keys()) {
+    if (!byName.has(name)) {
+      byName.set(name, new BreakerSummary({
+        breakerName: name,
+        state: "CLOSED",
+        failuresTotal: 0,
+        failuresLast24h: 0,
+        lastFailureAt: null,
+        transitions: 0,
+        fallbacksServed: 0,
+        since: null,
+        reason: null,
+        calls: 0,
+        failures: 0,
+        failureRate: 0,
+        rejections: 0,
+        fallbacks: {}
+      }, true))
+    }
+  }
+  return Array.from(byName.values())
+    .sort((a, b) => (a.breakerName < b.breakerName ? -1 : a.breakerName > b.breakerName ? 1 : 0))
+    .map((s) => {
+      const t = totals.get(s.breakerName)
+      if (t === undefined) return s
+      return new BreakerSummary({
+        ...s,
+        calls: t.calls,
+        failures: t.failures,
+        failureRate: t.calls === 0 ? 0 : Math.min(1, t.failures / t.calls),
+        rejections: t.rejections,
+        fallbacks: t.fallbacks
+      }, true)
+    })
+}
+
 /**
  * A ledger kept in memory, bounded: it keeps the newest `capacity` records
- * of each kind (default 10,000).
+ * of each kind (default 10,000) and call statistics of the last 7 days.
+ * Failures recorded with `recordFailureCause` are rendered when read.
  *
  * @since 0.1.0
  * @category constructors
@@ -569,27 +741,70 @@ const select = <A>(
 export const makeMemory = (options?: { readonly capacity?: number }): Effect.Effect<Ledger> =>
   Effect.sync(() => {
     const capacity = Math.max(1, options?.capacity ?? 10_000)
-    const failures = new Ring<FailureRecord>(capacity)
+    const failures = new Ring<FailureRecord | FailureInput>(capacity)
     const transitions = new Ring<TransitionRecord>(capacity)
     const fallbacks = new Ring<FallbackRecord>(capacity)
     const quarantines = new Ring<QuarantineRecord>(capacity)
+    const usage = new Ring<UsageRecord>(capacity)
+    const calls = new Map<string, CallCounter>()
+    let recorded = 0
+    const rendered = {
+      *newestFirst(): IterableIterator<FailureRecord> {
+        for (const f of failures.newestFirst()) yield f instanceof FailureRecord ? f : failureFromInput(f)
+      }
+    }
+    const push = <A>(ring: Ring<A>) => (a: A) =>
+      Effect.sync(() => {
+        recorded++
+        ring.push(a)
+      })
+    const pruneCalls = (now: number) => {
+      const oldest = minuteOf(now - 7 * DAY_MILLIS)
+      for (const [k, c] of calls) if (c.minute < oldest) calls.delete(k)
+    }
     return make({
-      recordFailure: (record) => Effect.sync(() => failures.push(record)),
-      recordTransition: (record) => Effect.sync(() => transitions.push(record)),
-      recordFallback: (record) => Effect.sync(() => fallbacks.push(record)),
-      failures: (query) => Effect.sync(() => select(failures, query)),
+      recordFailure: push(failures),
+      recordFailureCause: push(failures),
+      recordTransition: push(transitions),
+      recordFallback: (record) =>
+        Effect.sync(() => {
+          recorded++
+          fallbacks.push(record)
+          countCall(calls, record.breakerName, record.createdAt, addFallback(record.strategy))
+        }),
+      recordCall: (record) =>
+        Effect.sync(() => {
+          if (calls.size > 100_000) pruneCalls(record.createdAt.getTime())
+          countCall(calls, record.breakerName, record.createdAt, addCall(record))
+        }),
+      recordUsage: push(usage),
+      failures: (query) => Effect.sync(() => select(rendered, query)),
       transitions: (query) => Effect.sync(() => select(transitions, query)),
       fallbacks: (query) => Effect.sync(() => select(fallbacks, query)),
-      recordQuarantine: (record) => Effect.sync(() => quarantines.push(record)),
+      recordQuarantine: push(quarantines),
       quarantines: (query) =>
         Effect.sync(() => select({ newestFirst: () => quarantines.newestFirst() }, query, (q) => q.node)),
+      callStats: (query) =>
+        Effect.sync(() => {
+          const since = query?.since === undefined ? "" : minuteOf(query.since.getTime())
+          return Array.from(calls.values())
+            .filter((c) => (query?.breaker === undefined || c.breakerName === query.breaker) && c.minute >= since)
+            .sort((a, b) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : a.breakerName < b.breakerName ? -1 : 1))
+            .map((c) => callStatsOf({ ...c, fallbacks: { ...c.fallbacks }, minute: new Date(c.minute) }))
+        }),
+      usage: (query) => Effect.sync(() => summarizeUsage(usage.newestFirst(), query)),
       summary: Effect.clockWith((clock) =>
         clock.currentTimeMillis.pipe(
-          Effect.map((now) =>
-            summarize(failures.newestFirst(), transitions.newestFirst(), fallbacks.newestFirst(), now)
-          )
+          Effect.map((now) => {
+            const since = minuteOf(now - DAY_MILLIS)
+            return withCallStats(
+              summarize(rendered.newestFirst(), transitions.newestFirst(), fallbacks.newestFirst(), now),
+              Array.from(calls.values()).filter((c) => c.minute >= since)
+            )
+          })
         )
       ),
+      stats: Effect.sync(() => ({ recorded, written: recorded, dropped: 0, pending: 0, lastError: null })),
       flush: Effect.void
     })
   })
@@ -637,21 +852,71 @@ export interface SqlOptions {
   readonly queueCapacity?: number | undefined
   /** records written per transaction (default 1,000) */
   readonly batchSize?: number | undefined
+  /** closing the layer's scope (and `flush`) waits at most this long for the database (default 10 seconds) */
+  readonly flushTimeout?: Duration.DurationInput | undefined
+  /** delete records older than this (`30d`, `12h`, `90m` or a `Duration`) in the background, on the `Clock`; default: keep everything */
+  readonly retention?: Duration.DurationInput | string | undefined
+  /** how often the background pruning runs when `retention` is set (default 1 hour) */
+  readonly pruneInterval?: Duration.DurationInput | undefined
+  /** how a database that cannot be opened is retried (default: exponential from 1 second, capped at 1 minute) */
+  readonly reopenSchedule?: Schedule.Schedule<unknown> | undefined
+  /**
+   * how a failed batch write is retried before its records are counted dropped
+   * (default: exponential from 20 ms, at most 2 s apart, for up to 30 seconds)
+   */
+  readonly writeRetry?: Schedule.Schedule<unknown> | undefined
 }
 
 /**
  * A ledger on any `SqlClient` (SQLite, Postgres...). Runs its migrations
  * when built; writes are queued and written in batches by a background
- * fiber, flushed when the layer's scope closes.
+ * fiber, flushed when the layer's scope closes. It never fails because of
+ * its database: when the migrations cannot run, the ledger runs degraded
+ * (records counted dropped) and retries on `reopenSchedule`. Fails only on
+ * bad options (`tablePrefix`, durations).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerSql = (options?: SqlOptions): Layer.Layer<Ledger, SqlError, SqlClient> =>
+export const layerSql = (options?: SqlOptions): Layer.Layer<Ledger, LedgerError, SqlClient> =>
   Layer.scoped(
     Ledger,
     Effect.flatMap(
       Effect.promise(() => import("./internal/sqlLedger.js")),
-      (internal) => internal.make(options ?? {})
+      (internal) => internal.layerSqlEffect(options ?? {})
     )
   )
+
+/**
+ * Deletes ledger rows older than `olderThan` from every ledger table on the
+ * current `SqlClient`, keeping each breaker's latest transition (its current
+ * state). Returns the number of rows removed.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const pruneSql = (options: {
+  readonly olderThan: Duration.DurationInput
+  readonly tablePrefix?: string | undefined
+}): Effect.Effect<number, LedgerError, SqlClient> =>
+  Effect.flatMap(
+    Effect.promise(() => import("./internal/sqlLedger.js")),
+    (internal) => internal.pruneOlderThan(options.tablePrefix ?? "cb_", options.olderThan)
+  )
+
+/**
+ * Parses a retention or prune age: `30d`, `12h`, `90m`, `45s`, or any
+ * `Duration` string such as `"30 days"`. `None` when it is not a positive
+ * finite duration.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const parseAge = (input: Duration.DurationInput | string): Option.Option<Duration.Duration> => {
+  const short = typeof input === "string" ? /^\s*(\d+(?:\.\d+)?)\s*(d|h|m|s|w)\s*$/i.exec(input) : null
+  const units: Record<string, number> = { w: 7 * DAY_MILLIS, d: DAY_MILLIS, h: 3_600_000, m: 60_000, s: 1000 }
+  const decoded = short !== null
+    ? Option.some(Duration.millis(Number(short[1]) * units[short[2]!.toLowerCase()]!))
+    : Duration.decodeUnknown(input)
+  return Option.filter(decoded, (d) => Duration.isFinite(d) && Duration.toMillis(d) > 0)
+}

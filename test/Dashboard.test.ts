@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Stream } from "effect"
+import { Context, Effect, Layer, Metric, MetricBoundaries, Stream } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -36,7 +36,7 @@ const seeded = Layer.effectDiscard(Effect.gen(function*() {
 }))
 
 /** the dashboard on a test server (port 0) over a real SQLite ledger, with a live registry */
-const TestServer = HttpServer.serve(Dashboard.app({ pollInterval: "50 millis" })).pipe(
+const TestServer = Layer.unwrapScoped(Effect.map(Dashboard.make({ pollInterval: "50 millis" }), (app) => HttpServer.serve(app))).pipe(
   Layer.provideMerge(seeded),
   Layer.provideMerge(BreakerRegistry.layer()),
   Layer.provideMerge(SqliteLedger.layer({ filename })),
@@ -83,16 +83,28 @@ describe("Dashboard over HTTP", () => {
         expect((yield* get("/nope")).status).toBe(404)
       }).pipe(Effect.scoped))
 
-    it.effect("/metrics is Prometheus text with per-breaker state, failures and live calls, labels escaped", () =>
+    it.effect("/metrics gives each breaker's state as a gauge value (never a label), escaped, plus live Effect metrics", () =>
       Effect.gen(function*() {
         yield* Effect.either(Effect.fail("x").pipe(withBreaker("research")))
+        const seconds = Metric.histogram("agentarmour_test_seconds", MetricBoundaries.linear({ start: 0.1, width: 0.1, count: 3 }))
+        yield* Metric.update(seconds, 0.15)
+        yield* Metric.update(Metric.counter("agentarmour_test_total").pipe(Metric.tagged("breaker", "a\"b\\c\nd")), 1)
         const res = yield* get("/metrics")
         expect(res.headers["content-type"]).toContain("text/plain")
         const text = yield* res.text
-        expect(text).toContain(`agentarmour_breaker_state{breaker="research",state="OPEN"} 1`)
-        expect(text).toContain(`agentarmour_failures_total{breaker="research"}`)
-        expect(text).toContain(`agentarmour_calls_total{breaker="research"} 1`)
-        expect(text).toContain(`agentarmour_breaker_state{breaker="<img src=x onerror=alert(1)>",state="CLOSED"} 0`)
+        expect(text).toContain(`agentarmour_breaker_state{breaker="research"} 1\n`)
+        expect(text).toContain(`agentarmour_breaker_state{breaker="<img src=x onerror=alert(1)>"} 0\n`)
+        expect(text).not.toMatch(/agentarmour_breaker_state\{[^}]*state=/)
+        expect(text).toMatch(/agentarmour_failures_total\{breaker="research"\} [1-9]\n/)
+        expect(text).toContain("# TYPE agentarmour_breaker_state gauge")
+        // label values escape backslash, double quote and line feed
+        expect(text).toContain(`agentarmour_test_total{breaker="a\\"b\\\\c\\nd"} 1\n`)
+        expect(text).toContain(`agentarmour_test_seconds_bucket{le="0.2"} 1\n`)
+        expect(text).toContain(`agentarmour_test_seconds_bucket{le="+Inf"} 1\n`)
+        expect(text).toContain(`agentarmour_test_seconds_count 1\n`)
+        // one family per name: a HELP line each
+        const helps = text.split("\n").filter((l) => l.startsWith("# HELP ")).map((l) => l.split(" ")[2])
+        expect(new Set(helps).size).toBe(helps.length)
       }).pipe(Effect.scoped))
 
     it.scoped("/events streams a snapshot at once and another when the ledger changes", () =>
@@ -134,6 +146,182 @@ describe("Dashboard over HTTP", () => {
         expect(seen[1]).toContain("a new failure")
       }), 20_000)
   })
+})
+
+/**
+ * A memory ledger that also keeps call statistics per minute and counts how
+ * often the dashboard reads its summary (the memory ledger's own statistics
+ * are the ledger's business; this one only feeds the dashboard).
+ */
+const countingLedger = Effect.gen(function*() {
+  const base = yield* Ledger.makeMemory()
+  const minutes = new Map<string, Ledger.CallStats>()
+  const reads = { summary: 0 }
+  const ledger = Ledger.make({
+    ...base,
+    summary: Effect.suspend(() => {
+      reads.summary++
+      return base.summary
+    }),
+    recordCall: (c) =>
+      Effect.sync(() => {
+        const minute = Math.floor(c.createdAt.getTime() / 60_000) * 60_000
+        const key = `${c.breakerName}@${minute}`
+        const old = minutes.get(key)
+        const n = (outcome: Ledger.CallRecord["outcome"]) => (c.outcome === outcome ? 1 : 0)
+        minutes.set(key, new Ledger.CallStats({
+          breakerName: c.breakerName,
+          minute: new Date(minute),
+          calls: (old?.calls ?? 0) + (c.outcome === "rejected" ? 0 : 1),
+          failures: (old?.failures ?? 0) + n("failure"),
+          rejections: (old?.rejections ?? 0) + n("rejected"),
+          timeouts: (old?.timeouts ?? 0) + n("timeout"),
+          slowCalls: (old?.slowCalls ?? 0) + (c.slow ? 1 : 0),
+          fallbacks: old?.fallbacks ?? {}
+        }))
+      }),
+    callStats: (q) =>
+      Effect.sync(() =>
+        Array.from(minutes.values())
+          .filter((r) => (q?.breaker === undefined || r.breakerName === q.breaker) && r.minute >= (q?.since ?? new Date(0)))
+          .sort((a, b) => a.minute.getTime() - b.minute.getTime())
+      )
+  })
+  return { ledger, reads }
+})
+
+/** written before the dashboard starts: an old minute, an OPEN breaker, a breaker that never moved */
+const seededStats = Layer.effectDiscard(Effect.gen(function*() {
+  const ledger = yield* Ledger.Ledger
+  const now = Date.now()
+  yield* ledger.recordCall({ breakerName: "search", outcome: "success", slow: false, createdAt: new Date(now - 3 * 3600_000) })
+  yield* ledger.recordTransition(new Ledger.TransitionRecord({ breakerName: "checkout", fromState: "CLOSED", toState: "OPEN", reason: "failure rate 60% >= 50%", createdAt: new Date(now - 90_000) }))
+  yield* ledger.recordFailure(new Ledger.FailureRecord({ breakerName: "quiet", category: "slow", errorType: "Slow", errorMessage: "slow", traceback: "", createdAt: new Date(now) }))
+}))
+
+class Reads extends Effect.Tag("test/Reads")<Reads, { summary: number }>() {}
+
+const StatsServer = Layer.unwrapScoped(Effect.map(Dashboard.make({ pollInterval: "50 millis" }), (app) => HttpServer.serve(app))).pipe(
+  Layer.provideMerge(seededStats),
+  Layer.provideMerge(Layer.effectContext(Effect.map(countingLedger, ({ ledger, reads }) =>
+    Context.make(Ledger.Ledger, ledger).pipe(Context.add(Reads, reads))))),
+  Layer.provideMerge(NodeHttpServer.layerTest)
+)
+
+const call = (breakerName: string, outcome: Ledger.CallRecord["outcome"], createdAt = new Date()) =>
+  Effect.flatMap(Ledger.Ledger, (l) => l.recordCall({ breakerName, outcome, slow: false, createdAt }))
+
+/** polls a JSON route until `ok` holds (the producer publishes on its next tick) */
+const until = <A>(path: string, ok: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200; i++) {
+      const body = (yield* (yield* get(path)).json) as A
+      if (ok(body)) return body
+      yield* Effect.sleep("25 millis")
+    }
+    return yield* Effect.dieMessage(`${path} never satisfied the condition`)
+  }).pipe(Effect.scoped)
+
+describe("Dashboard call statistics and the shared snapshot", () => {
+  layer(StatsServer, { timeout: 30_000, excludeTestServices: true })((it) => {
+    it.effect("/api/stats buckets the call statistics by range: 15 min and 1 h by minute, 24 h by quarter hour, 7 d by hour", () =>
+      Effect.gen(function*() {
+        yield* call("search", "success")
+        yield* call("search", "failure")
+        yield* call("search", "timeout")
+        yield* call("search", "rejected")
+        yield* call("write", "success")
+        type Chart = { bucketSeconds: number; times: Array<number>; series: Array<{ breaker: string; calls: Array<number>; failures: Array<number>; rejections: Array<number> }> }
+        const m15 = yield* until<Chart>("/api/stats?range=15m", (c) => c.series.length === 2 && c.series.some((s) => s.calls.at(-1) === 3))
+        expect(m15.times).toHaveLength(15)
+        expect(m15.bucketSeconds).toBe(60)
+        const search = m15.series.find((s) => s.breaker === "search")!
+        expect([search.calls.at(-1), search.failures.at(-1), search.rejections.at(-1)]).toEqual([3, 2, 1])
+        expect(search.calls.slice(0, -1).every((n) => n === 0)).toBe(true)
+        const h1 = (yield* (yield* get("/api/stats")).json) as Chart
+        expect([h1.times.length, h1.bucketSeconds]).toEqual([60, 60])
+        const d1 = (yield* (yield* get("/api/stats?range=24h&breaker=search")).json) as Chart
+        expect([d1.times.length, d1.bucketSeconds]).toEqual([96, 900])
+        expect(d1.series.map((s) => s.breaker)).toEqual(["search"])
+        // the call 3 hours ago is in the 24 h range, not in the last hour
+        expect(d1.series[0]!.calls.reduce((a, b) => a + b, 0)).toBe(4)
+        const d7 = (yield* (yield* get("/api/stats?range=7d")).json) as Chart
+        expect([d7.times.length, d7.bucketSeconds]).toEqual([168, 3600])
+        expect(d7.times[1]! - d7.times[0]!).toBe(3600)
+      }).pipe(Effect.scoped))
+
+    it.effect("bad range, breaker or by parameters get a 400 naming the parameter", () =>
+      Effect.gen(function*() {
+        for (const [path, name] of [["/api/stats?range=2h", "range"], ["/api/stats?breaker=", "breaker"], ["/api/usage?by=model", "by"], ["/api/usage?range=1y", "range"], ["/api/usage?limit=0", "limit"]] as const) {
+          const res = yield* get(path)
+          expect(res.status, path).toBe(400)
+          expect(((yield* res.json) as { error: string }).error).toContain(`${name}:`)
+        }
+        expect((yield* get("/api/usage?by=run&range=7d")).status).toBe(200)
+      }).pipe(Effect.scoped))
+
+    it.effect("/api/summary gives since, reason and the call figures per breaker, times in ISO-8601 UTC", () =>
+      Effect.gen(function*() {
+        const summary = (yield* (yield* get("/api/summary")).json) as Array<Record<string, unknown>>
+        const research = summary.find((s) => s["breakerName"] === "checkout")!
+        expect(research).toMatchObject({ state: "OPEN", reason: "failure rate 60% >= 50%" })
+        expect(research["since"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+        for (const key of ["calls", "failures", "failureRate", "rejections"]) expect(typeof research[key]).toBe("number")
+        expect(research["fallbacks"]).toBeTypeOf("object")
+        const never = summary.find((s) => s["breakerName"] === "quiet")!
+        expect(never).toMatchObject({ state: "CLOSED", since: null, reason: null })
+        const metrics = yield* (yield* get("/metrics")).text
+        expect(metrics).toContain(`agentarmour_breaker_state_since_seconds{breaker="checkout"} ${Date.parse(research["since"] as string) / 1000}\n`)
+      }).pipe(Effect.scoped))
+
+    it.effect("every SSE client gets the same first snapshot at once, and the ledger's summary is read once per change, not per client", () =>
+      Effect.gen(function*() {
+        const reads = yield* Reads
+        yield* until<Array<unknown>>("/api/summary", () => true)
+        const before = reads.summary
+        const firstEvent = (res: { stream: Stream.Stream<Uint8Array, unknown> }) =>
+          res.stream.pipe(
+            Stream.decodeText(),
+            Stream.mapAccum("", (buffer, text) => {
+              const parts = (buffer + text).split("\n\n")
+              return [parts.pop()!, parts]
+            }),
+            Stream.flattenIterables,
+            Stream.filter((part) => part.startsWith("event: snapshot")),
+            Stream.runHead,
+            Effect.timeout("10 seconds")
+          )
+        const clients = yield* Effect.forEach(Array.from({ length: 20 }), () => get("/events"), { concurrency: "unbounded" })
+        const firsts = yield* Effect.forEach(clients, firstEvent, { concurrency: "unbounded" })
+        expect(new Set(firsts.map((f) => f._tag === "Some" ? f.value : "none")).size).toBe(1)
+        for (let i = 0; i < 20; i++) yield* get("/api/summary")
+        // ten idle ticks of 50 ms: nothing changed, nothing read again (a minute boundary may add one read)
+        yield* Effect.sleep("500 millis")
+        expect(reads.summary - before).toBeLessThanOrEqual(1)
+        // a change is read once for all clients
+        yield* call("search", "failure")
+        yield* Effect.flatMap(Ledger.Ledger, (l) =>
+          l.recordTransition(new Ledger.TransitionRecord({ breakerName: "search", fromState: "CLOSED", toState: "OPEN", reason: "failure rate 50%", createdAt: new Date() })))
+        yield* until<Array<{ breakerName: string; state: string }>>("/api/summary", (s) => s.some((b) => b.breakerName === "search" && b.state === "OPEN"))
+        expect(reads.summary - before).toBeLessThanOrEqual(3)
+      }).pipe(Effect.scoped), 30_000)
+  })
+})
+
+describe("Dashboard.app (0.1)", () => {
+  it.live("still serves with only a Ledger: its producer starts with the first request", () =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(Ledger.Ledger, (l) =>
+        l.recordTransition(new Ledger.TransitionRecord({ breakerName: "legacy", fromState: "CLOSED", toState: "OPEN", reason: "x", createdAt: new Date() })))
+      const summary = (yield* (yield* get("/api/summary")).json) as Array<{ breakerName: string; state: string }>
+      expect(summary).toEqual([expect.objectContaining({ breakerName: "legacy", state: "OPEN" })])
+      const again = yield* get("/api/stats?range=24h")
+      expect(((yield* again.json) as { times: Array<number> }).times).toHaveLength(96)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(HttpServer.serve(Dashboard.app({ pollInterval: "50 millis" })).pipe(Layer.provideMerge(NodeHttpServer.layerTest))),
+      Effect.provide(Ledger.layerMemory)
+    ))
 })
 
 describe("Dashboard.layer", () => {

@@ -30,7 +30,8 @@ describe("entry points", () => {
   })
 
   it("each subpath loads only its own heavy dependency", () => {
-    expect([...valueImports("sqlite/index.ts").packages].sort()).toEqual(["@effect/sql", "@effect/sql-sqlite-node", "effect", "node:fs"])
+    // @effect/experimental: Reactivity, which the SQL clients need to be built
+    expect([...valueImports("sqlite/index.ts").packages].sort()).toEqual(["@effect/experimental", "@effect/sql", "@effect/sql-sqlite-node", "effect", "node:fs"])
     expect(valueImports("langgraph/index.ts").packages).not.toContain("@effect/sql-sqlite-node")
     expect(valueImports("dashboard/index.ts").packages).not.toContain("@langchain/langgraph")
   })

@@ -1,26 +1,16 @@
 /**
- * Entry point of the `agentarmour` binary.
+ * Entry point of the `agentarmour` binary. It loads nothing but `package.json`
+ * for `--version`; everything else (`@effect/cli`, then per command the SQLite
+ * driver, the dashboard or the demo) is imported when a command needs it.
+ *
+ * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Effect from "effect/Effect"
-import * as Cli from "./Cli.js"
+import { version } from "./version.js"
 
-const program = Cli.run(process.argv).pipe(
-  Effect.catchAll((error) =>
-    Effect.sync(() => {
-      // @effect/cli has already printed its own validation errors with usage help
-      if (error instanceof Cli.CliError) process.stderr.write(`agentarmour: ${error.message}\n`)
-      process.exitCode = 1
-    })
-  ),
-  Effect.catchAllDefect((defect) =>
-    Effect.sync(() => {
-      process.stderr.write(`agentarmour: unexpected error: ${defect instanceof Error ? defect.message : String(defect)}\n`)
-      process.exitCode = 2
-    })
-  ),
-  Effect.provide(NodeContext.layer)
-)
-
-NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
+const args = process.argv.slice(2)
+if (args.length === 1 && args[0] === "--version") {
+  process.stdout.write(`${version}\n`)
+} else {
+  const Cli = await import("./Cli.js")
+  Cli.main(process.argv)
+}

@@ -1,10 +1,11 @@
 /**
  * The live dashboard over the ledger, served by `@effect/platform`.
  *
- * Routes: `/` (page), `/api/summary`, `/api/failures?breaker=&limit=`,
+ * Routes: `/` (page), `/api/summary`, `/api/stats?range=&breaker=`,
+ * `/api/usage?by=&range=`, `/api/failures?breaker=&limit=`,
  * `/api/transitions?breaker=&limit=` (JSON, newest first), `/events`
- * (Server-Sent Events: a snapshot whenever the ledger changes), `/metrics`
- * (Prometheus text), `/assets/*` (shipped with the package, no CDN).
+ * (Server-Sent Events: the shared snapshot whenever the ledger changes),
+ * `/metrics` (Prometheus text), `/assets/*` (shipped with the package, no CDN).
  *
  * @since 0.1.0
  */
@@ -13,22 +14,26 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
-import { BreakerRegistry } from "../BreakerRegistry.js"
+import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
 import * as assets from "./assets.js"
-import { durationOption } from "../internal/duration.js"
+import * as Prometheus from "./prometheus.js"
+import * as Producer from "./snapshot.js"
 
 /**
  * The dashboard could not start (no ledger, port in use...).
@@ -107,146 +112,273 @@ const list = <A>(read: (q: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledg
  * @since 0.1.0
  * @category models
  */
-export interface Snapshot {
-  readonly summary: ReadonlyArray<Ledger.BreakerSummary>
-  readonly failures: ReadonlyArray<Ledger.FailureRecord>
-  readonly transitions: ReadonlyArray<Ledger.TransitionRecord>
-  /** failures per minute and breaker over the last hour (from the newest 5,000 failures) */
-  readonly timeline: {
-    readonly minutes: ReadonlyArray<number>
-    readonly series: ReadonlyArray<{ readonly breaker: string; readonly counts: ReadonlyArray<number> }>
-  }
-}
+export type Snapshot = Producer.Snapshot
 
 /**
- * Reads a snapshot of the ledger.
+ * A chart range: `15m`, `1h`, `24h` or `7d`.
  *
- * @since 0.1.0
- * @category constructors
+ * @since 0.2.0
+ * @category models
  */
-export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger> = Effect.gen(function*() {
-  const ledger = yield* Ledger.Ledger
-  const [summary, failures, transitions, recent] = yield* Effect.all([
-    ledger.summary,
-    ledger.failures({ limit: 50 }),
-    ledger.transitions({ limit: 50 }),
-    ledger.failures({ limit: 5000 })
-  ])
-  const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
-  const thisMinute = Math.floor(now / 60_000) * 60_000
-  const minutes = Array.from({ length: 60 }, (_, i) => (thisMinute - (59 - i) * 60_000) / 1000)
-  const counts = new Map<string, Array<number>>()
-  for (const f of recent) {
-    const index = 59 - Math.floor((thisMinute - Math.floor(f.createdAt.getTime() / 60_000) * 60_000) / 60_000)
-    if (index < 0 || index > 59) continue
-    let c = counts.get(f.breakerName)
-    if (c === undefined) counts.set(f.breakerName, (c = new Array(60).fill(0)))
-    c[index]!++
-  }
-  return {
-    summary,
-    failures,
-    transitions,
-    timeline: { minutes, series: Array.from(counts, ([breaker, c]) => ({ breaker, counts: c })) }
-  }
+export type Range = Producer.Range
+
+const RangeParam = Schema.Literal(...Producer.RANGE_NAMES)
+const BreakerParam = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))
+
+const StatsQuery = Schema.Struct({
+  range: Schema.optionalWith(RangeParam, { default: () => "1h" as const }),
+  breaker: Schema.optional(BreakerParam)
 })
 
-const encoder = new TextEncoder()
-
-const events = (pollInterval: Duration.Duration) =>
-  Effect.map(Effect.context<Ledger.Ledger>(), (context) => {
-    let last = ""
-    const body = Stream.repeatEffectWithSchedule(
-      Effect.either(snapshot).pipe(Effect.provide(context)),
-      Schedule.spaced(pollInterval)
-    ).pipe(
-      Stream.filterMap((result) => {
-        const [event, data] = result._tag === "Right"
-          ? ["snapshot", JSON.stringify(result.right)]
-          : ["ledger-error", JSON.stringify({ error: result.left.message })]
-        if (data === last) return Option.none()
-        last = data
-        return Option.some(encoder.encode(`event: ${event}\ndata: ${data}\n\n`))
-      })
+const UsageQuery = Schema.Struct({
+  by: Schema.optionalWith(Schema.Literal("node", "run"), { default: () => "node" as const }),
+  range: Schema.optionalWith(RangeParam, { default: () => "24h" as const }),
+  limit: Schema.optional(
+    Schema.NumberFromString.pipe(
+      Schema.int(),
+      Schema.between(1, 1000, { message: () => "limit must be an integer between 1 and 1000" })
     )
-    return HttpServerResponse.stream(body, {
+  )
+})
+
+const json = (body: string) =>
+  HttpServerResponse.text(body, { contentType: "application/json" })
+
+const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: message }, { status: 500 })
+
+/** a snapshot the producer made, as the wire shows it */
+const summaryRoute = (producer: Producer.Producer) =>
+  Effect.map(producer.latest, (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message))
+
+const statsRoute = (producer: Producer.Producer) =>
+  HttpServerRequest.schemaSearchParams(StatsQuery).pipe(
+    Effect.flatMap((q) =>
+      Effect.map(producer.latest, (frame) => {
+        if (frame._tag === "Error") return frameError(frame.message)
+        const chart = frame.snapshot.charts[q.range]
+        return HttpServerResponse.unsafeJson(
+          q.breaker === undefined ? chart : { ...chart, series: chart.series.filter((s) => s.breaker === q.breaker) }
+        )
+      })
+    ),
+    Effect.catchTag("ParseError", (e) => Effect.succeed(badRequest(e)))
+  )
+
+const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
+  Effect.flatMap((q) =>
+    Effect.gen(function*() {
+      const ledger = yield* Ledger.Ledger
+      const now = yield* Clock.currentTimeMillis
+      const since = new Date(now - Producer.RANGES[q.range].millis)
+      return HttpServerResponse.unsafeJson(yield* ledger.usage({ by: q.by, since, limit: q.limit ?? 50 }))
+    })
+  ),
+  Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
+)
+
+/** a client this far behind (its socket not draining) is dropped; its browser reconnects */
+const MAX_BUFFERED = 4 * 1024 * 1024
+
+const events = (producer: Producer.Producer) =>
+  Effect.sync(() => {
+    // a plain Node stream fed by the shared producer: one set entry per client, no fiber per client
+    const body = new PassThrough()
+    const unsubscribe = producer.unsafeSubscribe((event) => {
+      if (body.writableLength > MAX_BUFFERED) body.destroy()
+      else body.write(event)
+    })
+    body.once("close", unsubscribe)
+    // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
+    return HttpServerResponse.raw(body, {
       contentType: "text/event-stream",
       headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
     })
   })
 
-const label = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
-const STATE_VALUE: Record<string, number> = { CLOSED: 0, OPEN: 1, HALF_OPEN: 2, ISOLATED: 3, DISABLED: 4 }
+/**
+ * The values of `agentarmour_breaker_state`: a state is a value, never a
+ * label, so a breaker's series keeps its identity across transitions.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
+  CLOSED: 0,
+  OPEN: 1,
+  HALF_OPEN: 2,
+  ISOLATED: 3,
+  DISABLED: 4
+}
+
+/** the families computed from the ledger's summary; their names win over a same-named live metric */
+const ledgerFamilies = (summary: ReadonlyArray<Ledger.BreakerSummary>): ReadonlyArray<Prometheus.Family> => {
+  const per = (value: (s: Ledger.BreakerSummary) => number | null) =>
+    summary.flatMap((s) => {
+      const v = value(s)
+      return v === null ? [] : [{ labels: [["breaker", s.breakerName] as const], value: v }]
+    })
+  return [
+    {
+      name: "agentarmour_breaker_state",
+      help: "state per breaker from the ledger: 0 CLOSED, 1 OPEN, 2 HALF_OPEN, 3 ISOLATED, 4 DISABLED",
+      type: "gauge",
+      samples: per((s) => STATE_VALUE[s.state])
+    },
+    {
+      name: "agentarmour_breaker_state_since_seconds",
+      help: "when the breaker entered its current state (Unix time)",
+      type: "gauge",
+      samples: per((s) => (s.since === null ? null : s.since.getTime() / 1000))
+    },
+    {
+      name: "agentarmour_failures_total",
+      help: "failures recorded in the ledger",
+      type: "counter",
+      samples: per((s) => s.failuresTotal)
+    },
+    {
+      name: "agentarmour_transitions_total",
+      help: "state transitions recorded in the ledger",
+      type: "counter",
+      samples: per((s) => s.transitions)
+    },
+    {
+      name: "agentarmour_fallbacks_served_total",
+      help: "answers given by a fallback, recorded in the ledger",
+      type: "counter",
+      samples: per((s) => s.fallbacksServed)
+    },
+    {
+      name: "agentarmour_ledger_calls_24h",
+      help: "calls that ran through the breaker in the last 24 hours (ledger call statistics)",
+      type: "gauge",
+      samples: per((s) => s.calls)
+    },
+    {
+      name: "agentarmour_ledger_failure_rate_24h",
+      help: "failed calls / calls in the last 24 hours (0..1)",
+      type: "gauge",
+      samples: per((s) => s.failureRate)
+    },
+    {
+      name: "agentarmour_ledger_rejections_24h",
+      help: "calls refused without running in the last 24 hours",
+      type: "gauge",
+      samples: per((s) => s.rejections)
+    },
+    {
+      name: "agentarmour_ledger_fallbacks_24h",
+      help: "fallbacks served in the last 24 hours, by strategy",
+      type: "gauge",
+      samples: summary.flatMap((s) =>
+        Object.entries(s.fallbacks).map(([strategy, n]) => ({
+          labels: [["breaker", s.breakerName] as const, ["strategy", strategy] as const],
+          value: n
+        }))
+      )
+    }
+  ]
+}
 
 /**
- * The Prometheus exposition of the ledger (and of live breakers when a
- * `BreakerRegistry` is in context).
+ * The Prometheus exposition of a summary plus this process's own
+ * `agentarmour_*` Effect metrics (`Metric.snapshot`); a live metric named
+ * like a ledger family is left out (the ledger sees every process).
+ *
+ * @since 0.2.0
+ * @category encoding
+ */
+export const exposition = (summary: ReadonlyArray<Ledger.BreakerSummary>): Effect.Effect<string> =>
+  Effect.map(Metric.snapshot, (pairs) => {
+    const fromLedger = ledgerFamilies(summary)
+    const taken = new Set(fromLedger.map((f) => f.name))
+    const live = Prometheus.fromEffectMetrics(pairs.filter((p) => p.metricKey.name.startsWith("agentarmour_")))
+      .filter((f) => !taken.has(f.name))
+    return Prometheus.encode([...fromLedger, ...live])
+  })
+
+/**
+ * The Prometheus exposition of the ledger (read now) and of this process's
+ * `agentarmour_*` Effect metrics.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const prometheus: Effect.Effect<string, Ledger.LedgerError, Ledger.Ledger> = Effect.gen(function*() {
-  const summary = yield* (yield* Ledger.Ledger).summary
-  const lines: Array<string> = []
-  const metric = (name: string, help: string, type: string, rows: ReadonlyArray<[string, number]>) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [labels, value] of rows) lines.push(`${name}{${labels}} ${value}`)
-  }
-  const b = (name: string) => `breaker="${label(name)}"`
-  metric(
-    "agentarmour_breaker_state",
-    "current state per breaker from the ledger (0 closed, 1 half-open, 2 open)",
-    "gauge",
-    summary.map((s) => [`${b(s.breakerName)},state="${s.state}"`, STATE_VALUE[s.state] ?? 0])
-  )
-  metric("agentarmour_failures_total", "failures recorded", "counter", summary.map((s) => [b(s.breakerName), s.failuresTotal]))
-  metric("agentarmour_transitions_total", "state transitions recorded", "counter", summary.map((s) => [b(s.breakerName), s.transitions]))
-  metric("agentarmour_fallbacks_served_total", "answers given by a fallback", "counter", summary.map((s) => [b(s.breakerName), s.fallbacksServed]))
-  const registry = yield* Effect.serviceOption(BreakerRegistry)
-  if (Option.isSome(registry)) {
-    const live = Object.values(yield* registry.value.snapshot)
-    metric("agentarmour_calls_total", "calls through the breaker (this process)", "counter", live.map((m) => [b(m.breakerName), m.totalCalls]))
-    metric("agentarmour_rejections_total", "calls rejected while open (this process)", "counter", live.map((m) => [b(m.breakerName), m.rejections]))
-  }
-  return lines.join("\n") + "\n"
-})
+export const prometheus: Effect.Effect<string, Ledger.LedgerError, Ledger.Ledger> = Effect.flatMap(
+  Effect.flatMap(Ledger.Ledger, (l) => l.summary),
+  exposition
+)
+
+const metricsRoute = (producer: Producer.Producer) =>
+  Effect.flatMap(producer.latest, (frame) =>
+    frame._tag === "Error"
+      ? Effect.succeed(frameError(frame.message))
+      : Effect.map(
+        exposition(frame.snapshot.summary),
+        (text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      ))
 
 /**
- * The dashboard as an HTTP app over the `Ledger`.
+ * Options of the HTTP app.
  *
- * @since 0.1.0
- * @category constructors
+ * @since 0.2.0
+ * @category models
  */
-export const app = (options?: Pick<Options, "pollInterval">) => {
-  const pollInterval = durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval")
-  const router = HttpRouter.empty.pipe(
+export type AppOptions = Pick<Options, "pollInterval">
+
+const router = (producer: Producer.Producer) =>
+  HttpRouter.empty.pipe(
     HttpRouter.get("/", Effect.succeed(HttpServerResponse.html(assets.html))),
     HttpRouter.get("/assets/dashboard.css", asset(() => assets.css, "text/css; charset=utf-8")),
     HttpRouter.get("/assets/dashboard.js", asset(() => assets.js, "text/javascript; charset=utf-8")),
     HttpRouter.get("/assets/uPlot.min.css", asset(() => uplot().css, "text/css; charset=utf-8")),
     HttpRouter.get("/assets/uPlot.iife.min.js", asset(() => uplot().js, "text/javascript; charset=utf-8")),
-    HttpRouter.get(
-      "/api/summary",
-      Effect.flatMap(Ledger.Ledger, (l) => l.summary).pipe(
-        Effect.map((rows) => HttpServerResponse.unsafeJson(rows)),
-        Effect.catchTag("LedgerError", (e) => Effect.succeed(serverError(e)))
-      )
-    ),
+    HttpRouter.get("/api/summary", summaryRoute(producer)),
+    HttpRouter.get("/api/stats", statsRoute(producer)),
+    HttpRouter.get("/api/usage", usageRoute),
     HttpRouter.get("/api/failures", Effect.flatMap(Ledger.Ledger, (l) => list(l.failures))),
     HttpRouter.get("/api/transitions", Effect.flatMap(Ledger.Ledger, (l) => list(l.transitions))),
-    HttpRouter.get("/events", events(pollInterval)),
-    HttpRouter.get(
-      "/metrics",
-      prometheus.pipe(
-        Effect.map((text) => HttpServerResponse.text(text, { contentType: "text/plain; version=0.0.4; charset=utf-8" })),
-        Effect.catchTag("LedgerError", (e) => Effect.succeed(serverError(e)))
-      )
-    )
-  )
-  return router.pipe(
+    HttpRouter.get("/events", events(producer)),
+    HttpRouter.get("/metrics", metricsRoute(producer))
+  ).pipe(
     Effect.catchTag("RouteNotFound", () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
     Effect.map(HttpServerResponse.setHeaders(SECURITY_HEADERS))
   )
+
+/**
+ * The dashboard as an HTTP app over the `Ledger`, with its snapshot producer
+ * running in the current scope: one fiber reads the ledger every
+ * `pollInterval` (default 1 second) and every client (`/events`,
+ * `/api/summary`, `/api/stats`, `/metrics`) shares what it read.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (options?: AppOptions) =>
+  Effect.map(
+    Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") }),
+    router
+  )
+
+/**
+ * The dashboard as an HTTP app over the `Ledger` (0.1's constructor). It has
+ * no scope to run the snapshot producer in, so the producer starts with the
+ * first request and lives as long as the process; prefer `make` (scoped) or
+ * `layer`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const app = (options?: AppOptions) => {
+  const pollInterval = durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval")
+  let started: Effect.Effect<ReturnType<typeof router>, never, Ledger.Ledger> | undefined
+  const start = Effect.suspend(() =>
+    started ??= Effect.cached(
+      Effect.flatMap(Scope.make(), (scope) =>
+        Producer.make({ pollInterval }).pipe(Effect.map(router), Scope.extend(scope)))
+    ).pipe(Effect.runSync)
+  )
+  return Effect.flatMap(start, (route) => route)
 }
 
 /**
@@ -257,7 +389,7 @@ export const app = (options?: Pick<Options, "pollInterval">) => {
  * @category layers
  */
 export const layer = (options?: Options) =>
-  HttpServer.serve(app(options)).pipe(
+  Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
     Layer.provide(NodeHttpServer.layer(() => createServer(), { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" }))
   )
 
@@ -283,11 +415,16 @@ export const serve = (options: Options & { readonly db?: string | undefined; rea
   const db = options.db ?? "cascadebreaker.db"
   return Effect.gen(function*() {
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
-    const server = layer(options).pipe(
+    // the app reads its first snapshot before the server says it is ready
+    const server = Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
+      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port, host })),
       Layer.provide(SqliteLedger.layerReadonly({ filename: db, tablePrefix: options.tablePrefix }))
     )
-    yield* Layer.build(server)
-    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${port}  (ledger ${db}, read-only; Ctrl-C to stop)`)
+    const context = yield* Layer.build(server)
+    // the port the server really listens on (`--port 0` picks a free one)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    const bound = address._tag === "TcpAddress" ? address.port : port
+    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`)
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.mapError((e) => startError(e, host, port)))
 }

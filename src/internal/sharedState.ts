@@ -1,12 +1,30 @@
 /**
  * The seam through which breakers of the same name in several processes
- * share their state. The core only knows this interface; `agentarmour/pg`
- * implements it on SQL (`SharedState.layer`).
+ * share their state, and the engine behind it. The core only knows this
+ * interface; `agentarmour/pg` implements the store on SQL
+ * (`SharedState.layer`), with pushes through Postgres `LISTEN`/`NOTIFY`.
+ *
+ * The engine (`make`) owns, per process:
+ * - a local copy of the shared rows (`read` answers from it, no query);
+ * - a dirty set: the latest unpublished state per breaker, written in one
+ *   statement per tick (at most one statement per `publishInterval`), kept
+ *   and re-sent while the store is unreachable;
+ * - one listening stream (when the store has one), checked by heartbeats;
+ *   while it is down, one query per `syncInterval` reads every row.
+ * Its load on the store is bounded per process, whatever the number of breakers.
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
 import type { BreakerState } from "../Ledger.js"
 
 /** what one process tells the others about a breaker */
@@ -16,21 +34,522 @@ export interface SharedBreakerState {
   readonly openedAt: number
   /** when the OPEN breaker lets a probe through; `null` = until reset (forced open) */
   readonly retryAt: number | null
-  /** when this state was entered (millis): newer wins */
+  /** when this state was entered (millis); the store keeps it increasing per breaker */
   readonly updatedAt: number
   /** the process (store instance) that published it */
   readonly origin: string
+  /**
+   * On publish: the state the breaker left. The store applies a transition
+   * only if the shared state is still `from` (or the transition opens a
+   * breaker that is not open), so concurrent identical transitions in several
+   * processes are written once. When absent, the state this process last knew.
+   */
+  readonly from?: BreakerState | undefined
+  /** set by the store: this breaker's version, +1 per applied transition (ignored on publish) */
+  readonly version?: number | undefined
+}
+
+/** how the engine is doing, for tests, benches and operators */
+export interface SharedStateStatus {
+  /** pushes from the store arrive (the listening connection is up and answered its last heartbeat) */
+  readonly listening: boolean
+  /** the last statement succeeded */
+  readonly reachable: boolean
+  /** breakers whose latest local state is not in the store yet */
+  readonly pending: number
+  /** statements sent to the store by this process since it started */
+  readonly statements: number
+  /** breakers in the local copy */
+  readonly known: number
 }
 
 export interface SharedState {
   /** this store instance, to ignore one's own publications */
   readonly origin: string
-  /** how often a breaker looks at the shared state (it never waits for it) */
+  /**
+   * how often a breaker may look at the local copy through `read` (a map
+   * lookup, no query); breakers that consume `subscribe` do not need it
+   */
   readonly syncInterval: Duration.Duration
-  readonly publish: (state: SharedBreakerState) => Effect.Effect<void, unknown>
+  /**
+   * Queues a transition for the store; never waits for the database unless
+   * awaited. Succeeds with `true` when this transition became the shared state
+   * (the process that made it writes it to the ledger), or was a local step
+   * superseded by a later state of this process before it could be sent;
+   * `false` when another process had already made it (do not write it again).
+   * While the store is unreachable it waits: the state is re-sent when it returns.
+   */
+  readonly publish: (state: SharedBreakerState) => Effect.Effect<boolean, unknown>
+  /** the latest shared state of a breaker, from the local copy (no query) */
   readonly read: (breaker: string) => Effect.Effect<Option.Option<SharedBreakerState>, unknown>
+  /** the states other processes publish for this breaker, as they arrive (pushed, or polled while not listening) */
+  readonly subscribe: (breaker: string) => Stream.Stream<SharedBreakerState>
+  /** every state other processes publish, for any breaker */
+  readonly changes: Stream.Stream<SharedBreakerState>
+  readonly status: Effect.Effect<SharedStateStatus>
 }
 
 export const SharedState: Context.Tag<SharedState, SharedState> = Context.GenericTag<SharedState>(
   "agentarmour/SharedState"
 )
+
+/** a transition on its way to the store: `from` always known */
+export interface Proposal extends SharedBreakerState {
+  readonly from: BreakerState
+}
+
+/**
+ * The store: each member is one statement. The rule every store applies to
+ * a proposal (`accepts`) is the compare-and-set described on `from`.
+ */
+export interface SharedStore {
+  /** applies a batch (one row per breaker) in one statement; returns the rows it changed, as stored */
+  readonly write: (batch: ReadonlyArray<Proposal>) => Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
+  /** every row, in one statement */
+  readonly readAll: Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
+  /** pushes: the payloads of changed rows (`encodePush`) and heartbeats; `None` = polling only */
+  readonly listen: Option.Option<{
+    readonly stream: Stream.Stream<string, unknown>
+    /** sends a heartbeat payload through the channel (one statement) */
+    readonly ping: (payload: string) => Effect.Effect<void, unknown>
+  }>
+}
+
+/**
+ * The compare-and-set every store applies (the SQL store has the same rule
+ * in its `ON CONFLICT ... WHERE`): a proposal changes the row when the row
+ * is missing, or the state differs and either the row is still in the state
+ * the proposer left, or the proposal opens a breaker that is not open (a trip
+ * is never lost; concurrent identical trips are written once).
+ */
+export const accepts = (current: SharedBreakerState | undefined, p: Proposal): boolean =>
+  current === undefined || (current.state !== p.state && (p.state === "OPEN" || current.state === p.from))
+
+/** the row a store keeps when it accepts a proposal */
+export const applied = (current: SharedBreakerState | undefined, p: Proposal): SharedBreakerState => ({
+  breaker: p.breaker,
+  state: p.state,
+  openedAt: p.openedAt,
+  retryAt: p.retryAt,
+  updatedAt: current === undefined || p.updatedAt > current.updatedAt ? p.updatedAt : current.updatedAt + 1,
+  origin: p.origin,
+  version: (current?.version ?? 0) + 1
+})
+
+/** the payload of a pushed row: short keys, far below `NOTIFY`'s 8000 bytes */
+export const encodePush = (s: SharedBreakerState): string =>
+  JSON.stringify({
+    b: s.breaker,
+    s: s.state,
+    o: s.openedAt,
+    r: s.retryAt,
+    u: s.updatedAt,
+    g: s.origin,
+    v: s.version ?? 0
+  })
+
+const PING = "ping:"
+
+/** a pushed payload: a row, a heartbeat, or noise (`undefined`) */
+export const decodePush = (payload: string): SharedBreakerState | { readonly ping: string } | undefined => {
+  if (payload.startsWith(PING)) return { ping: payload.slice(PING.length) }
+  try {
+    const j = JSON.parse(payload) as Record<string, unknown>
+    if (typeof j.b !== "string" || typeof j.s !== "string" || typeof j.g !== "string") return undefined
+    return {
+      breaker: j.b,
+      state: j.s as BreakerState,
+      openedAt: Number(j.o),
+      retryAt: j.r === null || j.r === undefined ? null : Number(j.r),
+      updatedAt: Number(j.u),
+      origin: j.g,
+      version: Number(j.v)
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** names longer than this are not shared (a push must fit in one `NOTIFY`) */
+export const maxNameLength = 1000
+
+export interface EngineOptions {
+  readonly origin: string
+  /** how often breakers may read the local copy (the seam's `syncInterval`) */
+  readonly readInterval: Duration.Duration
+  /** while not listening: one query of every row per interval */
+  readonly pollInterval: Duration.Duration
+  /** at most one write statement per interval (the first after a quiet spell goes at once) */
+  readonly publishInterval: Duration.Duration
+  /** a quiet listening connection is checked (one self-addressed heartbeat) this often */
+  readonly heartbeatInterval: Duration.Duration
+  /** a heartbeat not heard back within this means the listening connection is lost */
+  readonly heartbeatTimeout: Duration.Duration
+  /** the longest wait between retries of a failed write or listen */
+  readonly retryCap: Duration.Duration
+  /** proposals per write statement */
+  readonly maxBatch: number
+  /** a statement not answered within this counts as failed (a write is then re-sent) */
+  readonly statementTimeout: Duration.Duration
+}
+
+interface Pending {
+  proposal: Proposal
+  /** local transitions folded into this proposal */
+  steps: number
+  readonly waiters: Array<Deferred.Deferred<boolean>>
+}
+
+/** the engine over a store; its fibers live in the scope */
+export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<SharedState, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { origin } = options
+    const publishMillis = Duration.toMillis(options.publishInterval)
+    const retryCapMillis = Duration.toMillis(options.retryCap)
+
+    // --- state owned by this engine, touched only inside Effect.sync ---
+    /** the shared rows as this process last saw them */
+    const mirror = new Map<string, SharedBreakerState>()
+    /** the state this process last proposed or learned per breaker: the default `from` */
+    const lastKnown = new Map<string, BreakerState>()
+    /** the latest unsent state per breaker, with everyone waiting for its outcome */
+    const dirty = new Map<string, Pending>()
+    const flags = { listening: false, reachable: true, statements: 0 }
+    /** breakers whose proposal is being written */
+    const inFlight = new Set<string>()
+
+    const wake = yield* Queue.sliding<void>(1)
+    const all = yield* PubSub.sliding<SharedBreakerState>(4096)
+    const perBreaker = new Map<string, PubSub.PubSub<SharedBreakerState>>()
+    const topic = (breaker: string): Effect.Effect<PubSub.PubSub<SharedBreakerState>> =>
+      Effect.suspend(() => {
+        const existing = perBreaker.get(breaker)
+        if (existing !== undefined) return Effect.succeed(existing)
+        return Effect.map(PubSub.sliding<SharedBreakerState>(64), (created) => {
+          const raced = perBreaker.get(breaker)
+          if (raced !== undefined) return raced
+          perBreaker.set(breaker, created)
+          return created
+        })
+      })
+
+    /**
+     * One statement: counted, and bounded by `statementTimeout` (a frozen server or a
+     * half-open connection must not hold the writer or the poller forever).
+     */
+    const counted = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | "statement timeout"> =>
+      Effect.zipRight(Effect.sync(() => flags.statements++), self).pipe(
+        Effect.timeoutFail({ duration: options.statementTimeout, onTimeout: () => "statement timeout" as const }),
+        Effect.tap(() => Effect.sync(() => (flags.reachable = true))),
+        Effect.tapErrorCause(() => Effect.sync(() => (flags.reachable = false)))
+      )
+
+    /** takes newer rows into the local copy; others' rows go to subscribers */
+    const absorb = (rows: ReadonlyArray<SharedBreakerState>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const fresh: Array<SharedBreakerState> = []
+        for (const row of rows) {
+          const known = mirror.get(row.breaker)
+          if (known !== undefined && (known.version ?? 0) >= (row.version ?? 0)) continue
+          mirror.set(row.breaker, row)
+          lastKnown.set(row.breaker, row.state)
+          if (row.origin !== origin) fresh.push(row)
+        }
+        if (fresh.length === 0) return Effect.void
+        return Effect.forEach(fresh, (row) => {
+          const p = perBreaker.get(row.breaker)
+          return Effect.zipRight(PubSub.publish(all, row), p === undefined ? Effect.void : PubSub.publish(p, row))
+        }, { discard: true })
+      })
+
+    const resolve = (waiters: ReadonlyArray<Deferred.Deferred<boolean>>, value: boolean) =>
+      Effect.forEach(waiters, (d) => Deferred.succeed(d, value), { discard: true })
+
+    /** puts unsent entries back, under any newer state published meanwhile (keeping the older `from`) */
+    const requeue = (entries: ReadonlyArray<Pending>) =>
+      Effect.sync(() => {
+        for (const e of entries) {
+          const newer = dirty.get(e.proposal.breaker)
+          if (newer === undefined) dirty.set(e.proposal.breaker, e)
+          else {
+            newer.proposal = { ...newer.proposal, from: e.proposal.from }
+            newer.steps += e.steps
+            newer.waiters.unshift(...e.waiters)
+          }
+        }
+      })
+
+    const takeBatch = Effect.sync(() => {
+      const batch: Array<Pending> = []
+      for (const [name, entry] of dirty) {
+        if (batch.length >= options.maxBatch) break
+        dirty.delete(name)
+        batch.push(entry)
+      }
+      return batch
+    })
+
+    /** one write of up to `maxBatch` breakers; fails when the store does */
+    const flushOnce = Effect.gen(function*() {
+      const batch = yield* takeBatch
+      // a proposal that ends where it started changes nothing shared: several steps
+      // (CLOSED -> OPEN -> ... -> CLOSED while unsent) were this process's alone; one step
+      // into the state this process already knew is another process's transition, heard of
+      const noops = batch.filter((e) => e.proposal.from === e.proposal.state)
+      const sent = batch.filter((e) => e.proposal.from !== e.proposal.state)
+      yield* Effect.forEach(noops, (e) => resolve(e.waiters, e.steps > 1), { discard: true })
+      if (sent.length === 0) return
+      for (const e of sent) inFlight.add(e.proposal.breaker)
+      const rows = yield* counted(store.write(sent.map((e) => e.proposal))).pipe(
+        Effect.onError(() => requeue(sent)),
+        Effect.ensuring(Effect.sync(() => inFlight.clear()))
+      )
+      const won = new Set(rows.map((r) => r.breaker))
+      yield* absorb(rows)
+      // not applied, yet the row is this very proposal: an earlier attempt committed but its reply was lost
+      const ours = (p: Proposal) => {
+        const row = mirror.get(p.breaker)
+        return row !== undefined && row.origin === origin && row.state === p.state && row.updatedAt >= p.updatedAt
+      }
+      yield* Effect.forEach(
+        sent,
+        (e) => resolve(e.waiters, won.has(e.proposal.breaker) || ours(e.proposal)),
+        { discard: true }
+      )
+    })
+
+    const flushLoop = Effect.gen(function*() {
+      let lastWrite = -Infinity
+      let failures = 0
+      while (true) {
+        yield* Queue.take(wake)
+        const now = yield* Clock.currentTimeMillis
+        const wait = lastWrite + publishMillis - now
+        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+        if (dirty.size === 0) continue
+        lastWrite = yield* Clock.currentTimeMillis
+        const ok = yield* Effect.isSuccess(flushOnce)
+        if (ok) {
+          failures = 0
+        } else {
+          if (failures === 0) {
+            yield* Effect.logWarning(
+              "agentarmour: the shared breaker state is unreachable; states are kept and re-sent"
+            )
+          }
+          failures++
+          yield* Effect.sleep(Duration.millis(Math.min(retryCapMillis, 50 * 2 ** Math.min(failures, 16))))
+        }
+        if (dirty.size > 0) yield* Queue.offer(wake, undefined)
+      }
+    })
+
+    const pollOnce = counted(store.readAll).pipe(
+      Effect.flatMap(absorb),
+      Effect.zipRight(Effect.suspend(() => dirty.size > 0 ? Queue.offer(wake, undefined) : Effect.void))
+    )
+
+    /** while not listening, every row in one query per `pollInterval` */
+    const pollLoop = Effect.forever(
+      Effect.zipRight(
+        Effect.suspend(() => flags.listening ? Effect.void : Effect.ignore(pollOnce)),
+        Effect.sleep(options.pollInterval)
+      )
+    )
+
+    const listenLoop = (listen: Option.Option.Value<SharedStore["listen"]>) => {
+      let pingCount = 0
+      let heard = false
+      let awaited: { readonly n: number; readonly done: Deferred.Deferred<void> } | undefined
+      const onPayload = (payload: string): Effect.Effect<void> => {
+        heard = true
+        const decoded = decodePush(payload)
+        if (decoded === undefined) return Effect.void
+        if ("ping" in decoded) {
+          const w = awaited
+          if (w !== undefined && decoded.ping === `${origin}:${w.n}`) return Deferred.succeed(w.done, undefined)
+          return Effect.void
+        }
+        return absorb([decoded])
+      }
+      /**
+       * Sends a heartbeat to itself and waits for it to come back through the
+       * channel, sending it again every 250 ms (a new channel may not listen yet).
+       */
+      const heartbeat = Effect.gen(function*() {
+        const n = ++pingCount
+        const done = yield* Deferred.make<void>()
+        awaited = { n, done }
+        yield* Effect.zipRight(
+          counted(listen.ping(`${PING}${origin}:${n}`)),
+          Effect.timeoutOption(Deferred.await(done), "250 millis")
+        ).pipe(
+          Effect.repeat({ until: Option.isSome }),
+          Effect.timeoutFail({ duration: options.heartbeatTimeout, onTimeout: () => "no heartbeat" as const })
+        )
+      })
+      const session = Effect.scoped(Effect.gen(function*() {
+        const receiving = yield* listen.stream.pipe(
+          Stream.runForEach(onPayload),
+          Effect.zipRight(Effect.fail("listening stopped" as const)),
+          Effect.forkScoped
+        )
+        yield* Effect.yieldNow()
+        const live = Effect.gen(function*() {
+          // once a heartbeat comes back the channel is live: read what was missed, send what waits
+          yield* heartbeat
+          yield* pollOnce
+          flags.listening = true
+          yield* Queue.offer(wake, undefined)
+          // then a quiet channel is checked every heartbeatInterval
+          while (true) {
+            heard = false
+            yield* Effect.sleep(options.heartbeatInterval)
+            if (!heard) yield* heartbeat
+          }
+        })
+        // not listening from the moment the channel fails, before the session's
+        // scope closes (closing a dead connection may wait): polling takes over at once
+        yield* Effect.raceFirst(Fiber.join(receiving), live).pipe(
+          Effect.ensuring(Effect.sync(() => (flags.listening = false)))
+        )
+      }))
+      return Effect.gen(function*() {
+        let failures = 0
+        while (true) {
+          const started = yield* Clock.currentTimeMillis
+          yield* Effect.exit(session)
+          const lasted = (yield* Clock.currentTimeMillis) - started
+          failures = lasted > retryCapMillis ? 1 : failures + 1
+          yield* Effect.sleep(Duration.millis(Math.min(retryCapMillis, 50 * 2 ** Math.min(failures, 16))))
+        }
+      })
+    }
+
+    yield* Effect.forkScoped(flushLoop)
+    yield* Effect.forkScoped(pollLoop)
+    if (Option.isSome(store.listen)) yield* Effect.forkScoped(listenLoop(store.listen.value))
+
+    // on close: one last attempt to send what waits; whoever still waits learns it was not shared
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        if (dirty.size > 0) {
+          yield* flushOnce.pipe(Effect.timeout("2 seconds"), Effect.ignore)
+        }
+        const left = [...dirty.values()]
+        dirty.clear()
+        yield* Effect.forEach(left, (e) => resolve(e.waiters, false), { discard: true })
+      })
+    )
+
+    const publish = (state: SharedBreakerState): Effect.Effect<boolean> =>
+      Effect.gen(function*() {
+        if (state.breaker.length > maxNameLength) return true
+        const done = yield* Deferred.make<boolean>()
+        yield* Effect.sync(() => {
+          const from = state.from ?? lastKnown.get(state.breaker) ?? "CLOSED"
+          lastKnown.set(state.breaker, state.state)
+          const proposal: Proposal = { ...state, origin, from }
+          const pending = dirty.get(state.breaker)
+          if (pending === undefined) dirty.set(state.breaker, { proposal, steps: 1, waiters: [done] })
+          else {
+            pending.proposal = { ...proposal, from: pending.proposal.from }
+            pending.steps++
+            pending.waiters.push(done)
+          }
+        })
+        yield* Queue.offer(wake, undefined)
+        return yield* Deferred.await(done)
+      })
+
+    return {
+      origin,
+      syncInterval: options.readInterval,
+      publish,
+      read: (breaker) => Effect.sync(() => Option.fromNullable(mirror.get(breaker))),
+      subscribe: (breaker) => Stream.unwrap(Effect.map(topic(breaker), (p) => Stream.fromPubSub(p))),
+      changes: Stream.fromPubSub(all),
+      status: Effect.sync(() => ({
+        listening: flags.listening,
+        reachable: flags.reachable,
+        pending: dirty.size + [...inFlight].filter((b) => !dirty.has(b)).length,
+        statements: flags.statements,
+        known: mirror.size
+      }))
+    } satisfies SharedState
+  })
+
+/**
+ * A store in memory, playing the database for tests: layers built on one
+ * board play processes on one Postgres, with pushes.
+ */
+export class MemoryBoard {
+  constructor(readonly rows: Map<string, SharedBreakerState> = new Map()) {}
+  /** false: every statement fails, as with the database down */
+  available = true
+  /** false: listening connections cannot be opened (statements still work) */
+  listenable = true
+  /** true: statements never answer, as with a frozen server */
+  frozen = false
+  /** statements received, from every process */
+  statements = 0
+  /** write statements received, from every process */
+  writes = 0
+  /** reads of every row received, from every process */
+  reads = 0
+  private readonly listeners = new Set<(payload: string | undefined) => void>()
+
+  /** ends every listening stream, as if their connections were cut */
+  cutListeners(): void {
+    for (const l of this.listeners) l(undefined)
+    this.listeners.clear()
+  }
+
+  /** a store for one process */
+  store(): SharedStore {
+    const statement = <A>(f: () => A): Effect.Effect<A, Error> =>
+      Effect.suspend(() => {
+        this.statements++
+        if (this.frozen) return Effect.never
+        return this.available ? Effect.sync(f) : Effect.fail(new Error("the board is unavailable"))
+      })
+    const push = (payload: string) => {
+      for (const l of this.listeners) l(payload)
+    }
+    return {
+      write: (batch) =>
+        statement(() => {
+          this.writes++
+          const changed: Array<SharedBreakerState> = []
+          for (const p of batch) {
+            const current = this.rows.get(p.breaker)
+            if (!accepts(current, p)) continue
+            const row = applied(current, p)
+            this.rows.set(p.breaker, row)
+            changed.push(row)
+          }
+          for (const row of changed) push(encodePush(row))
+          return changed
+        }),
+      readAll: statement(() => {
+        this.reads++
+        return [...this.rows.values()]
+      }),
+      listen: Option.some({
+        stream: Stream.async<string, Error>((emit) => {
+          if (!this.available || !this.listenable) {
+            void emit.fail(new Error("cannot listen"))
+            return
+          }
+          const listener = (payload: string | undefined) => {
+            if (payload === undefined) void emit.fail(new Error("listening connection lost"))
+            else void emit.single(payload)
+          }
+          this.listeners.add(listener)
+          return Effect.sync(() => this.listeners.delete(listener))
+        }),
+        ping: (payload) => statement(() => push(payload))
+      })
+    }
+  }
+}

@@ -1,6 +1,7 @@
 /**
  * The ledger on any `SqlClient`: migrations, a bounded write queue drained
- * in batches by a background fiber, reads computed in SQL.
+ * in batches by a background fiber, reads computed in SQL, degraded mode when
+ * the database cannot be opened or written, retention.
  */
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -10,17 +11,25 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
-import * as Queue from "effect/Queue"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Ledger from "../Ledger.js"
 
 type Item =
   | { readonly _tag: "failure"; readonly record: Ledger.FailureRecord }
+  | { readonly _tag: "failureCause"; readonly input: Ledger.FailureInput }
   | { readonly _tag: "transition"; readonly record: Ledger.TransitionRecord }
   | { readonly _tag: "fallback"; readonly record: Ledger.FallbackRecord }
   | { readonly _tag: "quarantine"; readonly record: Ledger.QuarantineRecord }
+  | { readonly _tag: "usage"; readonly record: Ledger.UsageRecord }
+
+type Kind = "failure" | "transition" | "fallback" | "quarantine" | "usage"
 
 const { droppedRecords, writeErrors } = Ledger
 
@@ -36,11 +45,23 @@ export const tables = (prefix: string) => {
     transitions: `${prefix}transitions`,
     fallbacks: `${prefix}fallbacks`,
     quarantines: `${prefix}quarantines`,
+    stats: `${prefix}stats`,
+    statsFallbacks: `${prefix}stats_fallbacks`,
+    totals: `${prefix}totals`,
+    usage: `${prefix}usage`,
     migrations: `${prefix}migrations`
   }
 }
 
-/** runs the migrations of a ledger with this prefix (idempotent) */
+const TABLE_OF = {
+  failure: "failures",
+  transition: "transitions",
+  fallback: "fallbacks",
+  quarantine: "quarantines",
+  usage: "usage"
+} as const
+
+/** runs the migrations of a ledger with this prefix (idempotent; an older ledger is upgraded) */
 export const migrate = (prefix: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -50,6 +71,8 @@ export const migrate = (prefix: string) =>
       mysql: () => sql.unsafe("BIGINT AUTO_INCREMENT PRIMARY KEY"),
       orElse: () => sql.unsafe("INTEGER PRIMARY KEY AUTOINCREMENT")
     })
+    const index = (name: string, table: string, columns: string) =>
+      sql`CREATE INDEX IF NOT EXISTS ${sql(`${table}_${name}`)} ON ${sql(table)} (${sql.unsafe(columns)})`
     const init = Effect.gen(function*() {
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.failures)} (
         id ${id},
@@ -60,8 +83,8 @@ export const migrate = (prefix: string) =>
         traceback TEXT NOT NULL,
         created_at TEXT NOT NULL
       )`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.failures}_breaker_idx`)} ON ${sql(t.failures)} (breaker_name, created_at)`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.failures}_time_idx`)} ON ${sql(t.failures)} (created_at)`
+      yield* index("breaker_idx", t.failures, "breaker_name, created_at")
+      yield* index("time_idx", t.failures, "created_at")
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.transitions)} (
         id ${id},
         breaker_name TEXT NOT NULL,
@@ -70,15 +93,15 @@ export const migrate = (prefix: string) =>
         reason TEXT NOT NULL,
         created_at TEXT NOT NULL
       )`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.transitions}_breaker_idx`)} ON ${sql(t.transitions)} (breaker_name, created_at)`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.transitions}_time_idx`)} ON ${sql(t.transitions)} (created_at)`
+      yield* index("breaker_idx", t.transitions, "breaker_name, created_at")
+      yield* index("time_idx", t.transitions, "created_at")
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.fallbacks)} (
         id ${id},
         breaker_name TEXT NOT NULL,
         strategy TEXT NOT NULL,
         created_at TEXT NOT NULL
       )`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.fallbacks}_breaker_idx`)} ON ${sql(t.fallbacks)} (breaker_name, created_at)`
+      yield* index("breaker_idx", t.fallbacks, "breaker_name, created_at")
       yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.quarantines)} (
         id ${id},
         run_id TEXT NOT NULL,
@@ -88,16 +111,85 @@ export const migrate = (prefix: string) =>
         reason TEXT NOT NULL,
         created_at TEXT NOT NULL
       )`
-      yield* sql`CREATE INDEX IF NOT EXISTS ${sql(`${t.quarantines}_node_idx`)} ON ${sql(t.quarantines)} (node, created_at)`
+      yield* index("node_idx", t.quarantines, "node, created_at")
+    })
+    // 0.2: call statistics, usage, and indexes matching the reads (per breaker in id order, by time)
+    const statsUsageIndexes = Effect.gen(function*() {
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.stats)} (
+        breaker_name TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        calls BIGINT NOT NULL DEFAULT 0,
+        failures BIGINT NOT NULL DEFAULT 0,
+        rejections BIGINT NOT NULL DEFAULT 0,
+        timeouts BIGINT NOT NULL DEFAULT 0,
+        slow_calls BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (breaker_name, minute)
+      )`
+      yield* index("minute_idx", t.stats, "minute")
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.statsFallbacks)} (
+        breaker_name TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        count BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (breaker_name, minute, strategy)
+      )`
+      yield* index("minute_idx", t.statsFallbacks, "minute")
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.usage)} (
+        id ${id},
+        node TEXT NOT NULL,
+        budget TEXT NOT NULL,
+        run_id TEXT,
+        model TEXT,
+        tokens_in BIGINT NOT NULL,
+        tokens_out BIGINT NOT NULL,
+        cost_usd DOUBLE PRECISION NOT NULL,
+        created_at TEXT NOT NULL
+      )`
+      yield* index("time_idx", t.usage, "created_at")
+      yield* index("node_idx", t.usage, "node, id")
+      yield* index("run_idx", t.usage, "run_id, id")
+      yield* index("breaker_id_idx", t.failures, "breaker_name, id")
+      yield* index("breaker_id_idx", t.transitions, "breaker_name, id")
+      yield* index("breaker_id_idx", t.fallbacks, "breaker_name, id")
+      yield* index("time_idx", t.fallbacks, "created_at")
+      yield* index("node_id_idx", t.quarantines, "node, id")
+      yield* index("time_idx", t.quarantines, "created_at")
+      // per-breaker running totals, kept by the writer in the same transaction as the rows:
+      // the summary reads 1 row per breaker instead of counting millions
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.totals)} (
+        breaker_name TEXT PRIMARY KEY,
+        failures BIGINT NOT NULL DEFAULT 0,
+        last_failure_at TEXT,
+        transitions BIGINT NOT NULL DEFAULT 0,
+        fallbacks BIGINT NOT NULL DEFAULT 0
+      )`
+      yield* rebuildTotals(prefix)
     })
     yield* Migrator.make({})({
-      loader: Migrator.fromRecord({ "0001_create_ledger": init }),
+      loader: Migrator.fromRecord({ "0001_create_ledger": init, "0002_stats_usage_indexes": statsUsageIndexes }),
       table: t.migrations
     })
   })
 
+/** recomputes the per-breaker totals from the rows (migration of an existing ledger) */
+export const rebuildTotals = (prefix: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = tables(prefix)
+    yield* sql`DELETE FROM ${sql(t.totals)}`
+    yield* sql`INSERT INTO ${sql(t.totals)} (breaker_name, failures, last_failure_at, transitions, fallbacks)
+      SELECT breaker_name, SUM(f), MAX(l), SUM(tr), SUM(fb) FROM (
+        SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+        UNION ALL
+        SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
+        UNION ALL
+        SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
+      ) x GROUP BY breaker_name`
+  })
+
 const iso = (d: Date) => d.toISOString()
 const date = (s: unknown) => new Date(String(s))
+const num = (n: unknown) => (n === null || n === undefined ? 0 : Number(n))
 
 interface FailureRow {
   readonly breaker_name: string
@@ -114,45 +206,83 @@ interface TransitionRow {
   readonly reason: string
   readonly created_at: string
 }
+type Row = Record<string, string | number | null>
 
-const KINDS = ["failure", "transition", "fallback", "quarantine"] as const
-const TABLE_OF = { failure: "failures", transition: "transitions", fallback: "fallbacks", quarantine: "quarantines" } as const
+/** renders a failure; the same error object failing again is rendered once */
+const renderCache = new WeakMap<object, { readonly errorType: string; readonly errorMessage: string; readonly traceback: string }>()
+const render = (input: Ledger.FailureInput): Ledger.FailureRecord => {
+  const single = input.cause._tag === "Fail" ? input.cause.error : input.cause._tag === "Die" ? input.cause.defect : undefined
+  if (single !== null && typeof single === "object") {
+    const hit = renderCache.get(single)
+    if (hit !== undefined) {
+      return new Ledger.FailureRecord({ ...hit, breakerName: input.breakerName, category: input.category, createdAt: input.createdAt }, true)
+    }
+    const record = Ledger.failureFromInput(input)
+    renderCache.set(single, { errorType: record.errorType, errorMessage: record.errorMessage, traceback: record.traceback })
+    return record
+  }
+  return Ledger.failureFromInput(input)
+}
 
 /** record -> row, per kind */
-const toRow: { [K in Item["_tag"]]: (r: Extract<Item, { _tag: K }>["record"]) => Record<string, string> } = {
-  failure: (r) => ({
-    breaker_name: r.breakerName,
-    category: r.category,
-    error_type: r.errorType,
-    error_message: r.errorMessage,
-    traceback: r.traceback,
-    created_at: iso(r.createdAt)
-  }),
-  transition: (r) => ({
-    breaker_name: r.breakerName,
-    from_state: r.fromState,
-    to_state: r.toState,
-    reason: r.reason,
-    created_at: iso(r.createdAt)
-  }),
-  fallback: (r) => ({ breaker_name: r.breakerName, strategy: r.strategy, created_at: iso(r.createdAt) }),
-  quarantine: (r) => ({
-    run_id: r.runId,
-    key: r.key,
-    node: r.node,
-    action: r.action,
-    reason: r.reason,
-    created_at: iso(r.createdAt)
-  })
+const toRow = (item: Item): [Kind, Row] => {
+  switch (item._tag) {
+    case "failureCause":
+    case "failure": {
+      const r = item._tag === "failure" ? item.record : render(item.input)
+      return ["failure", {
+        breaker_name: r.breakerName,
+        category: r.category,
+        error_type: r.errorType,
+        error_message: r.errorMessage,
+        traceback: r.traceback,
+        created_at: iso(r.createdAt)
+      }]
+    }
+    case "transition": {
+      const r = item.record
+      return ["transition", {
+        breaker_name: r.breakerName,
+        from_state: r.fromState,
+        to_state: r.toState,
+        reason: r.reason,
+        created_at: iso(r.createdAt)
+      }]
+    }
+    case "fallback":
+      return ["fallback", { breaker_name: item.record.breakerName, strategy: item.record.strategy, created_at: iso(item.record.createdAt) }]
+    case "quarantine": {
+      const r = item.record
+      return ["quarantine", { run_id: r.runId, key: r.key, node: r.node, action: r.action, reason: r.reason, created_at: iso(r.createdAt) }]
+    }
+    case "usage": {
+      const r = item.record
+      return ["usage", {
+        node: r.node,
+        budget: r.budget,
+        run_id: r.runId,
+        model: r.model,
+        tokens_in: r.tokensIn,
+        tokens_out: r.tokensOut,
+        cost_usd: r.costUsd,
+        created_at: iso(r.createdAt)
+      }]
+    }
+  }
 }
+
+/** Postgres types of the columns, for `unnest` */
+const PG_TYPES: Record<string, string> = { tokens_in: "bigint", tokens_out: "bigint", cost_usd: "float8" }
 
 const toLedgerError = (what: string) => (e: SqlError) =>
   new Ledger.LedgerError({ message: `could not read ${what} from the ledger: ${e.message}`, cause: e })
 
-const limitOf = (q: Ledger.Query | undefined) => {
-  const limit = q?.limit ?? Ledger.DEFAULT_LIMIT
-  return Number.isInteger(limit) && limit >= 0 ? limit : Ledger.DEFAULT_LIMIT
+const limitOf = (q: { readonly limit?: number | undefined } | undefined, fallback = Ledger.DEFAULT_LIMIT) => {
+  const limit = q?.limit ?? fallback
+  return Number.isInteger(limit) && limit >= 0 ? limit : fallback
 }
+
+const DAY_MILLIS = 24 * 3600_000
 
 /** the read side, shared by the read-write ledger and the read-only one (CLI, dashboard) */
 export const makeReader = (prefix: string) =>
@@ -162,7 +292,7 @@ export const makeReader = (prefix: string) =>
     const where = (q: Ledger.Query | undefined, column = "breaker_name") =>
       q?.breaker === undefined ? sql`` : sql`WHERE ${sql(column)} = ${q.breaker}`
 
-    /** the newest rows of one table, as records */
+    /** the newest rows of one table, as records (an index on (name, id) serves the filtered read) */
     const newest = <Row extends object, A>(
       table: string,
       columns: string,
@@ -228,198 +358,824 @@ export const makeReader = (prefix: string) =>
       "node"
     )
 
+    type StatsRow = {
+      breaker_name: string
+      minute: string
+      calls: unknown
+      failures: unknown
+      rejections: unknown
+      timeouts: unknown
+      slow_calls: unknown
+    }
+    type StatsFallbackRow = { breaker_name: string; minute: string; strategy: string; count: unknown }
+
+    const callStats = (q?: Ledger.StatsQuery): Effect.Effect<ReadonlyArray<Ledger.CallStats>, Ledger.LedgerError> =>
+      Effect.gen(function*() {
+        const conditions = [
+          ...(q?.breaker === undefined ? [] : [sql`breaker_name = ${q.breaker}`]),
+          ...(q?.since === undefined ? [] : [sql`minute >= ${Ledger.minuteOf(q.since.getTime())}`])
+        ]
+        const rows = yield* sql<StatsRow>`SELECT breaker_name, minute, calls, failures, rejections, timeouts, slow_calls
+          FROM ${sql(t.stats)} ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
+          ORDER BY minute, breaker_name`
+        const fb = yield* sql<StatsFallbackRow>`SELECT breaker_name, minute, strategy, count
+          FROM ${sql(t.statsFallbacks)} ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}`
+        const fallbacksOf = new Map<string, Record<string, number>>()
+        for (const r of fb) {
+          const key = `${r.breaker_name}\u0000${r.minute}`
+          const m = fallbacksOf.get(key) ?? {}
+          m[r.strategy] = num(r.count)
+          fallbacksOf.set(key, m)
+        }
+        const out = rows.map((r) => {
+          const key = `${r.breaker_name}\u0000${r.minute}`
+          const fallbacks = fallbacksOf.get(key) ?? {}
+          fallbacksOf.delete(key)
+          return Ledger.callStatsOf({
+            breakerName: r.breaker_name,
+            minute: date(r.minute),
+            calls: num(r.calls),
+            failures: num(r.failures),
+            rejections: num(r.rejections),
+            timeouts: num(r.timeouts),
+            slowCalls: num(r.slow_calls),
+            fallbacks
+          })
+        })
+        // minutes with fallbacks but no call recorded
+        for (const [key, fallbacks] of fallbacksOf) {
+          const [breakerName, minute] = key.split("\u0000") as [string, string]
+          out.push(Ledger.callStatsOf({
+            breakerName,
+            minute: date(minute),
+            calls: 0,
+            failures: 0,
+            rejections: 0,
+            timeouts: 0,
+            slowCalls: 0,
+            fallbacks
+          }))
+        }
+        return out.sort((a, b) => a.minute.getTime() - b.minute.getTime() || (a.breakerName < b.breakerName ? -1 : 1))
+      }).pipe(Effect.mapError(toLedgerError("call statistics")))
+
+    const usage = (q?: Ledger.UsageQuery): Effect.Effect<ReadonlyArray<Ledger.UsageSummary>, Ledger.LedgerError> => {
+      const key = q?.by === "run" ? sql`COALESCE(run_id, '-')` : sql`node`
+      const since = q?.since === undefined ? sql`` : sql`WHERE created_at >= ${iso(q.since)}`
+      return sql<{ key: string; calls: unknown; tokens_in: unknown; tokens_out: unknown; cost_usd: unknown }>`
+        SELECT ${key} AS key, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,
+          SUM(cost_usd) AS cost_usd
+        FROM ${sql(t.usage)} ${since} GROUP BY ${key} ORDER BY SUM(cost_usd) DESC, ${key} LIMIT ${limitOf(q, 100)}`.pipe(
+        Effect.map((rows) =>
+          rows.map((r) =>
+            new Ledger.UsageSummary({
+              key: r.key,
+              calls: num(r.calls),
+              tokensIn: num(r.tokens_in),
+              tokensOut: num(r.tokens_out),
+              costUsd: num(r.cost_usd)
+            }, true)
+          )
+        ),
+        Effect.mapError(toLedgerError("usage"))
+      )
+    }
+
+    /** one grouped, indexed query per table; never a per-row subquery */
     const summary = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const since = new Date(now - 24 * 3600_000).toISOString()
-      const f = yield* sql<{ breaker_name: string; total: number | string; day: number | string | null; last_at: string | null }>`
-        SELECT breaker_name, COUNT(*) AS total,
-          SUM(CASE WHEN created_at >= ${since} THEN 1 ELSE 0 END) AS day,
-          MAX(created_at) AS last_at
-        FROM ${sql(t.failures)} GROUP BY breaker_name`
-      const tr = yield* sql<{ breaker_name: string; total: number | string }>`
-        SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.transitions)} GROUP BY breaker_name`
-      const latest = yield* sql<{ breaker_name: string; to_state: string }>`
-        SELECT t.breaker_name, t.to_state FROM ${sql(t.transitions)} t
-        WHERE t.id = (SELECT MAX(t2.id) FROM ${sql(t.transitions)} t2 WHERE t2.breaker_name = t.breaker_name)`
-      const fb = yield* sql<{ breaker_name: string; total: number | string }>`
-        SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.fallbacks)} GROUP BY breaker_name`
-      const names = new Set<string>([...f, ...tr, ...fb].map((r) => r.breaker_name))
-      const byName = <R extends { breaker_name: string }>(rows: ReadonlyArray<R>) => new Map(rows.map((r) => [r.breaker_name, r]))
-      const fm = byName(f), tm = byName(tr), lm = byName(latest), bm = byName(fb)
+      const since = new Date(now - DAY_MILLIS).toISOString()
+      const sinceMinute = Ledger.minuteOf(now - DAY_MILLIS)
+      // the running totals (one row per breaker); a 0.1 file read without migrating has none: count
+      const totals = yield* sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+        SELECT breaker_name, failures, last_failure_at AS last_at, transitions, fallbacks FROM ${sql(t.totals)}
+        WHERE failures > 0 OR transitions > 0 OR fallbacks > 0`.pipe(
+        Effect.catchAll(() =>
+          sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+            SELECT breaker_name, SUM(f) AS failures, MAX(l) AS last_at, SUM(tr) AS transitions, SUM(fb) AS fallbacks FROM (
+              SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+              UNION ALL
+              SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
+              UNION ALL
+              SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
+            ) x GROUP BY breaker_name`
+        )
+      )
+      // the last 24 hours: one covering range of the (breaker_name, created_at) index per breaker
+      // (a correlated count per breaker of the totals, not per row)
+      const day = yield* sql<{ breaker_name: string; total: unknown }>`
+        SELECT b.breaker_name, (SELECT COUNT(*) FROM ${sql(t.failures)} f
+          WHERE f.breaker_name = b.breaker_name AND f.created_at >= ${since}) AS total
+        FROM ${sql(t.totals)} b WHERE b.failures > 0`.pipe(
+        Effect.catchAll(() =>
+          sql<{ breaker_name: string; total: unknown }>`
+            SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.failures)}
+            WHERE created_at >= ${since} GROUP BY breaker_name`
+        )
+      )
+      const latest = yield* sql<{ breaker_name: string; to_state: string; reason: string; created_at: string }>`
+        SELECT t.breaker_name, t.to_state, t.reason, t.created_at
+        FROM (SELECT breaker_name, MAX(id) AS id FROM ${sql(t.transitions)} GROUP BY breaker_name) m
+        JOIN ${sql(t.transitions)} t ON t.id = m.id`
+      // tables added in 0.2 may be missing in an older file read without migrating (CLI, dashboard)
+      const stats = yield* sql<{ breaker_name: string; calls: unknown; failures: unknown; timeouts: unknown; rejections: unknown }>`
+        SELECT breaker_name, SUM(calls) AS calls, SUM(failures) AS failures, SUM(timeouts) AS timeouts,
+          SUM(rejections) AS rejections
+        FROM ${sql(t.stats)} WHERE minute >= ${sinceMinute} GROUP BY breaker_name`.pipe(
+        Effect.orElseSucceed(() => [])
+      )
+      const sfb = yield* sql<{ breaker_name: string; strategy: string; total: unknown }>`
+        SELECT breaker_name, strategy, SUM(count) AS total FROM ${sql(t.statsFallbacks)}
+        WHERE minute >= ${sinceMinute} GROUP BY breaker_name, strategy`.pipe(Effect.orElseSucceed(() => []))
+      const names = new Set<string>([...totals, ...latest, ...stats, ...sfb].map((r) => r.breaker_name))
+      const byName = <R extends { breaker_name: string }>(rows: ReadonlyArray<R>) =>
+        new Map(rows.map((r) => [r.breaker_name, r]))
+      const fm = byName(totals), dm = byName(day), lm = byName(latest), sm = byName(stats)
+      const fallbacksOf = new Map<string, Record<string, number>>()
+      for (const r of sfb) {
+        const m = fallbacksOf.get(r.breaker_name) ?? {}
+        m[r.strategy] = num(r.total)
+        fallbacksOf.set(r.breaker_name, m)
+      }
       return Array.from(names).sort().map((name) => {
         const fr = fm.get(name)
+        const l = lm.get(name)
+        const s = sm.get(name)
+        const calls = num(s?.calls)
+        const failed = num(s?.failures) + num(s?.timeouts)
         return new Ledger.BreakerSummary({
           breakerName: name,
-          state: (lm.get(name)?.to_state ?? "CLOSED") as Ledger.BreakerState,
-          failuresTotal: Number(fr?.total ?? 0),
-          failuresLast24h: Number(fr?.day ?? 0),
+          state: (l?.to_state ?? "CLOSED") as Ledger.BreakerState,
+          failuresTotal: num(fr?.failures),
+          failuresLast24h: num(dm.get(name)?.total),
           lastFailureAt: fr?.last_at ? date(fr.last_at) : null,
-          transitions: Number(tm.get(name)?.total ?? 0),
-          fallbacksServed: Number(bm.get(name)?.total ?? 0),
-          since: null,
-          reason: null,
-          calls: 0,
-          failures: 0,
-          failureRate: 0,
-          rejections: 0,
-          fallbacks: {}
-        })
+          transitions: num(fr?.transitions),
+          fallbacksServed: num(fr?.fallbacks),
+          since: l === undefined ? null : date(l.created_at),
+          reason: l === undefined ? null : l.reason,
+          calls,
+          failures: failed,
+          failureRate: calls === 0 ? 0 : Math.min(1, failed / calls),
+          rejections: num(s?.rejections),
+          fallbacks: fallbacksOf.get(name) ?? {}
+        }, true)
       })
     }).pipe(Effect.mapError(toLedgerError("the summary")))
 
-    return { failures, transitions, fallbacks, quarantines, summary }
+    return { failures, transitions, fallbacks, quarantines, callStats, usage, summary }
   })
 
-const describeCause = (cause: Cause.Cause<unknown>) => {
+/**
+ * Deletes rows created before `cutoff` from every ledger table, keeping each
+ * breaker's latest transition. Returns how many rows went.
+ */
+export const prune = (prefix: string, cutoff: Date): Effect.Effect<number, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = tables(prefix)
+    const before = iso(cutoff)
+    const minute = Ledger.minuteOf(cutoff.getTime())
+    const keep = sql`id NOT IN (SELECT MAX(id) FROM ${sql(t.transitions)} GROUP BY breaker_name)`
+    const targets = [
+      [t.failures, sql`created_at < ${before}`],
+      [t.transitions, sql`created_at < ${before} AND ${keep}`],
+      [t.fallbacks, sql`created_at < ${before}`],
+      [t.quarantines, sql`created_at < ${before}`],
+      [t.usage, sql`created_at < ${before}`],
+      [t.stats, sql`minute < ${minute}`],
+      [t.statsFallbacks, sql`minute < ${minute}`]
+    ] as const
+    const counted = [[t.failures, "failures"], [t.transitions, "transitions"], [t.fallbacks, "fallbacks"]] as const
+    return yield* sql.withTransaction(Effect.gen(function*() {
+      // the running totals lose what goes (counted per breaker over the time index, before deleting)
+      for (const [table, column] of counted) {
+        const condition = targets.find(([name]) => name === table)![1]
+        const gone = yield* sql<{ breaker_name: string; n: unknown }>`
+          SELECT breaker_name, COUNT(*) AS n FROM ${sql(table)} WHERE ${condition} GROUP BY breaker_name`
+        for (const g of gone) {
+          yield* sql`UPDATE ${sql(t.totals)} SET ${sql(column)} = ${sql(column)} - ${num(g.n)}
+            WHERE breaker_name = ${g.breaker_name}`
+        }
+      }
+      yield* sql`UPDATE ${sql(t.totals)} SET last_failure_at = NULL WHERE failures <= 0`
+      let total = 0
+      for (const [table, condition] of targets) {
+        const [row] = yield* sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(table)} WHERE ${condition}`
+        const n = num(row?.n)
+        if (n > 0) yield* sql`DELETE FROM ${sql(table)} WHERE ${condition}`
+        total += n
+      }
+      return total
+    }))
+  })
+
+/** `prune` with the cutoff `olderThan` before the `Clock`'s now */
+export const pruneOlderThan = (
+  prefix: string,
+  olderThan: Duration.DurationInput
+): Effect.Effect<number, Ledger.LedgerError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const age = Ledger.parseAge(olderThan)
+    if (Option.isNone(age)) {
+      return yield* new Ledger.LedgerError({ message: `not a duration: ${JSON.stringify(olderThan)} (try 30d, 12h, 90m)` })
+    }
+    yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    const now = yield* Clock.currentTimeMillis
+    return yield* prune(prefix, new Date(now - Duration.toMillis(age.value))).pipe(
+      Effect.mapError((e) => new Ledger.LedgerError({ message: `could not prune the ledger: ${e.message}`, cause: e }))
+    )
+  })
+
+const describeCause = (cause: Cause.Cause<unknown>): string => {
   const e = Cause.squash(cause)
-  return e instanceof Error ? e.message : String(e)
+  let message: string
+  try {
+    if (e instanceof Error) {
+      const inner = (e as { cause?: unknown }).cause
+      message = inner instanceof Error && inner.message !== "" && inner.message !== e.message
+        ? `${e.message}: ${inner.message}`
+        : e.message
+    } else {
+      message = String(e)
+    }
+  } catch {
+    message = "unknown error"
+  }
+  return message.replace(/\s+/g, " ").trim()
 }
 
-/** the read-write ledger: migrations, write queue, background writer */
-export const make = (options: Ledger.SqlOptions): Effect.Effect<Ledger.Ledger, SqlError, SqlClient.SqlClient | Scope.Scope> =>
+/** how a ledger reaches its database: every attempt opens it afresh in its own scope */
+export interface Connector {
+  /** what the log names (a file path, "Postgres at host:port") */
+  readonly target: string
+  readonly connect: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope>
+}
+
+interface Connection {
+  readonly sql: SqlClient.SqlClient
+  readonly reader: Effect.Effect.Success<ReturnType<typeof makeReader>>
+  readonly dialect: "pg" | "sqlite" | "other"
+}
+
+interface Batch {
+  readonly items: Array<Item>
+  readonly counters: Array<Ledger.CallCounter>
+  readonly callSeq: number
+  settled: boolean
+}
+
+/** a FIFO with O(1) push and shift */
+class Deque<A> {
+  private items: Array<A | undefined> = []
+  private head = 0
+  get length(): number {
+    return this.items.length - this.head
+  }
+  push(a: A): void {
+    this.items.push(a)
+  }
+  shift(): A | undefined {
+    if (this.head >= this.items.length) return undefined
+    const a = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return a
+  }
+  take(n: number): Array<A> {
+    const count = Math.min(n, this.length)
+    const out = this.items.slice(this.head, this.head + count) as Array<A>
+    if (this.head + count >= this.items.length) {
+      this.items = []
+      this.head = 0
+    } else {
+      for (let i = this.head; i < this.head + count; i++) this.items[i] = undefined
+      this.head += count
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head)
+        this.head = 0
+      }
+    }
+    return out
+  }
+}
+
+const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.DurationInput, field: string) =>
+  Effect.suspend(() => {
+    const decoded = Duration.decodeUnknown(value ?? fallback)
+    return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) >= 0
+      ? Effect.succeed(decoded.value)
+      : Effect.fail(new Ledger.LedgerError({ message: `${field} must be a duration such as "10 seconds", got ${JSON.stringify(value)}` }))
+  })
+
+/** the default reopen schedule: exponential from 1 second, capped at 1 minute */
+export const defaultReopenSchedule: Schedule.Schedule<unknown> = Schedule.exponential("1 second").pipe(
+  Schedule.union(Schedule.spaced("1 minute"))
+)
+
+/** the default write retry: exponential from 20 ms, at most 2 s apart, for up to 30 seconds */
+export const defaultWriteRetry: Schedule.Schedule<unknown> = Schedule.exponential("20 millis").pipe(
+  Schedule.union(Schedule.spaced("2 seconds")),
+  Schedule.upTo("30 seconds")
+)
+
+/** the read-write ledger: connection (degraded mode), migrations, write queue, background writer, retention */
+export const make = (
+  options: Ledger.SqlOptions,
+  connector: Connector
+): Effect.Effect<Ledger.Ledger, Ledger.LedgerError, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.tablePrefix ?? "cb_"
-    const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError }).pipe(Effect.orDie)
-    const sql = yield* SqlClient.SqlClient
-    yield* sql.onDialectOrElse({
-      // better-sqlite3 is synchronous: a long busy timeout would block the whole event
-      // loop, so wait at most 50 ms in SQLite and retry from Effect instead
-      sqlite: () => sql`PRAGMA busy_timeout = 50`.pipe(Effect.ignore),
-      orElse: () => Effect.void
-    })
-    yield* migrate(prefix).pipe(
-      Effect.retry(Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(8)))),
-      // a broken migration is a bug in this library, not something callers handle
-      Effect.catchTag("MigrationError", (e) => Effect.die(e))
-    )
-    const reader = yield* makeReader(prefix)
-
+    const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    const flushTimeout = yield* durationOf(options.flushTimeout, "10 seconds", "flushTimeout")
+    const retention = options.retention === undefined ? undefined : Ledger.parseAge(options.retention)
+    if (retention !== undefined && Option.isNone(retention)) {
+      return yield* new Ledger.LedgerError({ message: `retention must be a duration such as "30 days", got ${JSON.stringify(options.retention)}` })
+    }
+    const pruneInterval = yield* durationOf(options.pruneInterval, "1 hour", "pruneInterval")
+    const reopenSchedule = options.reopenSchedule ?? defaultReopenSchedule
+    const writeRetry = options.writeRetry ?? defaultWriteRetry
     const capacity = Math.max(1, options.queueCapacity ?? 100_000)
     const batchSize = Math.max(1, options.batchSize ?? 1_000)
-    const queue = yield* Queue.sliding<Item>(capacity)
-    let offered = 0
+    const layerScope = yield* Effect.scope
+
+    // --- state: every record is recorded once and ends written or dropped, exactly once ---
+    const buffer = new Deque<Item>()
+    let counters = new Map<string, Ledger.CallCounter>()
+    let recorded = 0
     let written = 0
     let dropped = 0
-    let waiters: Array<{ readonly target: number; readonly done: Deferred.Deferred<void> }> = []
+    let lastError: string | null = null
+    let callSeq = 0
+    let callSettled = 0
+    let inFlight: Batch | undefined
+    let connection: Connection | undefined
+    let wake: Deferred.Deferred<void> | undefined
+    let waiters: Array<{ readonly target: number; readonly callTarget: number; readonly done: Deferred.Deferred<boolean> }> = []
+
+    const wakeWriter = () => {
+      if (wake !== undefined) {
+        const w = wake
+        wake = undefined
+        Deferred.unsafeDone(w, Exit.void)
+      }
+    }
+
+    const settleWaiters = () => {
+      if (waiters.length === 0) return
+      const done = written + dropped
+      const ready = waiters.filter((w) => w.target <= done && w.callTarget <= callSettled)
+      if (ready.length === 0) return
+      waiters = waiters.filter((w) => !(w.target <= done && w.callTarget <= callSettled))
+      for (const w of ready) Deferred.unsafeDone(w.done, Exit.succeed(true))
+    }
+
+    let dropWarnings = 0
+    const countDropped = (n: number, why: string): Effect.Effect<void> => {
+      if (n <= 0) return Effect.void
+      dropped += n
+      dropWarnings++
+      return Effect.zipRight(
+        Metric.incrementBy(droppedRecords, n),
+        dropWarnings === 1 || dropWarnings % 100 === 0
+          ? Effect.logWarning(`agentarmour ledger (${connector.target}): ${n} records dropped (${dropped} so far): ${why}`)
+          : Effect.void
+      )
+    }
+
+    const settle = (batch: Batch, outcome: { readonly ok: true } | { readonly ok: false; readonly why: string }) =>
+      Effect.suspend(() => {
+        if (batch.settled) return Effect.void
+        batch.settled = true
+        if (inFlight === batch) inFlight = undefined
+        if (batch.callSeq > callSettled) callSettled = batch.callSeq
+        const effect = outcome.ok
+          ? Effect.sync(() => {
+            written += batch.items.length
+          })
+          : countDropped(batch.items.length, outcome.why)
+        return Effect.zipRight(effect, Effect.sync(settleWaiters))
+      })
 
     const offer = (item: Item): Effect.Effect<void> =>
       Effect.suspend(() => {
-        offered++
-        const size = queue.unsafeSize()
-        if (size._tag === "Some" && size.value >= capacity) {
-          dropped++
-          // the write for `offered` still counts as done when it is dropped
-          written++
+        recorded++
+        buffer.push(item)
+        wakeWriter()
+        if (buffer.length > capacity) {
+          buffer.shift()
           return Effect.zipRight(
-            Metric.increment(droppedRecords),
-            dropped === 1 || dropped % 1000 === 0
-              ? Effect.logWarning(`agentarmour ledger: write queue full (${capacity}); ${dropped} oldest records dropped so far`)
-              : Effect.void
-          ).pipe(Effect.zipRight(Queue.offer(queue, item)), Effect.asVoid)
+            countDropped(1, `write queue full (${capacity}), the oldest record went`),
+            Effect.sync(settleWaiters)
+          )
         }
-        return Queue.offer(queue, item)
+        return Effect.void
       })
 
-    const insert = (items: ReadonlyArray<Item>) => {
-      const rows: { [K in Item["_tag"]]: Array<Record<string, string>> } = {
-        failure: [],
-        transition: [],
-        fallback: [],
-        quarantine: []
+    let dirty: Deferred.Deferred<void> | undefined
+    const addCounter = (breakerName: string, at: Date, add: (c: Ledger.CallCounter) => void) => {
+      callSeq++
+      if (dirty !== undefined) {
+        const d = dirty
+        dirty = undefined
+        Deferred.unsafeDone(d, Exit.void)
       }
-      for (const item of items) rows[item._tag].push(toRow[item._tag](item.record as never))
-      // SQLite allows 32766 bound parameters per statement: 7 columns x 500 rows stays well below
-      const chunks = <A>(rows: Array<A>) => {
-        const out: Array<Array<A>> = []
-        for (let i = 0; i < rows.length; i += 500) out.push(rows.slice(i, i + 500))
-        return out
-      }
-      return sql.withTransaction(Effect.gen(function*() {
-        for (const kind of KINDS) {
-          for (const c of chunks(rows[kind])) yield* sql`INSERT INTO ${sql(t[TABLE_OF[kind]])} ${sql.insert(c)}`
-        }
-      }))
+      Ledger.countCall(counters, breakerName, at, add)
     }
 
+    // --- writing ---
+    const insertRows = (
+      sql: SqlClient.SqlClient,
+      dialect: Connection["dialect"],
+      table: string,
+      rows: Array<Row>,
+      total?: "failures" | "transitions" | "fallbacks"
+    ) => {
+      if (rows.length === 0) return Effect.void
+      const columns = Object.keys(rows[0]!)
+      if (dialect === "pg") {
+        // one statement per table whatever the batch size: arrays bound as parameters, unnest into
+        // rows; the per-breaker totals are upserted by the same statement (a data-modifying CTE)
+        const arrays = columns.map((c) => rows.map((r) => r[c] ?? null))
+        const casts = columns.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? "text"}[]`).join(", ")
+        const insert = `INSERT INTO "${table}" (${columns.join(", ")}) SELECT * FROM unnest(${casts})`
+        const tt = `"${t.totals}"`
+        const statement = total === undefined ? insert : `WITH ins AS (${insert} RETURNING breaker_name, created_at)
+          INSERT INTO ${tt} (breaker_name, failures, last_failure_at, transitions, fallbacks)
+          SELECT breaker_name,
+            ${total === "failures" ? "COUNT(*)" : "0"}, ${total === "failures" ? "MAX(created_at)" : "NULL"},
+            ${total === "transitions" ? "COUNT(*)" : "0"}, ${total === "fallbacks" ? "COUNT(*)" : "0"}
+          FROM ins GROUP BY breaker_name
+          ON CONFLICT (breaker_name) DO UPDATE SET
+            failures = ${tt}.failures + excluded.failures,
+            last_failure_at = CASE
+              WHEN excluded.last_failure_at IS NULL OR ${tt}.last_failure_at >= excluded.last_failure_at
+              THEN ${tt}.last_failure_at ELSE excluded.last_failure_at END,
+            transitions = ${tt}.transitions + excluded.transitions,
+            fallbacks = ${tt}.fallbacks + excluded.fallbacks`
+        return sql.unsafe(statement, arrays as never).pipe(Effect.asVoid)
+      }
+      // SQLite allows 32766 bound parameters per statement: 8 columns x 500 rows stays well below
+      return Effect.forEach(
+        Array.from({ length: Math.ceil(rows.length / 500) }, (_, i) => rows.slice(i * 500, i * 500 + 500)),
+        (chunk) => sql`INSERT INTO ${sql(table)} ${sql.insert(chunk)}`,
+        { discard: true }
+      )
+    }
+
+    const upsertCounters = (sql: SqlClient.SqlClient, list: Array<Ledger.CallCounter>) =>
+      Effect.gen(function*() {
+        if (list.length === 0) return
+        const calls = list.filter((c) => c.calls + c.rejections > 0).map((c) => ({
+          breaker_name: c.breakerName,
+          minute: c.minute,
+          calls: c.calls,
+          failures: c.failures,
+          rejections: c.rejections,
+          timeouts: c.timeouts,
+          slow_calls: c.slowCalls
+        }))
+        const s = sql(t.stats)
+        for (let i = 0; i < calls.length; i += 500) {
+          yield* sql`INSERT INTO ${s} ${sql.insert(calls.slice(i, i + 500))}
+            ON CONFLICT (breaker_name, minute) DO UPDATE SET
+              calls = ${s}.calls + excluded.calls,
+              failures = ${s}.failures + excluded.failures,
+              rejections = ${s}.rejections + excluded.rejections,
+              timeouts = ${s}.timeouts + excluded.timeouts,
+              slow_calls = ${s}.slow_calls + excluded.slow_calls`
+        }
+        const fallbacks = list.flatMap((c) =>
+          Object.entries(c.fallbacks).map(([strategy, count]) => ({
+            breaker_name: c.breakerName,
+            minute: c.minute,
+            strategy,
+            count
+          }))
+        )
+        const f = sql(t.statsFallbacks)
+        for (let i = 0; i < fallbacks.length; i += 500) {
+          yield* sql`INSERT INTO ${f} ${sql.insert(fallbacks.slice(i, i + 500))}
+            ON CONFLICT (breaker_name, minute, strategy) DO UPDATE SET count = ${f}.count + excluded.count`
+        }
+      })
+
+    /** adds a batch's failures, transitions and fallbacks to the per-breaker totals */
+    const upsertTotals = (sql: SqlClient.SqlClient, rows: Record<Kind, Array<Row>>) => {
+      const acc = new Map<string, { breaker_name: string; failures: number; last_failure_at: string | null; transitions: number; fallbacks: number }>()
+      const get = (name: string) => {
+        let a = acc.get(name)
+        if (a === undefined) {
+          acc.set(name, a = { breaker_name: name, failures: 0, last_failure_at: null, transitions: 0, fallbacks: 0 })
+        }
+        return a
+      }
+      for (const r of rows.failure) {
+        const a = get(r["breaker_name"] as string)
+        a.failures++
+        const at = r["created_at"] as string
+        if (a.last_failure_at === null || at > a.last_failure_at) a.last_failure_at = at
+      }
+      for (const r of rows.transition) get(r["breaker_name"] as string).transitions++
+      for (const r of rows.fallback) get(r["breaker_name"] as string).fallbacks++
+      if (acc.size === 0) return Effect.void
+      const s = sql(t.totals)
+      const list = Array.from(acc.values())
+      return Effect.forEach(
+        Array.from({ length: Math.ceil(list.length / 500) }, (_, i) => list.slice(i * 500, i * 500 + 500)),
+        (chunk) =>
+          sql`INSERT INTO ${s} ${sql.insert(chunk)}
+            ON CONFLICT (breaker_name) DO UPDATE SET
+              failures = ${s}.failures + excluded.failures,
+              last_failure_at = CASE
+                WHEN excluded.last_failure_at IS NULL OR ${s}.last_failure_at >= excluded.last_failure_at
+                THEN ${s}.last_failure_at ELSE excluded.last_failure_at END,
+              transitions = ${s}.transitions + excluded.transitions,
+              fallbacks = ${s}.fallbacks + excluded.fallbacks`,
+        { discard: true }
+      )
+    }
+
+    const writeBatch = (conn: Connection, batch: Batch) =>
+      Effect.suspend(() => {
+        const rows: Record<Kind, Array<Row>> = { failure: [], transition: [], fallback: [], quarantine: [], usage: [] }
+        for (const item of batch.items) {
+          const [kind, row] = toRow(item)
+          rows[kind].push(row)
+        }
+        const { dialect, sql } = conn
+        const totalOf = { failure: "failures", transition: "transitions", fallback: "fallbacks" } as const
+        const write = Effect.gen(function*() {
+          for (const kind of ["failure", "transition", "fallback", "quarantine", "usage"] as const) {
+            const total = dialect === "pg" && kind in totalOf ? totalOf[kind as keyof typeof totalOf] : undefined
+            yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind], total)
+          }
+          yield* upsertCounters(sql, batch.counters)
+          if (dialect !== "pg") yield* upsertTotals(sql, rows)
+        })
+        // in Postgres a batch of one kind is one statement, atomic by itself: no BEGIN/COMMIT round trips
+        const kinds = Object.values(rows).filter((r) => r.length > 0).length
+        return dialect === "pg" && kinds === 1 && batch.counters.length === 0 ? write : sql.withTransaction(write)
+      })
+
     let failing = false
-    const writeBatch = (items: ReadonlyArray<Item>) =>
-      insert(items).pipe(
-        Effect.tapErrorCause((cause) =>
-          Effect.zipRight(
-            Metric.increment(writeErrors),
-            failing
-              ? Effect.void
-              : Effect.logWarning(
-                `agentarmour ledger: writing ${items.length} records failed, retrying with backoff: ${describeCause(cause)}`
+    /** writes one batch with retries; defects (a failed ROLLBACK, a driver crash) are retried and counted like errors */
+    const attemptWrite = (conn: Connection, batch: Batch) =>
+      writeBatch(conn, batch).pipe(
+        Effect.catchAllDefect((defect) => Effect.fail(defect)),
+        Effect.tapError((error) =>
+          Effect.gen(function*() {
+            const why = describeCause(Cause.fail(error))
+            lastError = why
+            yield* Metric.increment(writeErrors)
+            // a transaction left open by a failed COMMIT/ROLLBACK would block every later batch
+            if (conn.dialect === "sqlite") yield* Effect.ignore(Effect.catchAllDefect(conn.sql`ROLLBACK`, () => Effect.void))
+            if (!failing) {
+              failing = true
+              yield* Effect.logWarning(
+                `agentarmour ledger (${connector.target}): writing ${batch.items.length} records failed, retrying: ${why}`
               )
-          ).pipe(Effect.zipRight(Effect.sync(() => (failing = true))))
+            }
+          })
         ),
-        // locked (SQLITE_BUSY), read-only or full: back off and try again; nothing is lost meanwhile
-        Effect.retry(Schedule.exponential("20 millis").pipe(Schedule.union(Schedule.spaced("2 seconds")))),
-        Effect.tap(() =>
-          failing
-            ? Effect.zipRight(
-              Effect.logInfo(`agentarmour ledger: writes recovered`),
-              Effect.sync(() => (failing = false))
+        Effect.retry(writeRetry),
+        Effect.matchEffect({
+          onFailure: (error) => settle(batch, { ok: false, why: `write failed after retries: ${describeCause(Cause.fail(error))}` }),
+          onSuccess: () =>
+            Effect.zipRight(
+              failing
+                ? Effect.zipRight(
+                  Effect.logInfo(`agentarmour ledger (${connector.target}): writes recovered`),
+                  Effect.sync(() => {
+                    failing = false
+                    lastError = null
+                  })
+                )
+                : Effect.void,
+              settle(batch, { ok: true })
             )
-            : Effect.void
+        })
+      )
+
+    const takeBatch = (): Batch | undefined => {
+      const items = buffer.take(batchSize)
+      const list = counters.size === 0 ? [] : Array.from(counters.values())
+      if (list.length > 0) counters = new Map()
+      if (items.length === 0 && list.length === 0) return undefined
+      return { items, counters: list, callSeq, settled: false }
+    }
+
+    const writerStep: Effect.Effect<void> = Effect.suspend(() => {
+      const batch = takeBatch()
+      if (batch === undefined) {
+        if (callSettled < callSeq) callSettled = callSeq
+        settleWaiters()
+        const d = Deferred.unsafeMake<void>(FiberId.none)
+        wake = d
+        return Deferred.await(d)
+      }
+      inFlight = batch
+      const conn = connection
+      if (conn === undefined) {
+        return settle(batch, { ok: false, why: `the database is not open (${lastError ?? "opening"})` })
+      }
+      return attemptWrite(conn, batch)
+    })
+
+    let writerFiber = yield* Effect.forkIn(Effect.forever(writerStep), layerScope)
+
+    /** the flush deadline passed: everything still pending is counted dropped, the writer starts afresh */
+    const abandon = Effect.gen(function*() {
+      const old = writerFiber
+      const batch = inFlight
+      const queued = buffer.take(buffer.length)
+      const list = Array.from(counters.values())
+      counters = new Map()
+      if (batch !== undefined) {
+        yield* settle(batch, { ok: false, why: `not written within flushTimeout ${Duration.format(flushTimeout)}` })
+      }
+      yield* settle({ items: queued, counters: list, callSeq, settled: false }, {
+        ok: false,
+        why: `not written within flushTimeout ${Duration.format(flushTimeout)}`
+      })
+      // the old writer may be stuck in the database: interrupt it without waiting for it
+      yield* Fiber.interruptFork(old)
+      writerFiber = yield* Effect.forkIn(Effect.forever(writerStep), layerScope)
+      return (batch?.items.length ?? 0) + queued.length
+    })
+
+    /** waits until everything offered so far is written or dropped, for at most `flushTimeout` */
+    const flushFor = (deadline: Duration.Duration, abandonAtDeadline = true): Effect.Effect<number> =>
+      Effect.suspend(() => {
+        const target = recorded
+        const callTarget = callSeq
+        if (written + dropped >= target && callSettled >= callTarget) return Effect.succeed(0)
+        const done = Deferred.unsafeMake<boolean>(FiberId.none)
+        waiters.push({ target, callTarget, done })
+        wakeWriter()
+        return Effect.gen(function*() {
+          // a timer fiber completes the same Deferred: no interruption is needed, so this
+          // returns in time even inside an uninterruptible finalizer
+          const timer = yield* Effect.forkDaemon(
+            Effect.interruptible(Effect.zipRight(Effect.sleep(deadline), Deferred.succeed(done, false)))
+          )
+          const ok = yield* Deferred.await(done)
+          yield* Fiber.interruptFork(timer)
+          if (ok) return 0
+          waiters = waiters.filter((w) => w.done !== done)
+          return abandonAtDeadline ? yield* abandon : 0
+        })
+      })
+
+    const flush = Effect.asVoid(flushFor(flushTimeout))
+
+    // --- opening (degraded mode until it works) ---
+    const openOnce: Effect.Effect<Connection, string> = Effect.gen(function*() {
+      const child = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
+      const exit = yield* Effect.exit(Effect.gen(function*() {
+        const sql = yield* connector.connect
+        const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, sqlite: () => "sqlite" as const, orElse: () => "other" as const })
+        if (dialect === "sqlite") {
+          // better-sqlite3 is synchronous: a long busy timeout would block the whole event
+          // loop, so wait at most 50 ms in SQLite and retry from Effect instead
+          yield* Effect.ignore(sql`PRAGMA busy_timeout = 50`)
+        }
+        yield* migrate(prefix).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql),
+          // another process migrating at the same moment (a lock in SQLite, a duplicate
+          // catalog row or migration id in Postgres): wait for it a little
+          Effect.retry({
+            schedule: Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(6))),
+            while: (e) => dialect !== "sqlite" || /busy|locked/i.test(describeCause(Cause.fail(e)))
+          })
+        )
+        const reader = yield* Effect.provideService(makeReader(prefix), SqlClient.SqlClient, sql)
+        return { sql, reader, dialect } satisfies Connection
+      }).pipe(Scope.extend(child)))
+      if (Exit.isSuccess(exit)) return exit.value
+      yield* Scope.close(child, Exit.void)
+      return yield* Effect.fail(Cause.isInterruptedOnly(exit.cause) ? "interrupted" : describeCause(exit.cause))
+    })
+
+    const first = yield* Effect.either(openOnce)
+    if (first._tag === "Right") {
+      connection = first.right
+    } else {
+      lastError = first.left
+      yield* Effect.logWarning(
+        `agentarmour ledger: cannot open ${connector.target}: ${first.left}. Running degraded: records are counted ` +
+          `as dropped (Ledger.stats) and opening is retried in the background.`
+      )
+      yield* Effect.forkIn(
+        openOnce.pipe(
+          Effect.tapError((why) => Effect.sync(() => (lastError = why))),
+          Effect.retry(reopenSchedule),
+          Effect.flatMap((conn) =>
+            Effect.zipRight(
+              Effect.sync(() => {
+                connection = conn
+                lastError = null
+              }),
+              Effect.logInfo(`agentarmour ledger: ${connector.target} is open again; writing resumes`)
+            )
+          ),
+          Effect.ignore
         ),
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.failCause(cause) : Effect.logError("agentarmour ledger writer", cause)
-        )
+        layerScope
       )
+    }
 
-    const settle = Effect.suspend(() => {
-      const ready = waiters.filter((w) => w.target <= written)
-      if (ready.length === 0) return Effect.void
-      waiters = waiters.filter((w) => w.target > written)
-      return Effect.forEach(ready, (w) => Deferred.succeed(w.done, undefined), { discard: true })
-    })
-
-    const writer = Effect.forever(
-      Effect.flatMap(Queue.takeBetween(queue, 1, batchSize), (chunk) => {
-        const items = Array.from(chunk)
-        return writeBatch(items).pipe(
-          Effect.zipRight(Effect.sync(() => (written += items.length))),
-          Effect.zipRight(settle)
-        )
-      })
+    // the per-minute call counters reach the database about a second after they change
+    // (the ticker sleeps only while there are counters to write, so an idle ledger arms no timer)
+    yield* Effect.forkIn(
+      Effect.forever(Effect.suspend(() => {
+        if (counters.size === 0) {
+          const d = Deferred.unsafeMake<void>(FiberId.none)
+          dirty = d
+          return Deferred.await(d)
+        }
+        return Effect.zipRight(Effect.sleep("1 second"), Effect.sync(wakeWriter))
+      })),
+      layerScope
     )
-    yield* Effect.forkScoped(writer)
 
-    const flush: Effect.Effect<void> = Effect.suspend(() => {
-      const target = offered
-      if (written >= target) return Effect.void
-      return Effect.flatMap(Deferred.make<void>(), (done) => {
-        waiters.push({ target, done })
-        return Effect.zipRight(settle, Deferred.await(done))
+    if (retention !== undefined && Option.isSome(retention)) {
+      const age = retention.value
+      const pruneOnce = Effect.suspend(() => {
+        const conn = connection
+        if (conn === undefined) return Effect.void
+        return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          prune(prefix, new Date(now - Duration.toMillis(age))).pipe(
+            Effect.provideService(SqlClient.SqlClient, conn.sql),
+            Effect.flatMap((n) =>
+              n > 0 ? Effect.logDebug(`agentarmour ledger: retention removed ${n} rows older than ${Duration.format(age)}`) : Effect.void
+            ),
+            Effect.catchAllCause((cause) =>
+              Effect.logWarning(`agentarmour ledger: retention pruning failed: ${describeCause(cause)}`)
+            )
+          ))
       })
-    })
+      yield* Effect.forkIn(Effect.repeat(pruneOnce, Schedule.spaced(pruneInterval)), layerScope)
+    }
 
-    // closing the scope writes everything queued (bounded, so a dead database cannot hang shutdown)
+    // closing the scope writes everything queued, for at most flushTimeout whatever the database does
     yield* Effect.addFinalizer(() =>
-      flush.pipe(
-        Effect.timeoutOption(Duration.seconds(10)),
-        Effect.flatMap((done) =>
-          done._tag === "Some"
-            ? Effect.void
-            : Effect.logError(`agentarmour ledger: ${offered - written} records could not be written before shutdown`)
-        )
-      )
+      Effect.flatMap(flushFor(flushTimeout), (lost) =>
+        lost > 0
+          ? Effect.logError(
+            `agentarmour ledger (${connector.target}): ${lost} records could not be written before shutdown ` +
+              `(flushTimeout ${Duration.format(flushTimeout)}); ${dropped} dropped in total`
+          )
+          : dropped > 0
+          ? Effect.logWarning(`agentarmour ledger (${connector.target}): closed; ${dropped} records were dropped in total`)
+          : Effect.void)
     )
 
-    const read = <A, E>(self: Effect.Effect<A, E>) => Effect.zipRight(flush.pipe(Effect.timeoutOption("2 seconds")), self)
+    const unavailable = Effect.suspend(() =>
+      Effect.fail(new Ledger.LedgerError({ message: `the ledger ${connector.target} is not open: ${lastError ?? "opening"}` }))
+    )
+    /** reads flush first (briefly) so a process sees its own records */
+    const read = <A>(f: (reader: Connection["reader"]) => Effect.Effect<A, Ledger.LedgerError>) =>
+      Effect.zipRight(
+        // a read never gives records up: past the wait it reads what is there
+        flushFor(Duration.min(flushTimeout, Duration.seconds(2)), false),
+        Effect.suspend(() => (connection === undefined ? unavailable : f(connection.reader)))
+      )
 
     return Ledger.make({
       recordFailure: (record) => offer({ _tag: "failure", record }),
+      recordFailureCause: (input) => offer({ _tag: "failureCause", input }),
       recordTransition: (record) => offer({ _tag: "transition", record }),
-      recordFallback: (record) => offer({ _tag: "fallback", record }),
+      recordFallback: (record) =>
+        Effect.suspend(() => {
+          addCounter(record.breakerName, record.createdAt, Ledger.addFallback(record.strategy))
+          return offer({ _tag: "fallback", record })
+        }),
       recordQuarantine: (record) => offer({ _tag: "quarantine", record }),
-      failures: (q) => read(reader.failures(q)),
-      transitions: (q) => read(reader.transitions(q)),
-      fallbacks: (q) => read(reader.fallbacks(q)),
-      quarantines: (q) => read(reader.quarantines(q)),
-      summary: read(reader.summary),
+      recordCall: (record) => Effect.sync(() => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
+      recordUsage: (record) => offer({ _tag: "usage", record }),
+      failures: (q) => read((r) => r.failures(q)),
+      transitions: (q) => read((r) => r.transitions(q)),
+      fallbacks: (q) => read((r) => r.fallbacks(q)),
+      quarantines: (q) => read((r) => r.quarantines(q)),
+      callStats: (q) => read((r) => r.callStats(q)),
+      usage: (q) => read((r) => r.usage(q)),
+      summary: read((r) => r.summary),
+      stats: Effect.sync(() => ({
+        recorded,
+        written,
+        dropped,
+        pending: recorded - written - dropped,
+        lastError
+      })),
       flush
     })
   })
+
+/** `Ledger.layerSql`: the ledger on the `SqlClient` of the context */
+export const layerSqlEffect = (
+  options: Ledger.SqlOptions
+): Effect.Effect<Ledger.Ledger, Ledger.LedgerError, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => make(options, { target: "the SQL database", connect: Effect.succeed(sql) }))

@@ -9,9 +9,13 @@
  *
  * @since 0.1.0
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as PgClient from "@effect/sql-pg/PgClient"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * @since 0.1.0
@@ -22,20 +26,36 @@ export interface Options extends PgClient.PgClientConfig, Ledger.SqlOptions {}
 /**
  * A read-write ledger in Postgres: runs its migrations (tables `cb_*` as in
  * the SQLite ledger; ids are `BIGSERIAL`), batches writes in a background
- * fiber, flushes when the layer's scope closes. Fails with a `LedgerError`
- * when the database cannot be reached.
+ * fiber (one `INSERT ... SELECT FROM unnest(...)` per table and batch),
+ * flushes when the layer's scope closes (for at most `flushTimeout`).
+ *
+ * It never fails because of its database: when the server cannot be reached
+ * the ledger runs degraded (one warning, records counted dropped) and retries
+ * on `reopenSchedule`. It fails with a `LedgerError` only on bad options.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
-  const { batchSize, queueCapacity, tablePrefix, ...client } = options
-  return Ledger.layerSql({ batchSize, queueCapacity, tablePrefix }).pipe(
-    Layer.provide(PgClient.layer(client)),
-    Layer.mapError((e) =>
-      e instanceof Ledger.LedgerError
-        ? e
-        : new Ledger.LedgerError({ message: `cannot open the Postgres ledger: ${(e as { message?: string }).message ?? String(e)}`, cause: e })
-    )
+  const {
+    batchSize,
+    flushTimeout,
+    pruneInterval,
+    queueCapacity,
+    reopenSchedule,
+    retention,
+    tablePrefix,
+    writeRetry,
+    ...client
+  } = options
+  const target = client.url !== undefined
+    ? "the Postgres ledger"
+    : `the Postgres ledger at ${client.host ?? "localhost"}:${client.port ?? 5432}`
+  return Layer.scoped(
+    Ledger.Ledger,
+    internal.make({ batchSize, flushTimeout, pruneInterval, queueCapacity, reopenSchedule, retention, tablePrefix, writeRetry }, {
+      target,
+      connect: Effect.provide(PgClientLazy.make(client), Reactivity.layer)
+    })
   )
 }

