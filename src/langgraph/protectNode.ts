@@ -326,6 +326,8 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     visible: S,
     breaker: CircuitBreaker.CircuitBreaker
   ): Effect.Effect<Answer, unknown, any> => {
+    // the budget (budget helper, `options.budget`/`options.pricing`) goes around this attempt: refused
+    // before the breaker is asked, charged from the AI messages of the update after it
     const attempt = CircuitBreaker.withBreaker(callNode(visible, c), breaker)
     const checked = guard === undefined || guardSpec === undefined
       ? Effect.map(attempt, (update) => answered(update))
