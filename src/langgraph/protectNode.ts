@@ -199,7 +199,14 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     typeof breakerOptions === "string"
       ? Effect.flatMap(BreakerRegistry, (r) => r.get(breakerOptions))
       : Effect.orDie(CircuitBreaker.make(breakerOptions))
-  const getBreaker = Effect.runSync(Effect.cached(makeBreaker))
+  const cachedBreaker = Effect.runSync(Effect.cached(makeBreaker))
+  // the hot path reads one field once the breaker exists (set only inside Effect.sync)
+  let resolved: CircuitBreaker.CircuitBreaker | undefined
+  const getBreaker = Effect.suspend(() =>
+    resolved !== undefined
+      ? Effect.succeed(resolved)
+      : Effect.tap(cachedBreaker, (b) => Effect.sync(() => (resolved = b)))
+  )
 
   /**
    * Calls the node. Its `config.signal` is made on first read (most nodes never read it) and
@@ -311,7 +318,9 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           ? { [SPAN_OUTCOME]: outcome.outcome }
           : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
       )
-      return { update: LG.withMarkers(answer.update, markers), outcome, state: yield* breaker.state }
+      // the breaker's state is only for the custom event, sent when the run has callbacks
+      const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
+      return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
     }).pipe(Effect.withSpan(NODE_SPAN, {
       attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
       // a stack trace per call costs more than the rest of the span (docs/performance.md)
@@ -350,11 +359,13 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   return async (state, config) => {
     const cfg = config ?? {}
     const result = await bridge.run(program(state, cfg), cfg)
-    const { fallback, node, outcome } = result.outcome
-    const event: NodeEvent = fallback === undefined
-      ? { node, outcome, state: result.state }
-      : { node, outcome, fallback, state: result.state }
-    await LG.emitEvent(cfg, event)
+    if (result.breakerState !== undefined) {
+      const { fallback, node, outcome } = result.outcome
+      const event: NodeEvent = fallback === undefined
+        ? { node, outcome, state: result.breakerState }
+        : { node, outcome, fallback, state: result.breakerState }
+      await LG.emitEvent(cfg, event)
+    }
     options.onOutcome?.(result.outcome)
     return result.update as Protected<U | F> | Markers
   }
