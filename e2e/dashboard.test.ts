@@ -3,10 +3,8 @@
  * CHROME_PATH) driven by playwright-core. Run with `npm run test:e2e`.
  */
 import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { chromium, type Browser } from "playwright-core"
@@ -82,10 +80,8 @@ beforeAll(async () => {
   await seedTraffic()
   await record({ breakerName: evil, errorMessage: `<script>alert("pwned")</script>`, traceback: `<b>bold?</b>` })
   server = ManagedRuntime.make(
-    Layer.unwrapScoped(Effect.map(Dashboard.make({ pollInterval: "200 millis" }), (app) => HttpServer.serve(app))).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" })),
-      Layer.provide(SqliteLedger.layerReadonly({ filename }))
-    )
+    // as `agentarmour dashboard` serves it: /events and /api/summary answered by the Node fast path
+    Dashboard.layer({ port: 0, pollInterval: "200 millis" }).pipe(Layer.provide(SqliteLedger.layerReadonly({ filename })))
   )
   const address = await server.runPromise(Effect.map(HttpServer.HttpServer, (s) => s.address))
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")

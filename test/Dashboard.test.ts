@@ -325,7 +325,7 @@ describe("Dashboard.app (0.1)", () => {
 })
 
 describe("Dashboard.layer", () => {
-  it.live("serves the application's own ledger in-process, on 127.0.0.1 by default", () =>
+  it.live("serves the application's own ledger in-process, on 127.0.0.1 by default; /events and /api/summary keep the security headers", () =>
     Effect.gen(function*() {
       const { createServer } = yield* Effect.promise(() => import("node:net"))
       const port = yield* Effect.promise(() =>
@@ -338,12 +338,35 @@ describe("Dashboard.layer", () => {
       )
       const ledger = yield* Ledger.Ledger
       yield* ledger.recordTransition(new Ledger.TransitionRecord({ breakerName: "inproc", fromState: "CLOSED", toState: "OPEN", reason: "x", createdAt: new Date() }))
-      yield* Layer.launch(Dashboard.layer({ port })).pipe(Effect.forkScoped)
+      yield* Layer.launch(Dashboard.layer({ port, pollInterval: "50 millis" })).pipe(Effect.forkScoped)
       let body: Array<{ breakerName: string; state: string }> = []
       for (let i = 0; i < 50 && body.length === 0; i++) {
         yield* Effect.sleep("20 millis")
         body = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/summary`).then((r) => r.json()).catch(() => []))
       }
       expect(body).toEqual([expect.objectContaining({ breakerName: "inproc", state: "OPEN" })])
-    }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)))
+      const summary = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/api/summary`))
+      expect(summary.headers.get("content-security-policy")).toContain("default-src 'none'")
+      expect(summary.headers.get("content-type")).toBe("application/json")
+      // an SSE client gets the current snapshot at once, then a new one when the ledger changes
+      const controller = new AbortController()
+      const events = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/events`, { signal: controller.signal }))
+      expect(events.headers.get("content-type")).toBe("text/event-stream")
+      expect(events.headers.get("x-frame-options")).toBe("DENY")
+      const reader = events.body!.getReader()
+      const decoder = new TextDecoder()
+      let text = ""
+      const readUntil = (needle: string) =>
+        Effect.promise(async () => {
+          while (!text.includes(needle)) text += decoder.decode((await reader.read()).value)
+        }).pipe(Effect.timeout("10 seconds"))
+      yield* readUntil("\"inproc\"")
+      expect(text).toMatch(/^event: snapshot\ndata: \{/)
+      yield* ledger.recordTransition(new Ledger.TransitionRecord({ breakerName: "inproc", fromState: "OPEN", toState: "HALF_OPEN", reason: "recovery timeout", createdAt: new Date() }))
+      yield* readUntil("recovery timeout")
+      controller.abort()
+      // other routes still go through the app
+      const missing = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/nope`))
+      expect(missing.status).toBe(404)
+    }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)), 30_000)
 })

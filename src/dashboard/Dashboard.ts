@@ -11,6 +11,7 @@
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -26,7 +27,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
 import { durationOption } from "../internal/duration.js"
@@ -179,21 +180,58 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
 /** a client this far behind (its socket not draining) is dropped; its browser reconnects */
 const MAX_BUFFERED = 4 * 1024 * 1024
 
+const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
+
+/** feeds an SSE client from the shared producer: one set entry per client, no fiber per client */
+const subscribe = (producer: Producer.Producer, out: NodeJS.WritableStream & { writableLength: number; destroy(): void }) => {
+  const unsubscribe = producer.unsafeSubscribe((event) => {
+    if (out.writableLength > MAX_BUFFERED) out.destroy()
+    else out.write(event)
+  })
+  out.once("close", unsubscribe)
+}
+
 const events = (producer: Producer.Producer) =>
   Effect.sync(() => {
-    // a plain Node stream fed by the shared producer: one set entry per client, no fiber per client
     const body = new PassThrough()
-    const unsubscribe = producer.unsafeSubscribe((event) => {
-      if (body.writableLength > MAX_BUFFERED) body.destroy()
-      else body.write(event)
-    })
-    body.once("close", unsubscribe)
+    subscribe(producer, body)
     // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
-    return HttpServerResponse.raw(body, {
-      contentType: "text/event-stream",
-      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-    })
+    return HttpServerResponse.raw(body, { headers: SSE_HEADERS })
   })
+
+/**
+ * A Node server that answers the two routes every open page hits, `/events`
+ * and `/api/summary`, straight from the producer before Effect's router sees
+ * the request; everything else goes to the app. 200 pages connecting at once
+ * then cost what they cost plain Node (`docs/dashboard.md`, the load bench).
+ */
+const nodeServer = (producer: Producer.Producer): Server => {
+  const server = createServer()
+  const emit = server.emit
+  const fast = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== "GET" || req.url === undefined) return false
+    const path = req.url.split("?", 1)[0]
+    if (path === "/events") {
+      res.writeHead(200, { ...SECURITY_HEADERS, ...SSE_HEADERS })
+      subscribe(producer, res)
+      return true
+    }
+    if (path === "/api/summary") {
+      const frame = producer.unsafeCurrent()
+      if (frame === undefined) return false
+      const body = frame._tag === "Snapshot" ? frame.summaryJson : JSON.stringify({ error: frame.message })
+      res.writeHead(frame._tag === "Snapshot" ? 200 : 500, { ...SECURITY_HEADERS, "content-type": "application/json" })
+      res.end(body)
+      return true
+    }
+    return false
+  }
+  server.emit = function(this: Server, event: string, ...args: Array<any>) {
+    if (event === "request" && fast(args[0], args[1])) return true
+    return emit.apply(this, [event, ...args] as Parameters<typeof emit>)
+  } as typeof server.emit
+  return server
+}
 
 /**
  * The values of `agentarmour_breaker_state`: a state is a value, never a
@@ -354,11 +392,10 @@ const router = (producer: Producer.Producer) =>
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options?: AppOptions) =>
-  Effect.map(
-    Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") }),
-    router
-  )
+export const make = (options?: AppOptions) => Effect.map(makeProducer(options), router)
+
+const makeProducer = (options?: AppOptions) =>
+  Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") })
 
 /**
  * The dashboard as an HTTP app over the `Ledger` (0.1's constructor). It has
@@ -388,10 +425,16 @@ export const app = (options?: AppOptions) => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options) =>
-  Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
-    Layer.provide(NodeHttpServer.layer(() => createServer(), { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" }))
-  )
+export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Ledger.Ledger> =>
+  Layer.unwrapScoped(Effect.map(makeProducer(options), (producer) =>
+    HttpServer.serve(router(producer)).pipe(
+      Layer.provideMerge(
+        NodeHttpServer.layer(() => nodeServer(producer), {
+          port: options?.port ?? 8765,
+          host: options?.host ?? "127.0.0.1"
+        })
+      )
+    )))
 
 const startError = (e: unknown, host: string, port: number): DashboardError => {
   if (e instanceof Ledger.LedgerError || e instanceof DashboardError) return new DashboardError({ message: e.message })
@@ -416,8 +459,7 @@ export const serve = (options: Options & { readonly db?: string | undefined; rea
   return Effect.gen(function*() {
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
     // the app reads its first snapshot before the server says it is ready
-    const server = Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port, host })),
+    const server = layer({ ...options, port, host }).pipe(
       Layer.provide(SqliteLedger.layerReadonly({ filename: db, tablePrefix: options.tablePrefix }))
     )
     const context = yield* Layer.build(server)

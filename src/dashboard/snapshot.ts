@@ -135,6 +135,8 @@ export interface Producer {
    * with a stream per client; `docs/performance.md`).
    */
   readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
+  /** the newest frame, read synchronously (`undefined` before the first) */
+  readonly unsafeCurrent: () => Frame | undefined
 }
 
 const encoder = new TextEncoder()
@@ -287,5 +289,5 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         listeners.delete(listener)
       }
     }
-    return { latest, frames, unsafeSubscribe }
+    return { latest, frames, unsafeSubscribe, unsafeCurrent: () => current }
   })
