@@ -157,6 +157,7 @@ const main = async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const latencies: Array<number> = []
   let failed = 0
+  const errors = new Set<string>()
   const timeline: Array<[number, number]> = []
   const total = RATE * SECONDS
   const requests: Array<Promise<void>> = []
@@ -167,19 +168,27 @@ const main = async () => {
     const sent = performance.now()
     requests.push(
       new Promise<void>((resolve) => {
+        let done = false
+        const finish = (ok: boolean) => {
+          if (done) return
+          done = true
+          if (ok) latencies.push(performance.now() - sent)
+          else failed++
+          if (process.env["TRACE"]) timeline.push([Math.round(sent - t0), Math.round(performance.now() - sent)])
+          resolve()
+        }
         const req = http.get(`${base}/api/summary`, { agent }, (res) => {
           res.resume()
           res.on("end", () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - sent)
-            if (process.env["TRACE"]) timeline.push([Math.round(sent - t0), Math.round(performance.now() - sent)])
-            else failed++
-            resolve()
+            if (res.statusCode !== 200) errors.add(`HTTP ${res.statusCode}`)
+            finish(res.statusCode === 200)
           })
         })
-        req.setTimeout(10_000, () => req.destroy())
-        req.on("error", () => {
-          failed++
-          resolve()
+        const timer = setTimeout(() => (finish(false), req.destroy()), 10_000)
+        req.on("close", () => clearTimeout(timer))
+        req.on("error", (e) => {
+          errors.add(e.message)
+          finish(false)
         })
       })
     )
@@ -211,6 +220,7 @@ const main = async () => {
     summaryRequests: total,
     summaryOk: latencies.length,
     summaryFailed: failed,
+    summaryErrors: Array.from(errors),
     summaryMsP50: Number(percentile(latencies, 50).toFixed(1)),
     summaryMsP99: Number(percentile(latencies, 99).toFixed(1)),
     summaryMsMax: Number((latencies.at(-1) ?? NaN).toFixed(1)),

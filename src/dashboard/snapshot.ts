@@ -145,6 +145,12 @@ const sse = (event: string, data: string) => encoder.encode(`event: ${event}\nda
 const newest = <A extends { readonly createdAt: Date }>(rows: ReadonlyArray<A>) =>
   rows.length === 0 ? null : [rows[0]!.createdAt.getTime(), JSON.stringify(rows[0])]
 
+/**
+ * Recent failures and transitions in a snapshot: a first screen's worth. Every
+ * client receives the snapshot, so its size is paid per client
+ * (`/api/failures` and `/api/transitions` give up to 1,000).
+ */
+const RECENT_ROWS = 25
 /** how many minutes of statistics each tick re-reads: the writer may still update them */
 const RECENT_MINUTES = 5
 /**
@@ -233,8 +239,8 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         summaryStale = true
       }
       const [failures, transitions] = yield* Effect.all([
-        ledger.failures({ limit: 50 }),
-        ledger.transitions({ limit: 50 })
+        ledger.failures({ limit: RECENT_ROWS }),
+        ledger.transitions({ limit: RECENT_ROWS })
       ])
       const names = new Set(summary.map((s) => s.breakerName))
       for (const row of stats.values()) names.add(row.breakerName)
