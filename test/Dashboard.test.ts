@@ -270,6 +270,10 @@ describe("Dashboard call statistics and the shared snapshot", () => {
         expect(research["fallbacks"]).toBeTypeOf("object")
         const never = summary.find((s) => s["breakerName"] === "quiet")!
         expect(never).toMatchObject({ state: "CLOSED", since: null, reason: null })
+        // the same figures without a server
+        const snapshot = yield* Dashboard.snapshot
+        expect(snapshot.summary.find((b) => b.breakerName === "checkout")?.reason).toBe("failure rate 60% >= 50%")
+        expect(snapshot.charts["7d"].times).toHaveLength(168)
         const metrics = yield* (yield* get("/metrics")).text
         expect(metrics).toContain(`agentarmour_breaker_state_since_seconds{breaker="checkout"} ${Date.parse(research["since"] as string) / 1000}\n`)
       }).pipe(Effect.scoped))

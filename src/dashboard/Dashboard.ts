@@ -116,6 +116,19 @@ const list = <A>(read: (q: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledg
 export type Snapshot = Producer.Snapshot
 
 /**
+ * Reads one snapshot of the ledger, as `/events` publishes it (for a
+ * server, `make` or `layer` share one producer between every client instead).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger> = Effect.scoped(
+  Effect.flatMap(Producer.make({ pollInterval: Duration.infinity }), (producer) =>
+    Effect.flatMap(producer.latest, (frame) =>
+      frame._tag === "Snapshot" ? Effect.succeed(frame.snapshot) : Effect.fail(new Ledger.LedgerError({ message: frame.message }))))
+)
+
+/**
  * A chart range: `15m`, `1h`, `24h` or `7d`.
  *
  * @since 0.2.0
@@ -203,7 +216,8 @@ const events = (producer: Producer.Producer) =>
  * A Node server that answers the two routes every open page hits, `/events`
  * and `/api/summary`, straight from the producer before Effect's router sees
  * the request; everything else goes to the app. 200 pages connecting at once
- * then cost what they cost plain Node (`docs/dashboard.md`, the load bench).
+ * then cost what they cost plain Node ("Dashboard under load" in
+ * `docs/performance.md`).
  */
 const nodeServer = (producer: Producer.Producer): Server => {
   const server = createServer()

@@ -132,7 +132,7 @@ export interface Producer {
    * frame's, synchronously, until the returned function is called. This is
    * the SSE hot path: a client costs one entry in a set, not a stream of
    * fibers (200 clients connecting at once stalled other requests for seconds
-   * with a stream per client; `docs/performance.md`).
+   * with a stream per client; "Dashboard under load" in `docs/performance.md`).
    */
   readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
   /** the newest frame, read synchronously (`undefined` before the first) */
