@@ -88,6 +88,7 @@ describe("Dashboard over HTTP", () => {
         yield* Effect.either(Effect.fail("x").pipe(withBreaker("research")))
         const seconds = Metric.histogram("agentarmour_test_seconds", MetricBoundaries.linear({ start: 0.1, width: 0.1, count: 3 }))
         yield* Metric.update(seconds, 0.15)
+        yield* Metric.update(Metric.counter("agentarmour_test_help_total", { description: "line one\nline two \\ back" }), 1)
         yield* Metric.update(Metric.counter("agentarmour_test_total").pipe(Metric.tagged("breaker", "a\"b\\c\nd")), 1)
         const res = yield* get("/metrics")
         expect(res.headers["content-type"]).toContain("text/plain")
@@ -102,6 +103,8 @@ describe("Dashboard over HTTP", () => {
         expect(text).toContain(`agentarmour_test_seconds_bucket{le="0.2"} 1\n`)
         expect(text).toContain(`agentarmour_test_seconds_bucket{le="+Inf"} 1\n`)
         expect(text).toContain(`agentarmour_test_seconds_count 1\n`)
+        // HELP text escapes backslash and line feed
+        expect(text).toContain(`# HELP agentarmour_test_help_total line one\\nline two \\\\ back\n`)
         // one family per name: a HELP line each
         const helps = text.split("\n").filter((l) => l.startsWith("# HELP ")).map((l) => l.split(" ")[2])
         expect(new Set(helps).size).toBe(helps.length)

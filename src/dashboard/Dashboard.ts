@@ -125,7 +125,9 @@ export type Snapshot = Producer.Snapshot
 export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger> = Effect.scoped(
   Effect.flatMap(Producer.make({ pollInterval: Duration.infinity }), (producer) =>
     Effect.flatMap(producer.latest, (frame) =>
-      frame._tag === "Snapshot" ? Effect.succeed(frame.snapshot) : Effect.fail(new Ledger.LedgerError({ message: frame.message }))))
+      frame._tag === "Snapshot"
+        ? Effect.succeed(frame.snapshot)
+        : Effect.fail(new Ledger.LedgerError({ message: frame.message }))))
 )
 
 /**
@@ -162,7 +164,8 @@ const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: m
 
 /** a snapshot the producer made, as the wire shows it */
 const summaryRoute = (producer: Producer.Producer) =>
-  Effect.map(producer.latest, (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message))
+  Effect.map(producer.latest, (frame) =>
+    frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message))
 
 const statsRoute = (producer: Producer.Producer) =>
   HttpServerRequest.schemaSearchParams(StatsQuery).pipe(
@@ -187,7 +190,10 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
       return HttpServerResponse.unsafeJson(yield* ledger.usage({ by: q.by, since, limit: q.limit ?? 50 }))
     })
   ),
-  Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
+  Effect.catchTags({
+    ParseError: (e) => Effect.succeed(badRequest(e)),
+    LedgerError: (e) => Effect.succeed(serverError(e))
+  })
 )
 
 /** a client this far behind (its socket not draining) is dropped; its browser reconnects */
@@ -196,7 +202,9 @@ const MAX_BUFFERED = 4 * 1024 * 1024
 const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
 
 /** feeds an SSE client from the shared producer: one set entry per client, no fiber per client */
-const subscribe = (producer: Producer.Producer, out: NodeJS.WritableStream & { writableLength: number; destroy(): void }) => {
+type Out = NodeJS.WritableStream & { readonly writableLength: number; destroy(): void }
+
+const subscribe = (producer: Producer.Producer, out: Out) => {
   const unsubscribe = producer.unsafeSubscribe((event) => {
     if (out.writableLength > MAX_BUFFERED) out.destroy()
     else out.write(event)
@@ -439,7 +447,9 @@ export const app = (options?: AppOptions) => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Ledger.Ledger> =>
+export const layer = (
+  options?: Options
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Ledger.Ledger> =>
   Layer.unwrapScoped(Effect.map(makeProducer(options), (producer) =>
     HttpServer.serve(router(producer)).pipe(
       Layer.provideMerge(
