@@ -12,12 +12,9 @@
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Ledger from "../Ledger.js"
 
 const MINUTE = 60_000
@@ -125,8 +122,6 @@ export type Frame =
 export interface Producer {
   /** the newest frame, waiting for the first one */
   readonly latest: Effect.Effect<Frame>
-  /** the newest frame, then every new one */
-  readonly frames: Stream.Stream<Frame>
   /**
    * Calls `listener` with the newest frame's SSE bytes now and with every new
    * frame's, synchronously, until the returned function is called. This is
@@ -172,18 +167,15 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 > =>
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
-    const ref = yield* SubscriptionRef.make<Option.Option<Frame>>(Option.none())
-    // the SSE clients; touched only in Effect.sync by the producer and by the subscribe/unsubscribe functions
+    // the newest frame and the SSE clients: written by the producer fiber (in Effect.sync) and read
+    // synchronously by the request handlers on the same thread, so a reader never sees half a frame
     const listeners = new Set<(event: Uint8Array) => void>()
     let current: Frame | undefined
     const publish = (frame: Frame) =>
-      Effect.zipRight(
-        SubscriptionRef.set(ref, Option.some(frame)),
-        Effect.sync(() => {
-          current = frame
-          for (const listener of listeners) listener(frame.event)
-        })
-      )
+      Effect.sync(() => {
+        current = frame
+        for (const listener of listeners) listener(frame.event)
+      })
     const first = yield* Deferred.make<void>()
     // owned by the producer fiber alone (each tick runs after the previous one)
     const stats = new Map<string, Ledger.CallStats>()
@@ -264,8 +256,7 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
           // read everything again once the ledger answers
           token = ""
           summaryToken = ""
-          const current = yield* SubscriptionRef.get(ref)
-          if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
+          if (current?._tag === "Error" && current.message === e.message) return
           yield* publish({
             _tag: "Error",
             message: e.message,
@@ -281,13 +272,10 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 
     const latest = Effect.zipRight(
       Deferred.await(first),
-      Effect.flatMap(SubscriptionRef.get(ref), (frame) =>
-        Option.match(frame, {
-          onNone: () => Effect.dieMessage("the dashboard's producer published nothing"),
-          onSome: Effect.succeed
-        }))
+      Effect.suspend(() =>
+        current === undefined ? Effect.dieMessage("the dashboard's producer published nothing") : Effect.succeed(current)
+      )
     )
-    const frames = ref.changes.pipe(Stream.filterMap((f) => f))
     const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
       listeners.add(listener)
       if (current !== undefined) listener(current.event)
@@ -295,5 +283,5 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         listeners.delete(listener)
       }
     }
-    return { latest, frames, unsafeSubscribe, unsafeCurrent: () => current }
+    return { latest, unsafeSubscribe, unsafeCurrent: () => current }
   })
