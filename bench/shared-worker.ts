@@ -7,6 +7,7 @@
  * "report" (answered with latencies, statements and every breaker's state).
  */
 import { Effect, Fiber, ManagedRuntime, Option, Redacted, Stream } from "effect"
+
 import { SharedState } from "../src/pg/index.js"
 
 interface Config {

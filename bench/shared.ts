@@ -17,14 +17,16 @@
  *   local copy against the table). `SOAK_SECONDS` (default 300);
  *   `SOAK_RESTART=0` skips the restart.
  */
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Layer } from "effect"
-import { fork, type ChildProcess } from "node:child_process"
+import { type ChildProcess, fork } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
-import { startPostgres, type PgServer } from "../test/support/postgres.js"
+
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { Effect, Layer } from "effect"
+
+import { type PgServer, startPostgres } from "../test/support/postgres.js"
 
 const dir = fileURLToPath(new URL(".", import.meta.url))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -46,7 +48,9 @@ interface Worker {
   readonly exited: Promise<void>
 }
 
-const spawnWorker = (config: { port: number; prefix: string; breakers: number; rate: number; name: string }): Worker => {
+const spawnWorker = (
+  config: { port: number; prefix: string; breakers: number; rate: number; name: string }
+): Worker => {
   const child = fork(`${dir}shared-worker.ts`, [JSON.stringify(config)], {
     execArgv: ["--import", "tsx"],
     stdio: ["ignore", "ignore", "inherit", "ipc"]
@@ -98,7 +102,14 @@ const tableRows = (server: PgServer, prefix: string) =>
 /** runs workers for `seconds`, optionally restarting Postgres in the middle; returns their reports */
 const session = async (
   server: PgServer,
-  options: { prefix: string; workers: number; breakers: number; rates: ReadonlyArray<number>; seconds: number; restart?: boolean }
+  options: {
+    prefix: string
+    workers: number
+    breakers: number
+    rates: ReadonlyArray<number>
+    seconds: number
+    restart?: boolean
+  }
 ) => {
   const workers = Array.from({ length: options.workers }, (_, i) =>
     spawnWorker({
@@ -140,7 +151,13 @@ const session = async (
 
 const convergence = async (server: PgServer) => {
   const seconds = Number(process.env.CONV_SECONDS ?? 20)
-  const { reports, elapsed } = await session(server, { prefix: "conv_", workers: 2, breakers: 50, rates: [5, 0], seconds })
+  const { reports, elapsed } = await session(server, {
+    prefix: "conv_",
+    workers: 2,
+    breakers: 50,
+    rates: [5, 0],
+    seconds
+  })
   const latencies = reports[1]!.latencies
   return {
     processes: 2,
@@ -185,7 +202,11 @@ const divergence = async (server: PgServer, prefix: string, reports: ReadonlyArr
       if (local !== want[0] || mirror !== want[0] || mirrorVersion !== want[1] || localVersion !== want[1]) {
         diverged++
         if (examples.length < 5) {
-          examples.push(`${row.breaker_name} in process ${i}: ${local}@${localVersion} copy ${mirror}@${mirrorVersion}, table ${want.join("@")}`)
+          examples.push(
+            `${row.breaker_name} in process ${i}: ${local}@${localVersion} copy ${mirror}@${mirrorVersion}, table ${
+              want.join("@")
+            }`
+          )
         }
       }
     })
@@ -207,7 +228,9 @@ const soak = async (server: PgServer) => {
   const all = reports.flatMap((r) => r.latencies)
   // receipts outside the restart (and 10 s after it, while listeners reconnect) measure the push path
   const quiet = reports.flatMap((r) =>
-    r.timeline.filter(([at]) => restart === undefined || at < restart.from || at > restart.to + 10_000).map(([, l]) => l)
+    r.timeline.filter(([at]) => restart === undefined || at < restart.from || at > restart.to + 10_000).map(([, l]) =>
+      l
+    )
   )
   return {
     processes: 4,

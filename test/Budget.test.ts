@@ -88,6 +88,20 @@ describe("Budget per run", () => {
       expect(n.runs()).toBe(3)
     }))
 
+  it.effect("concurrent calls: exactly N of many run under a limit of N calls", () =>
+    Effect.gen(function*() {
+      const budget = yield* make({ name: "c", perRun: { calls: 10 }, perWindow: { calls: 15, window: "1 minute" } })
+      const n = node()
+      const call = Effect.zipRight(Effect.sleep("1 second"), n.call)
+      const fiber = yield* Effect.fork(
+        Effect.all(Array.from({ length: 100 }, () => Effect.either(withBudget(call, budget))), { concurrency: "unbounded" })
+      )
+      yield* TestClock.adjust("1 second")
+      const results = yield* Fiber.join(fiber)
+      expect(results.filter(Either.isRight).length).toBe(10)
+      expect(n.runs()).toBe(10)
+    }))
+
   it.effect("onExceeded wait does not wait on a run limit (it never comes back): it refuses", () =>
     Effect.gen(function*() {
       const budget = yield* make({ name: "r", perRun: { calls: 1 }, onExceeded: "wait" })
@@ -350,6 +364,24 @@ describe("Budget.charge", () => {
       yield* Fiber.join(fiber)
       expect((yield* budget.spent).run.tokens).toBe(7)
     }).pipe(Effect.provide(Ledger.layerNoop)))
+
+  it.effect("the spend shows per node and per run in ledger.usage", () =>
+    Effect.gen(function*() {
+      const budget = yield* Budget.make({ name: "spend" })
+      const call = (node: string, run: string, costUsd: number) =>
+        Budget.charge({ tokensIn: 100, tokensOut: 10, costUsd }).pipe(withBudget(budget, { node }), CascadeGuard.withRun(run))
+      yield* call("researcher", "t1", 0.5)
+      yield* call("researcher", "t2", 0.25)
+      yield* call("writer", "t1", 0.125)
+      const ledger = yield* Ledger.Ledger
+      const byNode = yield* ledger.usage({ by: "node" })
+      expect(byNode.map((u) => [u.key, u.calls, u.tokensIn, u.costUsd])).toEqual([
+        ["researcher", 2, 200, 0.75],
+        ["writer", 1, 100, 0.125]
+      ])
+      const byRun = yield* ledger.usage({ by: "run" })
+      expect(byRun.map((u) => [u.key, u.costUsd])).toEqual([["t1", 0.625], ["t2", 0.25]])
+    }).pipe(Effect.provide(Ledger.layerMemory)))
 
   it.effect("negative or non-finite amounts count as nothing", () =>
     Effect.gen(function*() {

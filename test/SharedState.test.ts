@@ -1,11 +1,12 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream, TestClock } from "effect"
-import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
-import { SharedState } from "agentarmour/pg"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { describe, expect, it } from "@effect/vitest"
+import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
+import { SharedState } from "agentarmour/pg"
+import { Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream, TestClock } from "effect"
 
 const options = { syncInterval: "1 second", publishInterval: "20 millis", readInterval: "100 millis" } as const
 
@@ -89,8 +90,12 @@ describe("SharedState", () => {
 
   it.effect("without a SharedState service breakers of the same name stay independent", () =>
     Effect.gen(function*() {
-      const a = yield* CircuitBreaker.make({ name: "research", failureThreshold: 1 }).pipe(Effect.provide(Ledger.layerMemory))
-      const b = yield* CircuitBreaker.make({ name: "research", failureThreshold: 1 }).pipe(Effect.provide(Ledger.layerMemory))
+      const a = yield* CircuitBreaker.make({ name: "research", failureThreshold: 1 }).pipe(
+        Effect.provide(Ledger.layerMemory)
+      )
+      const b = yield* CircuitBreaker.make({ name: "research", failureThreshold: 1 }).pipe(
+        Effect.provide(Ledger.layerMemory)
+      )
       yield* Effect.either(Effect.fail("x").pipe(withBreaker(a)))
       yield* settle
       expect(yield* a.state).toBe("OPEN")
@@ -134,7 +139,10 @@ describe("SharedState", () => {
       expect([s?.state, s?.origin]).toEqual(["OPEN", a.origin])
       yield* b.publish(closed("research", 10, "OPEN"))
       yield* settle
-      expect(Chunk.toReadonlyArray(yield* Fiber.join(inA)).map((x) => [x.state, x.origin])).toEqual([["CLOSED", b.origin]])
+      expect(Chunk.toReadonlyArray(yield* Fiber.join(inA)).map((x) => [x.state, x.origin])).toEqual([[
+        "CLOSED",
+        b.origin
+      ]])
     }))
 
   it.scoped("concurrent identical trips in two processes are written once: one publish wins", () =>
@@ -146,7 +154,8 @@ describe("SharedState", () => {
       const names = Array.from({ length: 50 }, (_, i) => `node-${i}`)
       const results = yield* Effect.forEach(
         names,
-        (name) => Effect.all([a.publish(opened(name, 1, "CLOSED")), b.publish(opened(name, 2, "CLOSED"))], { concurrency: 2 }),
+        (name) =>
+          Effect.all([a.publish(opened(name, 1, "CLOSED")), b.publish(opened(name, 2, "CLOSED"))], { concurrency: 2 }),
         { concurrency: "unbounded" }
       )
       for (const [wonA, wonB] of results) expect(wonA !== wonB).toBe(true)
@@ -204,6 +213,26 @@ describe("SharedState", () => {
       expect(Option.map(yield* b.read("research"), (s) => s.state)).toEqual(Option.some("OPEN"))
     }))
 
+  it.scoped("a frozen store holds nothing up: statements time out, polling takes over, the state is sent when it thaws", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      const a = sharedIn(yield* processOn(board))
+      const b = sharedIn(yield* processOn(board))
+      yield* settle
+      board.frozen = true
+      const outcome = yield* Effect.fork(a.publish(opened("research")))
+      yield* settle
+      yield* TestClock.adjust("12 seconds")
+      yield* settle
+      expect(yield* a.status).toMatchObject({ reachable: false, listening: false, pending: 1 })
+      expect(outcome.unsafePoll()).toBe(null)
+      board.frozen = false
+      yield* TestClock.adjust("15 seconds")
+      yield* settle
+      expect(yield* Fiber.join(outcome)).toBe(true)
+      expect(Option.map(yield* b.read("research"), (s) => s.state)).toEqual(Option.some("OPEN"))
+    }))
+
   it.scoped("while its listening connection is down a process polls every row in one query per syncInterval", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()
@@ -214,8 +243,10 @@ describe("SharedState", () => {
       board.cutListeners()
       yield* settle
       expect((yield* b.status).listening).toBe(false)
-      yield* Effect.forEach(["research", ...Array.from({ length: 200 }, (_, i) => `node-${i}`)], (n) =>
-        Effect.fork(a.publish(opened(n))))
+      yield* Effect.forEach(
+        ["research", ...Array.from({ length: 200 }, (_, i) => `node-${i}`)],
+        (n) => Effect.fork(a.publish(opened(n)))
+      )
       yield* settle
       yield* TestClock.adjust("20 millis")
       yield* settle
@@ -298,8 +329,8 @@ describe("SharedState", () => {
 describe("SharedState with breakers and one shared ledger", () => {
   // Acceptance test for the breaker's use of the seam (docs/shared-state.md, "The seam"): a breaker writes a
   // transition to the ledger only when `publish` resolves true, and never writes one applied from another
-  // process. Enable it once src/internal/circuitBreaker.ts does so.
-  it.scoped.skip("concurrent trips of one breaker in two processes write one CLOSED -> OPEN to the shared ledger", () =>
+  // process. Enable it once src/internal/breaker/sync.ts and circuitBreaker.ts do so.
+  it.scoped("concurrent trips of one breaker in two processes write one CLOSED -> OPEN to the shared ledger", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()
       const ledger = yield* Layer.build(Ledger.layerMemory)
@@ -326,30 +357,37 @@ describe("SharedState with breakers and one shared ledger", () => {
 })
 
 describe("SharedState.layerSql on SQLite (processes on one host, polling)", () => {
-  it.scopedLive("a transition written by one process is read by another within syncInterval, written once", () =>
-    Effect.gen(function*() {
-      const dir = mkdtempSync(join(tmpdir(), "agentarmour-shared-"))
-      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const processOnFile = Layer.build(
-        SharedState.layerSql({ syncInterval: "100 millis" }).pipe(
-          Layer.provide(SqliteClient.layer({ filename: join(dir, "state.db") }))
+  it.scopedLive(
+    "a transition written by one process is read by another within syncInterval, written once",
+    () =>
+      Effect.gen(function*() {
+        const dir = mkdtempSync(join(tmpdir(), "agentarmour-shared-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        const processOnFile = Layer.build(
+          SharedState.layerSql({ syncInterval: "100 millis" }).pipe(
+            Layer.provide(SqliteClient.layer({ filename: join(dir, "state.db") }))
+          )
+        ).pipe(Effect.map(sharedIn))
+        const a = yield* processOnFile
+        const b = yield* processOnFile
+        const [wonA, wonB] = yield* Effect.all([
+          a.publish(opened("research", 1, "CLOSED")),
+          b.publish(opened("research", 2, "CLOSED"))
+        ], {
+          concurrency: 2
+        })
+        expect(wonA !== wonB).toBe(true)
+        const winner = wonA ? a : b
+        const other = wonA ? b : a
+        yield* Effect.sleep("300 millis").pipe(
+          Effect.zipRight(other.read("research")),
+          Effect.repeat({ until: Option.isSome, times: 50 })
         )
-      ).pipe(Effect.map(sharedIn))
-      const a = yield* processOnFile
-      const b = yield* processOnFile
-      const [wonA, wonB] = yield* Effect.all([a.publish(opened("research", 1, "CLOSED")), b.publish(opened("research", 2, "CLOSED"))], {
-        concurrency: 2
-      })
-      expect(wonA !== wonB).toBe(true)
-      const winner = wonA ? a : b
-      const other = wonA ? b : a
-      yield* Effect.sleep("300 millis").pipe(
-        Effect.zipRight(other.read("research")),
-        Effect.repeat({ until: Option.isSome, times: 50 })
-      )
-      expect(Option.map(yield* other.read("research"), (s) => [s.state, s.version, s.origin])).toEqual(
-        Option.some(["OPEN", 1, winner.origin])
-      )
-      expect((yield* other.status).listening).toBe(false)
-    }), 30_000)
+        expect(Option.map(yield* other.read("research"), (s) => [s.state, s.version, s.origin])).toEqual(
+          Option.some(["OPEN", 1, winner.origin])
+        )
+        expect((yield* other.status).listening).toBe(false)
+      }),
+    30_000
+  )
 })

@@ -3,12 +3,13 @@
  * LISTEN/NOTIFY, compare-and-set writes, outages. Each `Layer.build` plays
  * one process (its own pool and listening connection).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Chunk, Context, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { SharedState } from "agentarmour/pg"
-import { startPostgres, type PgServer } from "./support/postgres.js"
+import { Chunk, Context, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
+
+import { type PgServer, startPostgres } from "./support/postgres.js"
 
 let server: PgServer
 
@@ -46,7 +47,10 @@ const eventually = <E, R>(condition: Effect.Effect<boolean, E, R>, timeout: Dura
   condition.pipe(
     Effect.flatMap((ok) => ok ? Effect.void : Effect.fail("not yet" as const)),
     Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`condition not met within ${Duration.decode(timeout).toString()}`) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new Error(`condition not met within ${Duration.decode(timeout).toString()}`)
+    })
   )
 
 const waitListening = (shared: SharedState.SharedState) => eventually(Effect.map(shared.status, (s) => s.listening))
@@ -80,31 +84,37 @@ describe("SharedState on Postgres", () => {
       expect((yield* b.status).listening).toBe(true)
     }), 60_000)
 
-  it.scopedLive("concurrent trips of the same breakers in two processes are written once each", () =>
-    Effect.gen(function*() {
-      const prefix = freshPrefix()
-      const a = yield* processOn(prefix, "a")
-      const b = yield* processOn(prefix, "b")
-      yield* Effect.all([waitListening(a), waitListening(b)])
-      const names = Array.from({ length: 100 }, (_, i) => `node-${i}`)
-      const now = Date.now()
-      const results = yield* Effect.forEach(
-        names,
-        (name) => Effect.all([a.publish(opened(name, now)), b.publish(opened(name, now + 1))], { concurrency: 2 }),
-        { concurrency: "unbounded" }
-      )
-      for (const [wonA, wonB] of results) expect(wonA !== wonB).toBe(true)
-      const sql = yield* admin
-      const rows = yield* sql<{ version: string; n: string }>`
+  it.scopedLive(
+    "concurrent trips of the same breakers in two processes are written once each",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const a = yield* processOn(prefix, "a")
+        const b = yield* processOn(prefix, "b")
+        yield* Effect.all([waitListening(a), waitListening(b)])
+        const names = Array.from({ length: 100 }, (_, i) => `node-${i}`)
+        const now = Date.now()
+        const results = yield* Effect.forEach(
+          names,
+          (name) => Effect.all([a.publish(opened(name, now)), b.publish(opened(name, now + 1))], { concurrency: 2 }),
+          { concurrency: "unbounded" }
+        )
+        for (const [wonA, wonB] of results) expect(wonA !== wonB).toBe(true)
+        const sql = yield* admin
+        const rows = yield* sql<{ version: string; n: string }>`
         SELECT version, count(*) AS n FROM ${sql(`${prefix}breaker_state`)} GROUP BY version`
-      expect(rows.map((r) => [Number(r.version), Number(r.n)])).toEqual([[1, 100]])
-      // both processes end with the winner's row
-      yield* eventually(Effect.map(b.status, (s) => s.known === 100))
-      for (const name of names.slice(0, 5)) {
-        expect(Option.map(yield* a.read(name), (s) => s.version)).toEqual(Option.some(1))
-        expect(Option.map(yield* b.read(name), (s) => s.origin)).toEqual(Option.map(yield* a.read(name), (s) => s.origin))
-      }
-    }), 60_000)
+        expect(rows.map((r) => [Number(r.version), Number(r.n)])).toEqual([[1, 100]])
+        // both processes end with the winner's row
+        yield* eventually(Effect.map(b.status, (s) => s.known === 100))
+        for (const name of names.slice(0, 5)) {
+          expect(Option.map(yield* a.read(name), (s) => s.version)).toEqual(Option.some(1))
+          expect(Option.map(yield* b.read(name), (s) => s.origin)).toEqual(
+            Option.map(yield* a.read(name), (s) => s.origin)
+          )
+        }
+      }),
+    60_000
+  )
 
   it.scopedLive("a state published while Postgres is down is published when it returns", () =>
     Effect.gen(function*() {
@@ -122,24 +132,46 @@ describe("SharedState on Postgres", () => {
       yield* waitListening(b)
     }), 90_000)
 
-  it.scopedLive("after its listening connection is terminated a process still converges, and listens again", () =>
-    Effect.gen(function*() {
-      const prefix = freshPrefix()
-      const a = yield* processOn(prefix, "a")
-      const b = yield* processOn(prefix, "b")
-      yield* Effect.all([waitListening(a), waitListening(b)])
-      const sql = yield* admin
-      const killed = yield* sql<{ pid: number }>`
+  it.scopedLive(
+    "a process started while Postgres is down runs alone, then connects and publishes what it kept",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        yield* Effect.promise(() => server.pause())
+        const a = yield* processOn(prefix, "a")
+        const outcome = yield* Effect.fork(a.publish(opened("research", Date.now())))
+        yield* eventually(Effect.map(a.status, (s) => !s.reachable && s.pending === 1))
+        yield* Effect.promise(() => server.resume())
+        expect(yield* Fiber.join(outcome).pipe(Effect.timeout("30 seconds"))).toBe(true)
+        const b = yield* processOn(prefix, "b")
+        yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"), "30 seconds")
+        yield* waitListening(a)
+      }),
+    90_000
+  )
+
+  it.scopedLive(
+    "after its listening connection is terminated a process still converges, and listens again",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const a = yield* processOn(prefix, "a")
+        const b = yield* processOn(prefix, "b")
+        yield* Effect.all([waitListening(a), waitListening(b)])
+        const sql = yield* admin
+        const killed = yield* sql<{ pid: number }>`
         SELECT pg_terminate_backend(pid), pid FROM pg_stat_activity
         WHERE application_name = 'b' AND query LIKE 'LISTEN%'`
-      expect(killed.length).toBe(1)
-      // the lost connection is noticed by a heartbeat (the driver says nothing)
-      yield* eventually(Effect.map(b.status, (s) => !s.listening))
-      expect(yield* a.publish(opened("research", Date.now()))).toBe(true)
-      yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"))
-      yield* waitListening(b)
-      const again = yield* sql<{ n: string }>`
+        expect(killed.length).toBe(1)
+        // the lost connection is noticed by a heartbeat (the driver says nothing)
+        yield* eventually(Effect.map(b.status, (s) => !s.listening))
+        expect(yield* a.publish(opened("research", Date.now()))).toBe(true)
+        yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"))
+        yield* waitListening(b)
+        const again = yield* sql<{ n: string }>`
         SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'b' AND query LIKE 'LISTEN%'`
-      expect(Number(again[0]?.n)).toBe(1)
-    }), 60_000)
+        expect(Number(again[0]?.n)).toBe(1)
+      }),
+    60_000
+  )
 })

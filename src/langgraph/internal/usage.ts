@@ -13,6 +13,9 @@
  * @internal
  */
 import { AIMessage, AIMessageChunk } from "@langchain/core/messages"
+import type * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type * as Budget from "../../Budget.js"
 import { updateOf } from "./langgraph.js"
 
@@ -25,6 +28,19 @@ import { updateOf } from "./langgraph.js"
 export interface Pricing {
   readonly [model: string]: { readonly inputPer1M: number; readonly outputPer1M: number }
 }
+
+const Price = Schema.Number.pipe(
+  Schema.finite({ message: () => "Expected a finite number of dollars per million tokens" }),
+  Schema.nonNegative({ message: () => "Expected a non-negative number of dollars per million tokens" })
+)
+const PricingSchema = Schema.Record({
+  key: Schema.String,
+  value: Schema.Struct({ inputPer1M: Price, outputPer1M: Price })
+}).annotations({ identifier: "Pricing" })
+
+/** checks a pricing table: a ParseError names the model and the field */
+export const decodePricing = (pricing: unknown): Effect.Effect<Pricing, ParseResult.ParseError> =>
+  Schema.decodeUnknown(PricingSchema, { errors: "all", onExcessProperty: "error" })(pricing)
 
 const isAi = (u: unknown): boolean => {
   if (typeof u !== "object" || u === null) return false
