@@ -31,6 +31,7 @@ import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
+import * as Telemetry from "../Telemetry.js"
 import * as assets from "./assets.js"
 import * as Prometheus from "./prometheus.js"
 import * as Producer from "./snapshot.js"
@@ -261,13 +262,7 @@ const nodeServer = (producer: Producer.Producer): Server => {
  * @since 0.2.0
  * @category constants
  */
-export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
-  CLOSED: 0,
-  OPEN: 1,
-  HALF_OPEN: 2,
-  ISOLATED: 3,
-  DISABLED: 4
-}
+export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = Telemetry.stateValue
 
 /** the families computed from the ledger's summary; their names win over a same-named live metric */
 const ledgerFamilies = (summary: ReadonlyArray<Ledger.BreakerSummary>): ReadonlyArray<Prometheus.Family> => {
