@@ -103,6 +103,9 @@ describe("Dashboard over HTTP", () => {
         expect(text).toContain(`agentarmour_test_seconds_bucket{le="0.2"} 1\n`)
         expect(text).toContain(`agentarmour_test_seconds_bucket{le="+Inf"} 1\n`)
         expect(text).toContain(`agentarmour_test_seconds_count 1\n`)
+        // the breakers of this process report through their Effect metrics
+        expect(text).toMatch(/\nagentarmour_calls_total\{[^}]*breaker="research"[^}]*\} [1-9]/)
+        expect(text).toMatch(/\nagentarmour_call_duration_seconds_bucket\{[^}]*breaker="research"[^}]*le="\+Inf"[^}]*\} [1-9]/)
         // HELP text escapes backslash and line feed
         expect(text).toContain(`# HELP agentarmour_test_help_total line one\\nline two \\\\ back\n`)
         // one family per name: a HELP line each
