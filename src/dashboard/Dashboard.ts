@@ -27,8 +27,8 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
+import { PassThrough } from "node:stream"
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
@@ -69,11 +69,10 @@ const SECURITY_HEADERS = {
 
 const require = createRequire(import.meta.url)
 let uplotAssets: { readonly js: string; readonly css: string } | undefined
-const uplot = () =>
-  (uplotAssets ??= {
-    js: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
-    css: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8")
-  })
+const uplot = () => (uplotAssets ??= {
+  js: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+  css: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8")
+})
 
 const asset = (body: () => string, contentType: string) =>
   Effect.sync(() => HttpServerResponse.text(body(), { contentType, headers: { "cache-control": "no-cache" } }))
@@ -93,7 +92,9 @@ const badRequest = (e: ParseResult.ParseError) =>
   HttpServerResponse.unsafeJson(
     {
       error: `bad query parameter: ${
-        ParseResult.ArrayFormatter.formatErrorSync(e).slice(0, 1).map((i) => `${i.path.join(".")}: ${i.message}`).join("")
+        ParseResult.ArrayFormatter.formatErrorSync(e).slice(0, 1).map((i) => `${i.path.join(".")}: ${i.message}`).join(
+          ""
+        )
       }`
     },
     { status: 400 }
@@ -104,7 +105,10 @@ const list = <A>(read: (q: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledg
   HttpServerRequest.schemaSearchParams(ListQuery).pipe(
     Effect.flatMap((q) => read({ breaker: q.breaker, limit: q.limit ?? 50 })),
     Effect.map((rows) => HttpServerResponse.unsafeJson(rows)),
-    Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
+    Effect.catchTags({
+      ParseError: (e) => Effect.succeed(badRequest(e)),
+      LedgerError: (e) => Effect.succeed(serverError(e))
+    })
   )
 
 /**
@@ -123,11 +127,14 @@ export type Snapshot = Producer.Snapshot
  * @category constructors
  */
 export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger> = Effect.scoped(
-  Effect.flatMap(Producer.make({ pollInterval: Duration.infinity }), (producer) =>
-    Effect.flatMap(producer.latest, (frame) =>
-      frame._tag === "Snapshot"
-        ? Effect.succeed(frame.snapshot)
-        : Effect.fail(new Ledger.LedgerError({ message: frame.message }))))
+  Effect.flatMap(
+    Producer.make({ pollInterval: Duration.infinity }),
+    (producer) =>
+      Effect.flatMap(producer.latest, (frame) =>
+        frame._tag === "Snapshot"
+          ? Effect.succeed(frame.snapshot)
+          : Effect.fail(new Ledger.LedgerError({ message: frame.message })))
+  )
 )
 
 /**
@@ -157,15 +164,16 @@ const UsageQuery = Schema.Struct({
   )
 })
 
-const json = (body: string) =>
-  HttpServerResponse.text(body, { contentType: "application/json" })
+const json = (body: string) => HttpServerResponse.text(body, { contentType: "application/json" })
 
 const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: message }, { status: 500 })
 
 /** a snapshot the producer made, as the wire shows it */
 const summaryRoute = (producer: Producer.Producer) =>
-  Effect.map(producer.latest, (frame) =>
-    frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message))
+  Effect.map(
+    producer.latest,
+    (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message)
+  )
 
 const statsRoute = (producer: Producer.Producer) =>
   HttpServerRequest.schemaSearchParams(StatsQuery).pipe(
@@ -395,7 +403,8 @@ const router = (producer: Producer.Producer) =>
     HttpRouter.get("/events", events(producer)),
     HttpRouter.get("/metrics", metricsRoute(producer))
   ).pipe(
-    Effect.catchTag("RouteNotFound", () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
+    Effect.catchTag("RouteNotFound", () =>
+      Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
     Effect.map(HttpServerResponse.setHeaders(SECURITY_HEADERS))
   )
 
@@ -459,7 +468,9 @@ const startError = (e: unknown, host: string, port: number): DashboardError => {
   const cause = (e as { cause?: { code?: string; message?: string } }).cause
   if (cause?.code === "EADDRINUSE") return new DashboardError({ message: `port ${port} is already in use on ${host}` })
   if (cause?.code === "EACCES") return new DashboardError({ message: `not allowed to listen on ${host}:${port}` })
-  if (cause?.code === "EADDRNOTAVAIL" || cause?.code === "ENOTFOUND") return new DashboardError({ message: `cannot listen on host ${host}` })
+  if (cause?.code === "EADDRNOTAVAIL" || cause?.code === "ENOTFOUND") {
+    return new DashboardError({ message: `cannot listen on host ${host}` })
+  }
   return new DashboardError({ message: `cannot start the dashboard: ${cause?.message ?? String(e)}` })
 }
 
@@ -470,7 +481,9 @@ const startError = (e: unknown, host: string, port: number): DashboardError => {
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (options: Options & { readonly db?: string | undefined; readonly tablePrefix?: string | undefined }) => {
+export const serve = (
+  options: Options & { readonly db?: string | undefined; readonly tablePrefix?: string | undefined }
+) => {
   const port = options.port ?? 8765
   const host = options.host ?? "127.0.0.1"
   const db = options.db ?? "cascadebreaker.db"
@@ -484,7 +497,11 @@ export const serve = (options: Options & { readonly db?: string | undefined; rea
     // the port the server really listens on (`--port 0` picks a free one)
     const address = Context.get(context, HttpServer.HttpServer).address
     const bound = address._tag === "TcpAddress" ? address.port : port
-    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`)
+    yield* Console.log(
+      `agentarmour dashboard: http://${
+        host.includes(":") ? `[${host}]` : host
+      }:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`
+    )
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.mapError((e) => startError(e, host, port)))
 }

@@ -15,6 +15,7 @@ import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+
 import * as Ledger from "../Ledger.js"
 
 const MINUTE = 60_000
@@ -273,7 +274,9 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
     const latest = Effect.zipRight(
       Deferred.await(first),
       Effect.suspend(() =>
-        current === undefined ? Effect.dieMessage("the dashboard's producer published nothing") : Effect.succeed(current)
+        current === undefined
+          ? Effect.dieMessage("the dashboard's producer published nothing")
+          : Effect.succeed(current)
       )
     )
     const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
