@@ -327,6 +327,35 @@ describe("Dashboard call statistics and the shared snapshot", () => {
         expect(d7.times[1]! - d7.times[0]!).toBe(3600)
       }).pipe(Effect.scoped))
 
+    it.effect("/api/usage adds up spend per node or per run over the range", () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        const spend = (node: string, runId: string, costUsd: number, ago: number) =>
+          ledger.recordUsage(
+            new Ledger.UsageRecord({
+              node,
+              budget: "default",
+              runId,
+              model: "gpt-test",
+              tokensIn: 100,
+              tokensOut: 50,
+              costUsd,
+              createdAt: new Date(Date.now() - ago)
+            })
+          )
+        yield* spend("research", "run-1", 0.02, 0)
+        yield* spend("research", "run-2", 0.03, 0)
+        yield* spend("write", "run-1", 0.01, 0)
+        yield* spend("write", "run-1", 5, 3 * 3600_000)
+        const byNode = (yield* (yield* get("/api/usage?by=node&range=1h")).json) as Array<Record<string, unknown>>
+        expect(byNode).toEqual([
+          expect.objectContaining({ key: "research", calls: 2, tokensIn: 200, tokensOut: 100 }),
+          expect.objectContaining({ key: "write", calls: 1 })
+        ])
+        const byRun = (yield* (yield* get("/api/usage?by=run&range=24h")).json) as Array<Record<string, unknown>>
+        expect(byRun.map((u) => u["key"])).toEqual(["run-1", "run-2"])
+      }).pipe(Effect.scoped))
+
     it.effect("bad range, breaker or by parameters get a 400 naming the parameter", () =>
       Effect.gen(function*() {
         for (
