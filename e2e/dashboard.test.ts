@@ -186,6 +186,30 @@ describe("the dashboard in headless Chromium", () => {
     await page.close()
   })
 
+  it("each breaker keeps one colour, in the tables and the chart, when filtering", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    await page.locator("#chart canvas").first().waitFor()
+    const swatch = (name: string) =>
+      page.locator("#breakers tbody tr", { hasText: name }).locator(".swatch").evaluate((e) =>
+        getComputedStyle(e).backgroundColor
+      )
+    const legend = (name: string) =>
+      page.locator("#chart .u-series", { hasText: name }).locator(".u-marker").evaluate((e) =>
+        getComputedStyle(e).borderColor
+      )
+    const colours = { research: await swatch("research"), extract: await swatch("extract") }
+    expect(colours.research).not.toBe(colours.extract)
+    expect(await legend("research")).toBe(colours.research)
+    await page.locator("#filter").selectOption("extract")
+    expect(await swatch("extract")).toBe(colours.extract)
+    expect(await legend("extract")).toBe(colours.extract)
+    await page.locator("#filter").selectOption("research")
+    expect(await swatch("research")).toBe(colours.research)
+    expect(await legend("research")).toBe(colours.research)
+    await page.close()
+  })
+
   it("switching the chart range redraws it with buckets that fit the range", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
     await page.goto(url)
