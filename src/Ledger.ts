@@ -585,7 +585,11 @@ const select = <A>(
 
 const MINUTE_MILLIS = 60_000
 
-/** start of the minute of `millis`, as an ISO string */
+/**
+ * Start of the minute of `millis`, as an ISO string
+ *
+ * @since 0.2.0
+ */
 export const minuteOf = (millis: number): string => new Date(millis - (millis % MINUTE_MILLIS)).toISOString()
 
 /**

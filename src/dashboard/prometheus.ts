@@ -43,20 +43,36 @@ export interface Family {
   readonly samples: ReadonlyArray<Sample>
 }
 
-/** a label value: backslash, double quote and line feed are escaped */
+/**
+ * a label value: backslash, double quote and line feed are escaped
+ *
+ * @since 0.2.0
+ */
 export const escapeLabelValue = (value: string): string =>
   value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
-/** a HELP text: backslash and line feed are escaped */
+/**
+ * a HELP text: backslash and line feed are escaped
+ *
+ * @since 0.2.0
+ */
 export const escapeHelp = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
-/** metric and label names may only hold `[a-zA-Z0-9_:]` (labels no `:`) and not start with a digit */
+/**
+ * metric and label names may only hold `[a-zA-Z0-9_:]` (labels no `:`) and not start with a digit
+ *
+ * @since 0.2.0
+ */
 export const sanitizeName = (name: string, label = false): string => {
   const clean = name.replace(label ? /[^a-zA-Z0-9_]/g : /[^a-zA-Z0-9_:]/g, "_")
   return /^[0-9]/.test(clean) ? `_${clean}` : clean === "" ? "_" : clean
 }
 
-/** Go's float formatting as Prometheus parses it: `+Inf`, `-Inf`, `NaN` */
+/**
+ * Go's float formatting as Prometheus parses it: `+Inf`, `-Inf`, `NaN`
+ *
+ * @since 0.2.0
+ */
 export const formatValue = (value: number): string =>
   Number.isNaN(value) ? "NaN" : value === Infinity ? "+Inf" : value === -Infinity ? "-Inf" : String(value)
 

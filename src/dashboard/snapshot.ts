@@ -9,6 +9,8 @@
  * recent rows, rebuild the charts and publish a new frame. Call statistics are
  * kept in memory for the longest chart range (7 days) and refreshed by
  * reading only their last minutes.
+ *
+ * @since 0.2.0
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -26,6 +28,8 @@ const DAY = 24 * HOUR
  * The chart ranges and the bucket each one is drawn with, so that a range
  * has between 15 and 168 points: 15 min and 1 h by minute, 24 h by quarter
  * hour, 7 days by hour.
+ *
+ * @since 0.2.0
  */
 export const RANGES = {
   "15m": { millis: 15 * MINUTE, bucket: MINUTE },
@@ -34,13 +38,25 @@ export const RANGES = {
   "7d": { millis: 7 * DAY, bucket: HOUR }
 } as const
 
-/** a chart range: `15m`, `1h`, `24h` or `7d` */
+/**
+ * A chart range: `15m`, `1h`, `24h` or `7d`
+ *
+ * @since 0.2.0
+ */
 export type Range = keyof typeof RANGES
 
-/** the range names, in the order the page offers them */
+/**
+ * The range names, in the order the page offers them
+ *
+ * @since 0.2.0
+ */
 export const RANGE_NAMES = Object.keys(RANGES) as ReadonlyArray<Range>
 
-/** one breaker's counts per bucket */
+/**
+ * One breaker's counts per bucket
+ *
+ * @since 0.2.0
+ */
 export interface Series {
   readonly breaker: string
   /** calls that ran */
@@ -51,7 +67,11 @@ export interface Series {
   readonly rejections: ReadonlyArray<number>
 }
 
-/** call statistics bucketed for one range */
+/**
+ * Call statistics bucketed for one range
+ *
+ * @since 0.2.0
+ */
 export interface Chart {
   readonly range: Range
   readonly bucketSeconds: number
@@ -63,6 +83,8 @@ export interface Chart {
 /**
  * Buckets per-minute statistics for a range ending at `now`: the last bucket
  * is the one `now` falls in.
+ *
+ * @since 0.2.0
  */
 export const bucketize = (rows: Iterable<Ledger.CallStats>, range: Range, now: number, breaker?: string): Chart => {
   const { bucket, millis } = RANGES[range]
@@ -107,7 +129,11 @@ export interface Snapshot {
   readonly charts: { readonly [R in Range]: Chart }
 }
 
-/** one published state: a snapshot or the error that prevented it, already encoded for every reader */
+/**
+ * One published state: a snapshot or the error that prevented it, already encoded for every reader
+ *
+ * @since 0.2.0
+ */
 export type Frame =
   | {
     readonly _tag: "Snapshot"
@@ -119,7 +145,11 @@ export type Frame =
   }
   | { readonly _tag: "Error"; readonly message: string; readonly event: Uint8Array }
 
-/** the shared producer of frames */
+/**
+ * The shared producer of frames
+ *
+ * @since 0.2.0
+ */
 export interface Producer {
   /** the newest frame, waiting for the first one */
   readonly latest: Effect.Effect<Frame>
@@ -160,6 +190,8 @@ const FULL_RELOAD = 10 * MINUTE
 /**
  * Starts the producer in the current scope: one fiber reads the ledger every
  * `pollInterval` and publishes a frame when something changed.
+ *
+ * @since 0.2.0
  */
 export const make = (options: { readonly pollInterval: Duration.Duration }): Effect.Effect<
   Producer,
