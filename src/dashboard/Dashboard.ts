@@ -33,8 +33,8 @@ import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
 import * as assets from "./assets.js"
-import * as Prometheus from "./prometheus.js"
-import * as Producer from "./snapshot.js"
+import * as Prometheus from "./internal/prometheus.js"
+import * as Producer from "./internal/snapshot.js"
 
 /**
  * The dashboard could not start (no ledger, port in use...).

@@ -18,7 +18,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
-import * as Ledger from "../Ledger.js"
+import * as Ledger from "../../Ledger.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
