@@ -9,12 +9,15 @@
  *
  * @since 0.1.0
  */
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { PassThrough } from "node:stream"
+
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -25,14 +28,12 @@ import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import { readFileSync } from "node:fs"
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
-import { createRequire } from "node:module"
-import { PassThrough } from "node:stream"
+
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
 import * as assets from "./assets.js"
+import * as Node from "./internal/nodeServer.js"
 import * as Prometheus from "./internal/prometheus.js"
 import * as Producer from "./internal/snapshot.js"
 
@@ -57,14 +58,6 @@ export interface Options {
   readonly host?: string | undefined
   /** how often the ledger is polled for live updates (default 1 second) */
   readonly pollInterval?: Duration.DurationInput | undefined
-}
-
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY"
 }
 
 const require = createRequire(import.meta.url)
@@ -204,64 +197,13 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
   })
 )
 
-/** a client this far behind (its socket not draining) is dropped; its browser reconnects */
-const MAX_BUFFERED = 4 * 1024 * 1024
-
-const SSE_HEADERS = { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" }
-
-/** feeds an SSE client from the shared producer: one set entry per client, no fiber per client */
-type Out = NodeJS.WritableStream & { readonly writableLength: number; destroy(): void }
-
-const subscribe = (producer: Producer.Producer, out: Out) => {
-  const unsubscribe = producer.unsafeSubscribe((event) => {
-    if (out.writableLength > MAX_BUFFERED) out.destroy()
-    else out.write(event)
-  })
-  out.once("close", unsubscribe)
-}
-
 const events = (producer: Producer.Producer) =>
   Effect.sync(() => {
     const body = new PassThrough()
-    subscribe(producer, body)
+    Node.subscribe(producer, body)
     // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
-    return HttpServerResponse.raw(body, { headers: SSE_HEADERS })
+    return HttpServerResponse.raw(body, { headers: Node.SSE_HEADERS })
   })
-
-/**
- * A Node server that answers the two routes every open page hits, `/events`
- * and `/api/summary`, straight from the producer before Effect's router sees
- * the request; everything else goes to the app. 200 pages connecting at once
- * then cost what they cost plain Node ("Dashboard under load" in
- * `docs/performance.md`).
- */
-const nodeServer = (producer: Producer.Producer): Server => {
-  const server = createServer()
-  const emit = server.emit
-  const fast = (req: IncomingMessage, res: ServerResponse): boolean => {
-    if (req.method !== "GET" || req.url === undefined) return false
-    const path = req.url.split("?", 1)[0]
-    if (path === "/events") {
-      res.writeHead(200, { ...SECURITY_HEADERS, ...SSE_HEADERS })
-      subscribe(producer, res)
-      return true
-    }
-    if (path === "/api/summary") {
-      const frame = producer.unsafeCurrent()
-      if (frame === undefined) return false
-      const body = frame._tag === "Snapshot" ? frame.summaryJson : JSON.stringify({ error: frame.message })
-      res.writeHead(frame._tag === "Snapshot" ? 200 : 500, { ...SECURITY_HEADERS, "content-type": "application/json" })
-      res.end(body)
-      return true
-    }
-    return false
-  }
-  server.emit = function(this: Server, event: string, ...args: Array<any>) {
-    if (event === "request" && fast(args[0], args[1])) return true
-    return emit.apply(this, [event, ...args] as Parameters<typeof emit>)
-  } as typeof server.emit
-  return server
-}
 
 /**
  * The values of `agentarmour_breaker_state`: a state is a value, never a
@@ -405,7 +347,7 @@ const router = (producer: Producer.Producer) =>
   ).pipe(
     Effect.catchTag("RouteNotFound", () =>
       Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
-    Effect.map(HttpServerResponse.setHeaders(SECURITY_HEADERS))
+    Effect.map(HttpServerResponse.setHeaders(Node.SECURITY_HEADERS))
   )
 
 /**
@@ -456,10 +398,7 @@ export const layer = (
   Layer.unwrapScoped(Effect.map(makeProducer(options), (producer) =>
     HttpServer.serve(router(producer)).pipe(
       Layer.provideMerge(
-        NodeHttpServer.layer(() => nodeServer(producer), {
-          port: options?.port ?? 8765,
-          host: options?.host ?? "127.0.0.1"
-        })
+        Node.serverLayer(producer, { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" })
       )
     )))
 
