@@ -218,7 +218,9 @@ export const make = (
         onFailure: (e) => Effect.as(storeFailed(e), undefined),
         onSuccess: (permit) =>
           Effect.succeed(
-            permit.taken ? undefined : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
+            permit.taken
+              ? undefined
+              : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
           )
       })
 
@@ -249,7 +251,8 @@ export const make = (
             : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis())))
         : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis()))
 
-    const onRefused = (runId: string) => (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> => {
+    const onRefused = (runId: string) =>
+    (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> => {
       if (refused === undefined) return Effect.void
       // a run's budget never comes back, and a zero limit never lets anything through
       if (!wait || refused.retryAfterMillis === null || refused.limit === 0) return Effect.fail(refused)
@@ -334,7 +337,11 @@ export const make = (
   })
 
 /** runs `self` with `target` as the charge target of the fiber (`cell` is the fiber's cell, if installed) */
-const withTarget = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell | undefined, target: Target): Effect.Effect<A, E, R> => {
+const withTarget = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  cell: Cell | undefined,
+  target: Target
+): Effect.Effect<A, E, R> => {
   if (cell === undefined) {
     // the first withBudget of this fiber installs its cell (the only FiberRef write)
     const installed = makeCell(undefined)
@@ -368,7 +375,8 @@ export const withBudget = dual<
       const admitNow = (budget as BudgetImpl)[AdmitNow]
       if (admitNow !== undefined) {
         // no store involved: check and run in this step, without another Effect
-        const refused = admitNow(runId, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        const refused = admitNow(runId, now)
         return refused === undefined ? withTarget(self, fiber.getFiberRef(currentTarget), target) : Effect.fail(refused)
       }
       return Effect.zipRight(
