@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+
 import type { Row } from "./index.js"
 
 const ROUNDS = 9
@@ -44,6 +45,11 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
       ratioToNode: median(version) / base,
       target: "<= 8x"
     },
-    { name: "agentarmour --help (loads @effect/cli)", nsPerOp: median(help) * 1e6, wallMs: median(help), ratioToNode: median(help) / base }
+    {
+      name: "agentarmour --help (loads @effect/cli)",
+      nsPerOp: median(help) * 1e6,
+      wallMs: median(help),
+      ratioToNode: median(help) / base
+    }
   ]
 }

@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// the CLI, compiled to dist/ by `npm run build` (run by `npm ci` through `prepare`)
+// the CLI, compiled to dist/ by `npm run build` (also run before `npm test` and `npm pack`)
 import "../dist/src/cli/main.js"

@@ -7,10 +7,11 @@
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { decodeDuration } from "./internal/duration.js"
 
 /**
  * A `Duration.DurationInput` ("30 seconds", 5000 millis, a `Duration`)
@@ -25,18 +26,22 @@ export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationIn
   {
     strict: false,
     decode: (input, _, ast) =>
-      Option.match(Duration.decodeUnknown(input), {
-        onNone: () =>
-          ParseResult.fail(
-            new ParseResult.Type(ast, input, `Expected a duration such as "30 seconds" or a number of milliseconds, got ${JSON.stringify(input)}`)
-          ),
-        onSome: (d) =>
-          Duration.isFinite(d) && Duration.toMillis(d) >= 0
-            ? ParseResult.succeed(d)
-            : ParseResult.fail(new ParseResult.Type(ast, input, "Expected a finite, non-negative duration"))
+      Either.match(decodeDuration(input), {
+        onLeft: (message) => ParseResult.fail(new ParseResult.Type(ast, input, message)),
+        onRight: ParseResult.succeed
       }),
     encode: ParseResult.succeed
   }
+) as any
+
+/**
+ * A `DurationInput` greater than zero (a window of 0 could never hold a failure).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const PositiveDurationInput: Schema.Schema<Duration.Duration, Duration.DurationInput> = DurationInput.pipe(
+  Schema.filter((d) => Duration.greaterThan(d, Duration.zero), { message: () => "Expected a duration greater than 0" })
 ) as any
 
 const Rate = Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)).annotations({
@@ -47,6 +52,14 @@ const ScheduleSchema = Schema.declare((u): u is Schedule.Schedule<unknown, unkno
   identifier: "Schedule",
   message: () => "Expected a Schedule (from effect/Schedule)"
 })
+
+const Validator = Schema.declare(
+  (u): u is (value: unknown) => boolean | string => typeof u === "function",
+  { identifier: "Function", message: () => "Expected a function (value) => boolean | string" }
+)
+
+const intBetween = (min: number, max: number) =>
+  Schema.Int.pipe(Schema.between(min, max, { message: () => `Expected an integer between ${min} and ${max}` }))
 
 const Predicate = Schema.declare(
   (u): u is (cause: Cause.Cause<unknown>) => boolean => typeof u === "function",
@@ -69,7 +82,7 @@ export class BreakerConfig extends Schema.Class<BreakerConfig>("BreakerConfig")(
     { default: () => 3, exact: true }
   ),
   /** the sliding window in which failures (and calls, for rates) are counted */
-  windowSize: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(60), exact: true }),
+  windowSize: Schema.optionalWith(PositiveDurationInput, { default: () => Duration.seconds(60), exact: true }),
   /** how long the breaker stays OPEN before a probe is let through */
   recoveryTimeout: Schema.optionalWith(DurationInput, { default: () => Duration.seconds(30), exact: true }),
   /** concurrent probes allowed in HALF_OPEN */
@@ -95,7 +108,25 @@ export class BreakerConfig extends Schema.Class<BreakerConfig>("BreakerConfig")(
   /** grows the recovery timeout after failed probes: its delays are added to `recoveryTimeout` */
   recoveryBackoff: Schema.optionalWith(ScheduleSchema, { exact: true }),
   /** which failures count; the default counts every failure */
-  isFailure: Schema.optionalWith(Predicate, { exact: true })
+  isFailure: Schema.optionalWith(Predicate, { exact: true }),
+  /** `"window"`: `failureThreshold` failures within `windowSize` trip; `"consecutive"`: that many in a row */
+  failureMode: Schema.optionalWith(Schema.Literal("window", "consecutive"), { default: () => "window", exact: true }),
+  /** the rate rules look at the last N calls instead of `windowSize` */
+  countWindow: Schema.optionalWith(intBetween(1, 100_000), { exact: true }),
+  /** successful probes needed to close; any failed probe reopens */
+  halfOpenSuccesses: Schema.optionalWith(intBetween(1, 1000), { default: () => 1, exact: true }),
+  /** an undecided HALF_OPEN reopens after this (default: `callTimeout`, else 60 seconds) */
+  halfOpenTimeout: Schema.optionalWith(PositiveDurationInput, { exact: true }),
+  /** OPEN -> HALF_OPEN on the clock, without a call (the breaker is built in a `Scope`) */
+  autoHalfOpen: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true }),
+  /** a success this rejects (`false` or a reason) fails with `InvalidResultError` and counts */
+  validateResult: Schema.optionalWith(Validator, { exact: true }),
+  /** bulkhead: calls running at once through this breaker */
+  maxConcurrent: Schema.optionalWith(intBetween(1, 1_000_000), { exact: true }),
+  /** bulkhead: callers that may wait for a slot; beyond them `BulkheadFullError` */
+  maxQueued: Schema.optionalWith(intBetween(0, 1_000_000), { default: () => 0, exact: true }),
+  /** `withBreaker` opens a span `agentarmour.breaker` per call */
+  trace: Schema.optionalWith(Schema.Boolean, { default: () => false, exact: true })
 }) {}
 
 /**
@@ -118,6 +149,15 @@ export interface BreakerOptions {
   readonly slowCallRateThreshold?: number | undefined
   readonly recoveryBackoff?: Schedule.Schedule<unknown, unknown> | undefined
   readonly isFailure?: ((cause: Cause.Cause<unknown>) => boolean) | undefined
+  readonly failureMode?: "window" | "consecutive" | undefined
+  readonly countWindow?: number | undefined
+  readonly halfOpenSuccesses?: number | undefined
+  readonly halfOpenTimeout?: Duration.DurationInput | undefined
+  readonly autoHalfOpen?: boolean | undefined
+  readonly validateResult?: ((value: unknown) => boolean | string) | undefined
+  readonly maxConcurrent?: number | undefined
+  readonly maxQueued?: number | undefined
+  readonly trace?: boolean | undefined
 }
 
 const decodeConfig = Schema.decodeUnknown(BreakerConfig, { errors: "all", onExcessProperty: "error" })

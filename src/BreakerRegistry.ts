@@ -7,10 +7,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
-import * as SynchronizedRef from "effect/SynchronizedRef"
 import type * as ParseResult from "effect/ParseResult"
-import type { BreakerOptions } from "./BreakerConfig.js"
 import * as BreakerConfig from "./BreakerConfig.js"
 import type { BreakerMetrics, CircuitBreaker } from "./CircuitBreaker.js"
 import * as internal from "./internal/circuitBreaker.js"
@@ -22,7 +19,7 @@ import * as Ledger from "./Ledger.js"
  */
 export interface BreakerRegistry {
   /** the breaker called `name`, created with the defaults (and `overrides`) on first use */
-  readonly get: (name: string, overrides?: Omit<BreakerOptions, "name">) => Effect.Effect<CircuitBreaker>
+  readonly get: (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) => Effect.Effect<CircuitBreaker>
   /** every breaker made so far, by name */
   readonly all: Effect.Effect<ReadonlyMap<string, CircuitBreaker>>
   /** the metrics of every breaker, by name */
@@ -37,6 +34,23 @@ export const BreakerRegistry: Context.Tag<BreakerRegistry, BreakerRegistry> = Co
   "agentarmour/BreakerRegistry"
 )
 
+const MapKey: unique symbol = Symbol.for("agentarmour/BreakerRegistry/map")
+
+interface RegistryImpl extends BreakerRegistry {
+  readonly [MapKey]: Map<string, CircuitBreaker>
+}
+
+/**
+ * The breaker called `name` if the registry made it already: a plain map
+ * read, what `withBreaker("name")` does on every call (docs/performance.md,
+ * "registry lookup").
+ *
+ * @since 0.2.0
+ * @category unsafe
+ */
+export const unsafeLookup = (registry: BreakerRegistry, name: string): CircuitBreaker | undefined =>
+  MapKey in registry ? (registry as RegistryImpl)[MapKey].get(name) : undefined
+
 /**
  * Builds a registry. The defaults are validated once, here: bad defaults
  * fail with a `ParseError` naming the field.
@@ -45,32 +59,46 @@ export const BreakerRegistry: Context.Tag<BreakerRegistry, BreakerRegistry> = Co
  * @category constructors
  */
 export const make = (
-  defaults?: Omit<BreakerOptions, "name">
+  defaults?: Omit<BreakerConfig.BreakerOptions, "name">
 ): Effect.Effect<BreakerRegistry, ParseResult.ParseError, Ledger.Ledger> =>
   Effect.gen(function*() {
-    yield* BreakerConfig.decode({ ...defaults, name: "defaults" })
+    const decoded = yield* BreakerConfig.decode({ ...defaults, name: "defaults" })
     const context = yield* Effect.context<Ledger.Ledger>()
-    const breakers = yield* SynchronizedRef.make(new Map<string, CircuitBreaker>())
-    const get = (name: string, overrides?: Omit<BreakerOptions, "name">) =>
-      SynchronizedRef.modifyEffect(breakers, (map) => {
-        const existing = map.get(name)
-        if (existing !== undefined) return Effect.succeed([existing, map] as const)
-        return BreakerConfig.decode({ ...defaults, ...overrides, name }).pipe(
+    /** the breakers; written only in `Effect.sync`, each name once (the first made wins) */
+    const breakers = new Map<string, CircuitBreaker>()
+    const configFor = (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) =>
+      overrides === undefined || Object.keys(overrides).length === 0
+        // the defaults were decoded above: only the name is new (decoding again per breaker is what made
+        // 10,000 breakers slow)
+        ? name.length > 0
+          ? Effect.succeed(new BreakerConfig.BreakerConfig({ ...decoded, name }, { disableValidation: true }))
+          : BreakerConfig.decode({ ...defaults, name })
+        : BreakerConfig.decode({ ...defaults, ...overrides, name })
+    const get = (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) =>
+      Effect.suspend(() => {
+        const existing = breakers.get(name)
+        if (existing !== undefined) return Effect.succeed(existing)
+        return configFor(name, overrides).pipe(
           Effect.flatMap(internal.make),
-          Effect.map((b) => [b as CircuitBreaker, new Map(map).set(name, b as CircuitBreaker)] as const)
+          Effect.provide(context),
+          Effect.map((made) => {
+            const raced = breakers.get(name)
+            if (raced !== undefined) return raced
+            breakers.set(name, made)
+            return made
+          }),
+          // the defaults were validated above; only `overrides` or the name can be bad
+          Effect.orDieWith((e) => new Error(`BreakerRegistry.get("${name}"): ${e.message}`))
         )
-      }).pipe(
-        Effect.provide(context),
-        // the defaults were validated above; only `overrides` or the name can be bad
-        Effect.orDieWith((e) => new Error(`BreakerRegistry.get("${name}"): ${e.message}`))
-      )
-    const all = Ref.get(breakers) as Effect.Effect<ReadonlyMap<string, CircuitBreaker>>
+      })
+    const all = Effect.sync((): ReadonlyMap<string, CircuitBreaker> => new Map(breakers))
     const snapshot = Effect.flatMap(all, (map) =>
       Effect.map(
         Effect.forEach(Array.from(map.values()), (b) => b.metrics),
         (list) => Object.fromEntries(list.map((m) => [m.breakerName, m]))
       ))
-    return BreakerRegistry.of({ get, all, snapshot })
+    const registry: RegistryImpl = { [MapKey]: breakers, get, all, snapshot }
+    return registry
   })
 
 /**
@@ -81,5 +109,5 @@ export const make = (
  * @category layers
  */
 export const layer = (
-  defaults?: Omit<BreakerOptions, "name">
+  defaults?: Omit<BreakerConfig.BreakerOptions, "name">
 ): Layer.Layer<BreakerRegistry, ParseResult.ParseError, Ledger.Ledger> => Layer.effect(BreakerRegistry, make(defaults))

@@ -18,9 +18,9 @@ import type * as ParseResult from "effect/ParseResult"
 import type * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import * as BreakerConfigModule from "./BreakerConfig.js"
-import type { BreakerConfig } from "./BreakerConfig.js"
-import { BreakerRegistry } from "./BreakerRegistry.js"
+import type { BreakerConfig, BreakerOptions } from "./BreakerConfig.js"
+import { decode } from "./BreakerConfig.js"
+import * as BreakerRegistry from "./BreakerRegistry.js"
 import * as internal from "./internal/circuitBreaker.js"
 import type { BreakerState as State, Ledger, TransitionRecord } from "./Ledger.js"
 
@@ -66,9 +66,57 @@ export {
    * @since 0.1.0
    * @category errors
    */
-  CallTimeoutError
+  CallTimeoutError,
+  /**
+   * The node "succeeded" with a value `validateResult` rejected; counted as a failure.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  InvalidResultError,
+  /**
+   * The breaker is isolated by an operator (`isolate`): rejected, nothing tripped.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  CircuitIsolatedError,
+  /**
+   * The bulkhead (`maxConcurrent` + `maxQueued`) is full: rejected, not a failure.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  BulkheadFullError
 } from "./internal/errors.js"
-import type { CallTimeoutError, CircuitOpenError } from "./internal/errors.js"
+import type {
+  BulkheadFullError,
+  CallTimeoutError,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  InvalidResultError
+} from "./internal/errors.js"
+
+/**
+ * Identifies a `CircuitBreaker` value.
+ *
+ * @since 0.2.0
+ * @category symbols
+ */
+export const TypeId: typeof internal.TypeId = internal.TypeId
+
+/**
+ * The errors a breaker adds to a call's error channel.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type BreakerError =
+  | CircuitOpenError
+  | CallTimeoutError
+  | CircuitIsolatedError
+  | BulkheadFullError
+  | InvalidResultError
 
 /**
  * Counters of one breaker.
@@ -98,6 +146,7 @@ export interface BreakerMetrics {
  * @category models
  */
 export interface CircuitBreaker {
+  readonly [TypeId]: typeof TypeId
   readonly name: string
   /** the decoded configuration, defaults applied */
   readonly config: BreakerConfig
@@ -112,8 +161,18 @@ export interface CircuitBreaker {
   readonly reset: Effect.Effect<void>
   /** OPEN until `reset`: isolates the node by hand */
   readonly forceOpen: Effect.Effect<void>
+  /**
+   * ISOLATED while the scope is open (nested scopes count): calls fail with
+   * `CircuitIsolatedError`. The last scope to close returns the breaker to
+   * CLOSED (window cleared), or to what `forceOpen`/`disable`/`reset` asked for meanwhile.
+   */
+  readonly isolate: Effect.Effect<void, never, Scope.Scope>
+  /** DISABLED until `enable`: calls pass through, nothing is counted */
+  readonly disable: Effect.Effect<void>
+  /** DISABLED -> CLOSED (window cleared) */
+  readonly enable: Effect.Effect<void>
   /** runs an effect through the breaker (what `withBreaker` does) */
-  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R>
+  readonly execute: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BreakerError, R>
 }
 
 /**
@@ -134,9 +193,8 @@ export const CircuitBreaker: Context.Tag<CircuitBreaker, CircuitBreaker> = Conte
  * @category constructors
  */
 export const make = (
-  options: BreakerConfigModule.BreakerOptions | BreakerConfig
-): Effect.Effect<CircuitBreaker, ParseResult.ParseError, Ledger> =>
-  Effect.flatMap(BreakerConfigModule.decode(options), internal.make)
+  options: BreakerOptions | BreakerConfig
+): Effect.Effect<CircuitBreaker, ParseResult.ParseError, Ledger> => Effect.flatMap(decode(options), internal.make)
 
 /**
  * A layer providing a breaker under `tag` (or under the default
@@ -148,16 +206,16 @@ export const make = (
 export const layer: {
   <I>(
     tag: Context.Tag<I, CircuitBreaker>,
-    options: BreakerConfigModule.BreakerOptions
+    options: BreakerOptions
   ): Layer.Layer<I, ParseResult.ParseError, Ledger>
-  (options: BreakerConfigModule.BreakerOptions): Layer.Layer<CircuitBreaker, ParseResult.ParseError, Ledger>
+  (options: BreakerOptions): Layer.Layer<CircuitBreaker, ParseResult.ParseError, Ledger>
 } = (
-  tagOrOptions: Context.Tag<any, CircuitBreaker> | BreakerConfigModule.BreakerOptions,
-  options?: BreakerConfigModule.BreakerOptions
+  tagOrOptions: Context.Tag<any, CircuitBreaker> | BreakerOptions,
+  options?: BreakerOptions
 ): Layer.Layer<any, ParseResult.ParseError, Ledger> =>
   Context.isTag(tagOrOptions)
     ? Layer.effect(tagOrOptions, make(options!))
-    : Layer.effect(CircuitBreaker, make(tagOrOptions as BreakerConfigModule.BreakerOptions))
+    : Layer.effect(CircuitBreaker, make(tagOrOptions as BreakerOptions))
 
 /**
  * What `withBreaker` accepts: a breaker, a `Context.Tag` of one, or the name
@@ -168,10 +226,17 @@ export const layer: {
  */
 export type BreakerRef<I> = CircuitBreaker | Context.Tag<I, CircuitBreaker> | string
 
-type Requirement<B> = B extends string ? BreakerRegistry : B extends Context.Tag<infer I, CircuitBreaker> ? I : never
+type Requirement<B> = B extends string ? BreakerRegistry.BreakerRegistry
+  : B extends Context.Tag<infer I, CircuitBreaker> ? I
+  : never
 
-const isBreaker = (u: unknown): u is CircuitBreaker =>
-  typeof u === "object" && u !== null && "execute" in u && "config" in u
+/**
+ * Whether a value is a `CircuitBreaker`.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isCircuitBreaker: (u: unknown) => u is CircuitBreaker = internal.isCircuitBreaker
 
 /**
  * Runs an effect through a breaker: CLOSED runs it (under `callTimeout`),
@@ -185,25 +250,29 @@ const isBreaker = (u: unknown): u is CircuitBreaker =>
 export const withBreaker: {
   <B extends BreakerRef<any>>(
     breaker: B
-  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R | Requirement<B>>
+  ): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BreakerError, R | Requirement<B>>
   <A, E, R, B extends BreakerRef<any>>(
     self: Effect.Effect<A, E, R>,
     breaker: B
-  ): Effect.Effect<A, E | CircuitOpenError | CallTimeoutError, R | Requirement<B>>
+  ): Effect.Effect<A, E | BreakerError, R | Requirement<B>>
 } = dual(
   2,
   <A, E, R>(self: Effect.Effect<A, E, R>, breaker: BreakerRef<any>): Effect.Effect<A, any, any> => {
     if (typeof breaker === "string") {
-      return Effect.flatMap(BreakerRegistry, (registry) => Effect.flatMap(registry.get(breaker), (b) => b.execute(self)))
+      return Effect.flatMap(BreakerRegistry.BreakerRegistry, (registry) => {
+        const known = BreakerRegistry.unsafeLookup(registry, breaker)
+        return known !== undefined ? known.execute(self) : Effect.flatMap(registry.get(breaker), (b) => b.execute(self))
+      })
     }
-    if (isBreaker(breaker)) return breaker.execute(self)
+    if (internal.isCircuitBreaker(breaker)) return breaker.execute(self)
     return Effect.flatMap(breaker, (b) => b.execute(self))
   }
 )
 
 /**
  * Tells LangGraph control flow (`interrupt()`, `Command` navigation) from
- * failures: such errors pass through every breaker uncounted.
+ * failures: such errors pass through every breaker uncounted. Mirrors
+ * LangGraph's `isGraphBubbleUp` (see `internal/breaker/controlFlow.ts`).
  *
  * @since 0.1.0
  * @category utils

@@ -28,6 +28,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { breakerOfFailure, isControlFlow } from "./internal/circuitBreaker.js"
 import * as Ledger from "./Ledger.js"
+import * as Telemetry from "./Telemetry.js"
 import { durationOption } from "./internal/duration.js"
 
 /**
@@ -111,15 +112,13 @@ export class DecomposeError extends Schema.TaggedError<DecomposeError>()("Decomp
 }) {}
 
 /**
- * Fallbacks served, by breaker and strategy.
+ * Fallbacks served, by breaker and strategy: `agentarmour_fallbacks_total{breaker,strategy}`
+ * (the same metric as `Telemetry.fallbacks`).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const fallbacksServed = Metric.counter("agentarmour_fallbacks_served", {
-  description: "answers given by a fallback strategy instead of the failed node",
-  incremental: true
-})
+export const fallbacksServed: Metric.Metric.Counter<number> = Telemetry.fallbacks
 
 const tagOf = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
@@ -168,7 +167,7 @@ const served = (
 ): Effect.Effect<void> =>
   Effect.gen(function*() {
     const ledger = yield* Effect.serviceOption(Ledger.Ledger)
-    if (Option.isSome(ledger) && ledger.value.recordFallback !== undefined) {
+    if (Option.isSome(ledger)) {
       const now = yield* Clock.currentTimeMillis
       yield* Effect.catchAllCause(
         ledger.value.recordFallback(
@@ -188,7 +187,7 @@ const served = (
 
 /**
  * Records that `strategy` answered for the failure in `ctx` (ledger, the
- * `agentarmour_fallbacks_served` metric, `onServed`), for a strategy that
+ * `agentarmour_fallbacks_total` metric, `onServed`), for a strategy that
  * answers outside these combinators: the LangGraph adapter's escalation by
  * `interrupt()`, recorded when the graph pauses, before the human answers.
  *

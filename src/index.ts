@@ -6,15 +6,123 @@
  *
  * @since 0.1.0
  */
-export { BreakerConfig } from "./BreakerConfig.js"
-export type { BreakerOptions } from "./BreakerConfig.js"
+export {
+  /**
+   * The decoded options of a breaker, defaults applied.
+   *
+   * @since 0.1.0
+   */
+  BreakerConfig
+} from "./BreakerConfig.js"
+export type {
+  /**
+   * The options `CircuitBreaker.make` accepts.
+   *
+   * @since 0.1.0
+   */
+  BreakerOptions
+} from "./BreakerConfig.js"
+/**
+ * @since 0.1.0
+ */
 export * as BreakerRegistry from "./BreakerRegistry.js"
+/**
+ * @since 0.2.0
+ */
 export * as Budget from "./Budget.js"
+export {
+  /**
+   * A call refused because its budget is spent.
+   *
+   * @since 0.2.0
+   */
+  BudgetExceededError,
+  /**
+   * Runs an effect within a budget.
+   *
+   * @since 0.2.0
+   */
+  withBudget
+} from "./Budget.js"
+/**
+ * @since 0.1.0
+ */
 export * as CascadeGuard from "./CascadeGuard.js"
+/**
+ * @since 0.1.0
+ */
 export * as CircuitBreaker from "./CircuitBreaker.js"
+export {
+  /**
+   * A call that ran longer than the breaker's `callTimeout` (and was interrupted).
+   *
+   * @since 0.1.0
+   */
+  CallTimeoutError,
+  /**
+   * A call rejected because the breaker is OPEN.
+   *
+   * @since 0.1.0
+   */
+  CircuitOpenError,
+  /**
+   * Runs an effect through a breaker.
+   *
+   * @since 0.1.0
+   */
+  withBreaker
+} from "./CircuitBreaker.js"
+/**
+ * @since 0.1.0
+ */
 export * as Fallback from "./Fallback.js"
+export {
+  /**
+   * A `decompose` fallback that could not answer.
+   *
+   * @since 0.1.0
+   */
+  DecomposeError,
+  /**
+   * An `escalate` fallback that got no answer.
+   *
+   * @since 0.1.0
+   */
+  EscalatedError
+} from "./Fallback.js"
+/**
+ * @since 0.1.0
+ */
 export * as Ledger from "./Ledger.js"
-export { BudgetExceededError, withBudget } from "./Budget.js"
-export { CallTimeoutError, CircuitOpenError, withBreaker } from "./CircuitBreaker.js"
-export { DecomposeError, EscalatedError } from "./Fallback.js"
-export { LedgerError } from "./Ledger.js"
+export {
+  /**
+   * The ledger could not be opened or read.
+   *
+   * @since 0.1.0
+   */
+  LedgerError
+} from "./Ledger.js"
+/**
+ * @since 0.2.0
+ */
+export * as Telemetry from "./Telemetry.js"
+export {
+  /**
+   * A call refused because the breaker's bulkhead is full.
+   *
+   * @since 0.2.0
+   */
+  BulkheadFullError,
+  /**
+   * A call refused because an operator isolated the breaker.
+   *
+   * @since 0.2.0
+   */
+  CircuitIsolatedError,
+  /**
+   * A call whose result the breaker's `validateResult` rejected.
+   *
+   * @since 0.2.0
+   */
+  InvalidResultError
+} from "./CircuitBreaker.js"

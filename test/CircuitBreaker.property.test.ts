@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, TestClock, TestContext } from "effect"
-import * as fc from "fast-check"
+import { Effect, Either, Fiber, TestClock } from "effect"
+import * as fc from "effect/FastCheck"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
+import * as Machine from "../src/internal/breaker/machine.js"
+import * as timeWindow from "../src/internal/breaker/timeWindow.js"
 
 type Command =
   | { readonly _tag: "succeed" }
@@ -75,8 +77,58 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: 1, max: 12_000 }).map((millis) => ({ _tag: "advance", millis }) as const) },
   { weight: 1, arbitrary: fc.constant({ _tag: "reset" } as const) }
 )
+const history = fc.array(command, { minLength: 1, maxLength: 40 })
 
-const replay = (commands: ReadonlyArray<Command>) =>
+const machine: Machine.Machine = {
+  rules: [timeWindow.make(THRESHOLD, WINDOW)],
+  recoveryMillis: RECOVERY,
+  backoffMillis: () => 0,
+  halfOpenMaxCalls: 1,
+  halfOpenSuccesses: 1,
+  halfOpenTimeoutMillis: TIMEOUT
+}
+
+/** replays a history on the pure machine, as the Effect shell drives it; throws on the first disagreement */
+const replayMachine = (commands: ReadonlyArray<Command>, m: Machine.Machine = machine): void => {
+  let s = Machine.initial(m)
+  let now = 0
+  const model = new Model()
+  for (const [i, c] of commands.entries()) {
+    const where = `after command ${i} (${JSON.stringify(c)}) of ${JSON.stringify(commands)}`
+    switch (c._tag) {
+      case "advance":
+        model.advance(c.millis)
+        now += c.millis
+        break
+      case "reset":
+        model.reset()
+        s = Machine.step(m, s, { _tag: "Reset" }, now)[0]
+        break
+      default: {
+        const expected = model.call(c._tag)
+        const [admission, next] = Machine.admit(m, s, now)
+        s = next
+        if (c._tag === "timeout") now += TIMEOUT
+        let actual: string
+        if (admission._tag === "Closed" || admission._tag === "Probe") {
+          const event: Machine.Event = c._tag === "succeed"
+            ? { _tag: "Success", permit: admission, slow: false }
+            : { _tag: "Failure", permit: admission, slow: false, detail: c._tag }
+          s = Machine.step(m, s, event, now)[0]
+          actual = c._tag === "succeed" ? "ok" : "failed"
+        } else {
+          actual = "rejected"
+        }
+        if (actual !== expected) throw new Error(`call returned ${actual}, model says ${expected} ${where}`)
+      }
+    }
+    s = Machine.step(m, s, { _tag: "Tick" }, now)[0]
+    if (s.status !== model.observed()) throw new Error(`machine is ${s.status}, model says ${model.observed()} ${where}`)
+  }
+}
+
+/** replays a history on a real breaker under the TestClock */
+const replayBreaker = (commands: ReadonlyArray<Command>) =>
   Effect.gen(function*() {
     const breaker = yield* CircuitBreaker.make({
       name: "model",
@@ -118,28 +170,24 @@ const replay = (commands: ReadonlyArray<Command>) =>
       const state = yield* breaker.state
       if (state !== model.observed()) throw new Error(`breaker is ${state}, model says ${model.observed()} ${where}`)
     }
-  }).pipe(Effect.provide(Ledger.layerMemory), Effect.provide(TestContext.TestContext))
+  }).pipe(Effect.provide(Ledger.layerMemory))
 
-describe("CircuitBreaker against a reference model", () => {
-  it("agrees with the model on 1,000 random histories of calls, timeouts, clock moves and resets", async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 40 }), (commands) =>
-        Effect.runPromise(replay(commands)).then(() => true)),
-      { numRuns: 1000 }
-    )
-  }, 120_000)
+describe("the breaker state machine against a reference model", () => {
+  it.prop("the pure machine agrees with the model on random histories", [history], ([commands]) => {
+    replayMachine(commands)
+  }, { fastCheck: { numRuns: 2000 } })
 
-  it("the model check can fail: a breaker with another threshold disagrees with the model", async () => {
-    const wrong = Effect.gen(function*() {
-      const breaker = yield* CircuitBreaker.make({ name: "m", failureThreshold: THRESHOLD + 1, windowSize: WINDOW })
-      const model = new Model()
-      for (let i = 0; i < THRESHOLD; i++) {
-        model.call("fail")
-        yield* Effect.either(Effect.fail("x").pipe(withBreaker(breaker)))
-      }
-      return [yield* breaker.state, model.observed()] as const
-    }).pipe(Effect.provide(Ledger.layerMemory), Effect.provide(TestContext.TestContext))
-    const [actual, expected] = await Effect.runPromise(wrong)
-    expect(actual).not.toBe(expected)
+  it.effect.prop(
+    "a real breaker (the Effect shell, TestClock) agrees with the model on random histories",
+    [history],
+    ([commands]) => replayBreaker(commands),
+    { timeout: 120_000, fastCheck: { numRuns: 200 } }
+  )
+
+  it("the model check can fail: a machine with another threshold disagrees with the model", () => {
+    const wrong: Machine.Machine = { ...machine, rules: [timeWindow.make(THRESHOLD + 1, WINDOW)] }
+    const fails: ReadonlyArray<Command> = Array.from({ length: THRESHOLD }, () => ({ _tag: "fail" }) as const)
+    expect(() => replayMachine(fails, wrong)).toThrow(/model says OPEN/)
+    expect(() => replayMachine(fails)).not.toThrow()
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Stream, TestClock } from "effect"
+import { Cause, Chunk, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Stream, TestClock } from "effect"
 import { BreakerConfig, BreakerRegistry, CallTimeoutError, CascadeGuard, CircuitBreaker, CircuitOpenError, Ledger, withBreaker } from "agentarmour"
 
 class Boom {
@@ -384,4 +384,112 @@ describe("layers and the registry", () => {
       expect(snapshot["extract"]).toMatchObject({ state: "OPEN", failures: 2 })
       expect((yield* registry.all).size).toBe(1)
     }).pipe(Effect.provide(BreakerRegistry.layer({ failureThreshold: 2 }).pipe(Layer.provide(Ledger.layerMemory)))))
+})
+
+describe("0.1 correctness holes", () => {
+  const trip = (b: CircuitBreaker.CircuitBreaker) => attempt(fail.pipe(withBreaker(b)))
+
+  it.effect("a late success of a probe from an earlier HALF_OPEN episode does not close the current one", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        halfOpenMaxCalls: 2,
+        callTimeout: null
+      })
+      yield* trip(b)
+      yield* TestClock.adjust("1 second")
+      const gate = yield* Deferred.make<void>()
+      const stale = yield* Effect.fork(Deferred.await(gate).pipe(withBreaker(b)))
+      yield* Effect.yieldNow()
+      yield* trip(b) // the other probe of episode 1 fails: OPEN again
+      yield* TestClock.adjust("1 second")
+      expect(yield* b.state).toBe("HALF_OPEN") // episode 2
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(stale)
+      expect(yield* b.state).toBe("HALF_OPEN")
+    })))
+
+  it.effect("an interrupted probe from an earlier episode cannot free a permit of the current one", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        halfOpenMaxCalls: 2,
+        callTimeout: null
+      })
+      yield* trip(b)
+      yield* TestClock.adjust("1 second")
+      const stale = yield* Effect.fork(Effect.never.pipe(withBreaker(b)))
+      yield* Effect.yieldNow()
+      yield* trip(b)
+      yield* TestClock.adjust("1 second")
+      const gate = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(Deferred.await(gate).pipe(withBreaker(b)))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(stale)
+      const second = yield* Effect.fork(Deferred.await(gate).pipe(withBreaker(b)))
+      yield* Effect.yieldNow()
+      const third = yield* attempt(ok.pipe(withBreaker(b)))
+      expect(Either.getLeft(third).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CircuitOpenError"))
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(second)
+    })))
+
+  it.effect("negative, NaN and infinite durations and a windowSize of 0 are ParseErrors naming the field", () =>
+    run(Effect.gen(function*() {
+      const cases: ReadonlyArray<[string, unknown]> = [
+        ["callTimeout", -1],
+        ["windowSize", -5],
+        ["windowSize", NaN],
+        ["windowSize", 0],
+        ["windowSize", "0 seconds"],
+        ["recoveryTimeout", -1],
+        ["recoveryTimeout", "-5 seconds"],
+        ["recoveryTimeout", Infinity],
+        ["slowCallDuration", [-1, 0]]
+      ]
+      for (const [field, value] of cases) {
+        const error = yield* Effect.flip(CircuitBreaker.make({ name: "t", [field]: value } as any))
+        expect(error._tag, `${field}: ${String(value)}`).toBe("ParseError")
+        expect(error.message, `${field}: ${String(value)}`).toContain(field)
+      }
+      const zeroRecovery = yield* CircuitBreaker.make({ name: "t", recoveryTimeout: 0 })
+      expect(zeroRecovery.config.recoveryTimeout).toEqual(Duration.zero)
+    })))
+
+  it.effect("an error whose message getter throws is counted and reaches the caller unchanged", () =>
+    run(Effect.gen(function*() {
+      class Hostile {
+        readonly _tag = "Hostile"
+        get message(): string {
+          throw new Error("no message for you")
+        }
+      }
+      const hostile = new Hostile()
+      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1 })
+      const error = yield* Effect.flip(Effect.fail(hostile).pipe(withBreaker(b)))
+      expect(error).toBe(hostile)
+      expect(yield* b.state).toBe("OPEN")
+      expect((yield* b.metrics).failures).toBe(1)
+    })))
+
+  it.effect("with callTimeout null, a probe that never returns cannot hold HALF_OPEN past 60 seconds", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", callTimeout: null })
+      yield* trip(b)
+      yield* TestClock.adjust("1 second")
+      yield* Effect.fork(Effect.never.pipe(withBreaker(b)))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("59 seconds")
+      expect(yield* b.state).toBe("HALF_OPEN")
+      yield* TestClock.adjust("1 second")
+      expect(yield* b.state).toBe("OPEN")
+      yield* TestClock.adjust("1 second")
+      expect(yield* ok.pipe(withBreaker(b))).toBe("ok")
+      expect(yield* b.state).toBe("CLOSED")
+    })))
 })

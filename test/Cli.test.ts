@@ -1,12 +1,13 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { execFile, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+
+import { describe, expect, it } from "@effect/vitest"
 import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 
 const root = join(import.meta.dirname, "..")
 const bin = join(root, "bin/agentarmour.js")
@@ -39,16 +40,26 @@ const seed = Effect.gen(function*() {
   const ledger = Context.get(ctx, Ledger.Ledger)
   const at = (s: number) => new Date(Date.UTC(2026, 10, 1, 12, 0, s))
   for (const [i, name] of ["research", "extract", "research"].entries()) {
-    yield* ledger.recordFailure(new Ledger.FailureRecord({
-      breakerName: name,
-      category: i === 2 ? "timeout" : "exception",
-      errorType: i === 2 ? "CallTimeoutError" : "AgentError",
-      errorMessage: i === 2 ? "call exceeded its callTimeout of 30000 ms" : "model returned garbage\nsecond line",
-      traceback: "AgentError\n    at researchAgent",
-      createdAt: at(i)
-    }))
+    yield* ledger.recordFailure(
+      new Ledger.FailureRecord({
+        breakerName: name,
+        category: i === 2 ? "timeout" : "exception",
+        errorType: i === 2 ? "CallTimeoutError" : "AgentError",
+        errorMessage: i === 2 ? "call exceeded its callTimeout of 30000 ms" : "model returned garbage\nsecond line",
+        traceback: "AgentError\n    at researchAgent",
+        createdAt: at(i)
+      })
+    )
   }
-  yield* ledger.recordTransition(new Ledger.TransitionRecord({ breakerName: "research", fromState: "CLOSED", toState: "OPEN", reason: "2 failures within 1m", createdAt: at(3) }))
+  yield* ledger.recordTransition(
+    new Ledger.TransitionRecord({
+      breakerName: "research",
+      fromState: "CLOSED",
+      toState: "OPEN",
+      reason: "2 failures within 1m",
+      createdAt: at(3)
+    })
+  )
   // the last 24 hours of call statistics: research 1 failure in 4 calls, extract calls without failures
   for (const outcome of ["success", "success", "failure", "success", "rejected"] as const) {
     yield* ledger.recordCall({ breakerName: "research", outcome, slow: false, createdAt: new Date() })
@@ -87,7 +98,9 @@ describe("agentarmour CLI", () => {
 
   it.live("ledger failures and transitions filter by breaker, limit, and print JSON", () =>
     Effect.gen(function*() {
-      const f = yield* Effect.promise(() => cli(["ledger", "failures", "--db", db, "--breaker", "research", "--limit", "1", "--json"]))
+      const f = yield* Effect.promise(() =>
+        cli(["ledger", "failures", "--db", db, "--breaker", "research", "--limit", "1", "--json"])
+      )
       expect(f.code).toBe(0)
       const rows = JSON.parse(f.stdout)
       expect(rows).toHaveLength(1)
@@ -95,7 +108,11 @@ describe("agentarmour CLI", () => {
       const table = yield* Effect.promise(() => cli(["ledger", "failures", "--db", db]))
       expect(table.stdout).toContain("model returned garbage second line")
       const t = yield* Effect.promise(() => cli(["ledger", "transitions", "--db", db, "--json"]))
-      expect(JSON.parse(t.stdout)[0]).toMatchObject({ fromState: "CLOSED", toState: "OPEN", reason: "2 failures within 1m" })
+      expect(JSON.parse(t.stdout)[0]).toMatchObject({
+        fromState: "CLOSED",
+        toState: "OPEN",
+        reason: "2 failures within 1m"
+      })
     }), 60_000)
 
   it.live("a missing database is not created: one line on stderr, exit code 1", () =>
@@ -107,31 +124,43 @@ describe("agentarmour CLI", () => {
       expect(existsSync(missing)).toBe(false)
     }), 60_000)
 
-  it.live("a file that is not a ledger, a wrong prefix and a negative limit each get one clear line", () =>
-    Effect.gen(function*() {
-      const junk = join(dir, "junk.db")
-      writeFileSync(junk, "not a database at all ".repeat(200))
-      const cases = yield* Effect.promise(() => Promise.all([
-        cli(["ledger", "summary", "--db", junk]),
-        cli(["ledger", "summary", "--db", db, "--table-prefix", "nope_"]),
-        cli(["ledger", "failures", "--db", db, "--limit", "-3"])
-      ]))
-      const expected = ["is not an SQLite database", `no table nope_failures`, "--limit must be between 1 and 100000, got -3"]
-      for (const [i, r] of cases.entries()) {
-        expect(r.code).toBe(1)
-        expect(r.stderr.trim().split("\n")).toHaveLength(1)
-        expect(r.stderr).toContain(expected[i])
-        expect(r.stderr).not.toMatch(/\n\s+at /)
-      }
-    }), 60_000)
+  it.live(
+    "a file that is not a ledger, a wrong prefix and a negative limit each get one clear line",
+    () =>
+      Effect.gen(function*() {
+        const junk = join(dir, "junk.db")
+        writeFileSync(junk, "not a database at all ".repeat(200))
+        const cases = yield* Effect.promise(() =>
+          Promise.all([
+            cli(["ledger", "summary", "--db", junk]),
+            cli(["ledger", "summary", "--db", db, "--table-prefix", "nope_"]),
+            cli(["ledger", "failures", "--db", db, "--limit", "-3"])
+          ])
+        )
+        const expected = [
+          "is not an SQLite database",
+          `no table nope_failures`,
+          "--limit must be between 1 and 100000, got -3"
+        ]
+        for (const [i, r] of cases.entries()) {
+          expect(r.code).toBe(1)
+          expect(r.stderr.trim().split("\n")).toHaveLength(1)
+          expect(r.stderr).toContain(expected[i])
+          expect(r.stderr).not.toMatch(/\n\s+at /)
+        }
+      }),
+    60_000
+  )
 
   it.live("--help and --version work, and an unknown flag fails without a stack trace", () =>
     Effect.gen(function*() {
-      const [help, version, bad] = yield* Effect.promise(() => Promise.all([
-        cli(["ledger", "--help"]),
-        cli(["--version"]),
-        cli(["ledger", "summary", "--db", db, "--frobnicate"])
-      ]))
+      const [help, version, bad] = yield* Effect.promise(() =>
+        Promise.all([
+          cli(["ledger", "--help"]),
+          cli(["--version"]),
+          cli(["ledger", "summary", "--db", db, "--frobnicate"])
+        ])
+      )
       expect(help.code).toBe(0)
       expect(help.stdout).toContain("summary")
       expect(version.stdout.trim()).toMatch(/\d+\.\d+\.\d+/)
@@ -140,42 +169,59 @@ describe("agentarmour CLI", () => {
       expect(bad.stdout + bad.stderr).not.toMatch(/\n\s+at /)
     }), 60_000)
 
-  it.live("dashboard: a missing database and a port in use are one clear line each, exit code 1", () =>
-    Effect.gen(function*() {
-      const missing = yield* Effect.promise(() => cli(["dashboard", "--db", join(dir, "missing.db")]))
-      expect(missing.code).toBe(1)
-      expect(missing.stderr.trim()).toBe(`agentarmour: no ledger at ${join(dir, "missing.db")}`)
-      const { createServer } = yield* Effect.promise(() => import("node:net"))
-      const blocker = createServer()
-      const port = yield* Effect.promise(() =>
-        new Promise<number>((resolve) => blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)))
-      )
-      const busy = yield* Effect.promise(() => cli(["dashboard", "--db", db, "--port", String(port)]))
-      blocker.close()
-      expect(busy.code).toBe(1)
-      expect(busy.stderr.trim()).toBe(`agentarmour: port ${port} is already in use on 127.0.0.1`)
-    }), 60_000)
+  it.live(
+    "dashboard: a missing database and a port in use are one clear line each, exit code 1",
+    () =>
+      Effect.gen(function*() {
+        const missing = yield* Effect.promise(() => cli(["dashboard", "--db", join(dir, "missing.db")]))
+        expect(missing.code).toBe(1)
+        expect(missing.stderr.trim()).toBe(`agentarmour: no ledger at ${join(dir, "missing.db")}`)
+        const { createServer } = yield* Effect.promise(() => import("node:net"))
+        const blocker = createServer()
+        const port = yield* Effect.promise(() =>
+          new Promise<number>((resolve) =>
+            blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port))
+          )
+        )
+        const busy = yield* Effect.promise(() => cli(["dashboard", "--db", db, "--port", String(port)]))
+        blocker.close()
+        expect(busy.code).toBe(1)
+        expect(busy.stderr.trim()).toBe(`agentarmour: port ${port} is already in use on 127.0.0.1`)
+      }),
+    60_000
+  )
 
-  it.live("help and errors carry no colour when piped, nor with NO_COLOR on a terminal; colour on a terminal", () =>
-    Effect.gen(function*() {
-      const piped = yield* Effect.promise(() => Promise.all([cli(["--help"]), cli(["ledger", "bogus"]), cli(["ledger", "summary", "--help"])]))
-      for (const r of piped) expect(r.stdout + r.stderr).not.toContain("\x1b")
-      expect(piped[0]!.stdout).toContain("COMMANDS")
-      // `script` gives the child a pseudo-terminal
-      const tty = (env: Record<string, string | undefined>) =>
-        exec("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} --help`, "/dev/null"], {
-          env: { ...process.env, NO_COLOR: undefined, ...env }
-        }).then((r) => r.stdout)
-      const [coloured, noColour] = yield* Effect.promise(() => Promise.all([tty({}), tty({ NO_COLOR: "1" })]))
-      expect(coloured).toContain("\x1b[")
-      expect(noColour).toContain("COMMANDS")
-      expect(noColour).not.toContain("\x1b")
-    }), 60_000)
+  it.live(
+    "help and errors carry no colour when piped, nor with NO_COLOR on a terminal; colour on a terminal",
+    () =>
+      Effect.gen(function*() {
+        const piped = yield* Effect.promise(() =>
+          Promise.all([cli(["--help"]), cli(["ledger", "bogus"]), cli(["ledger", "summary", "--help"])])
+        )
+        for (const r of piped) expect(r.stdout + r.stderr).not.toContain("\x1b")
+        expect(piped[0]!.stdout).toContain("COMMANDS")
+        // `script` gives the child a pseudo-terminal
+        const tty = (env: Record<string, string | undefined>) =>
+          exec("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} --help`, "/dev/null"], {
+            env: { ...process.env, NO_COLOR: undefined, ...env }
+          }).then((r) => r.stdout)
+        const [coloured, noColour] = yield* Effect.promise(() => Promise.all([tty({}), tty({ NO_COLOR: "1" })]))
+        expect(coloured).toContain("\x1b[")
+        expect(noColour).toContain("COMMANDS")
+        expect(noColour).not.toContain("\x1b")
+      }),
+    60_000
+  )
 
   it.live("an unknown subcommand or top-level flag names what was given and exits 2", () =>
     Effect.gen(function*() {
       const [sub, flag, top, wizard] = yield* Effect.promise(() =>
-        Promise.all([cli(["ledger", "bogus"]), cli(["--frobnicate"]), cli(["bogus"]), cli(["ledger", "summary", "--wizard"])])
+        Promise.all([
+          cli(["ledger", "bogus"]),
+          cli(["--frobnicate"]),
+          cli(["bogus"]),
+          cli(["ledger", "summary", "--wizard"])
+        ])
       )
       expect(sub.code).toBe(2)
       expect(sub.stderr).toBe(
@@ -195,28 +241,50 @@ describe("agentarmour CLI", () => {
   it.live("a bad flag value is a usage error (exit 2); a runtime error exits 1", () =>
     Effect.gen(function*() {
       const [badValue, runtime] = yield* Effect.promise(() =>
-        Promise.all([cli(["ledger", "failures", "--db", db, "--limit", "abc"]), cli(["ledger", "summary", "--db", join(dir, "nope.db")])])
+        Promise.all([
+          cli(["ledger", "failures", "--db", db, "--limit", "abc"]),
+          cli(["ledger", "summary", "--db", join(dir, "nope.db")])
+        ])
       )
       expect(badValue.code).toBe(2)
       expect(badValue.stderr).toMatch(/^agentarmour: 'abc' is not a/)
       expect(runtime.code).toBe(1)
     }), 60_000)
 
-  it.live("help describes every option in its own words, without @effect/cli's boilerplate or built-ins", () =>
-    Effect.gen(function*() {
-      const helps = yield* Effect.promise(() =>
-        Promise.all([cli(["--help"]), cli(["ledger", "failures", "--help"]), cli(["dashboard", "--help"]), cli(["demo", "--help"])])
-      )
-      const all = helps.map((h) => h.stdout).join("\n")
-      for (const h of helps) expect(h.code).toBe(0)
-      for (const generic of ["--wizard", "--completions", "--log-level", "A true or false value", "A user-defined piece of text", "An integer.", "This setting is optional"]) {
-        expect(all).not.toContain(generic)
-      }
-      expect(helps[1]!.stdout).toContain("$ agentarmour ledger failures [--db FILE]")
-      expect(helps[1]!.stdout).toContain("Show only the records of the breaker with this name.")
-      expect(helps[2]!.stdout).toContain("0 picks a free port")
-      expect(helps[3]!.stdout).toContain("--runs N")
-    }), 60_000)
+  it.live(
+    "help describes every option in its own words, without @effect/cli's boilerplate or built-ins",
+    () =>
+      Effect.gen(function*() {
+        const helps = yield* Effect.promise(() =>
+          Promise.all([
+            cli(["--help"]),
+            cli(["ledger", "failures", "--help"]),
+            cli(["dashboard", "--help"]),
+            cli(["demo", "--help"])
+          ])
+        )
+        const all = helps.map((h) => h.stdout).join("\n")
+        for (const h of helps) expect(h.code).toBe(0)
+        for (
+          const generic of [
+            "--wizard",
+            "--completions",
+            "--log-level",
+            "A true or false value",
+            "A user-defined piece of text",
+            "An integer.",
+            "This setting is optional"
+          ]
+        ) {
+          expect(all).not.toContain(generic)
+        }
+        expect(helps[1]!.stdout).toContain("$ agentarmour ledger failures [--db FILE]")
+        expect(helps[1]!.stdout).toContain("Show only the records of the breaker with this name.")
+        expect(helps[2]!.stdout).toContain("0 picks a free port")
+        expect(helps[3]!.stdout).toContain("--runs N")
+      }),
+    60_000
+  )
 
   it.live("tables escape control characters from the ledger; JSON keeps them exact", () =>
     Effect.gen(function*() {
@@ -225,14 +293,16 @@ describe("agentarmour CLI", () => {
       const scope = yield* Scope.make()
       const ctx = yield* Layer.buildWithScope(SqliteLedger.layer({ filename: evilDb }), scope)
       const ledger = Context.get(ctx, Ledger.Ledger)
-      yield* ledger.recordFailure(new Ledger.FailureRecord({
-        breakerName: evil,
-        category: "exception",
-        errorType: "Err\x07",
-        errorMessage: "bad\x1b]0;title\x07",
-        traceback: "",
-        createdAt: new Date(Date.UTC(2026, 10, 1, 12))
-      }))
+      yield* ledger.recordFailure(
+        new Ledger.FailureRecord({
+          breakerName: evil,
+          category: "exception",
+          errorType: "Err\x07",
+          errorMessage: "bad\x1b]0;title\x07",
+          traceback: "",
+          createdAt: new Date(Date.UTC(2026, 10, 1, 12))
+        })
+      )
       yield* Scope.close(scope, Exit.void)
       const [summary, failures, json] = yield* Effect.promise(() =>
         Promise.all([
@@ -243,27 +313,36 @@ describe("agentarmour CLI", () => {
       )
       for (const r of [summary, failures]) {
         expect(r.code).toBe(0)
+        // eslint-disable-next-line no-control-regex
         expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/)
         expect(r.stdout.trim().split("\n")).toHaveLength(3) // header, rule, one row
       }
       expect(summary.stdout).toContain("evil\\x1b[2J\\nname\\u202e")
       expect(failures.stdout).toContain("bad\\x1b]0;title\\x07")
-      expect(JSON.parse(json.stdout)[0]).toMatchObject({ breakerName: evil, errorType: "Err\x07", errorMessage: "bad\x1b]0;title\x07" })
+      expect(JSON.parse(json.stdout)[0]).toMatchObject({
+        breakerName: evil,
+        errorType: "Err\x07",
+        errorMessage: "bad\x1b]0;title\x07"
+      })
     }), 60_000)
 
-  it.live("dashboard --port 0 prints the port it really listens on, and SIGTERM exits 143", () =>
-    Effect.gen(function*() {
-      const child = spawn(process.execPath, [bin, "dashboard", "--db", db, "--port", "0"], { cwd: root })
-      let out = ""
-      child.stdout.on("data", (chunk) => (out += String(chunk)))
-      const url = yield* Effect.promise(() => waitFor(() => /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[0], 45_000))
-      expect(url).not.toBe("http://127.0.0.1:0")
-      const res = yield* Effect.promise(() => fetch(`${url}/api/summary`))
-      expect(res.status).toBe(200)
-      child.kill("SIGTERM")
-      const code = yield* Effect.promise(() => exited(child))
-      expect(code).toBe(143)
-    }), 60_000)
+  it.live(
+    "dashboard --port 0 prints the port it really listens on, and SIGTERM exits 143",
+    () =>
+      Effect.gen(function*() {
+        const child = spawn(process.execPath, [bin, "dashboard", "--db", db, "--port", "0"], { cwd: root })
+        let out = ""
+        child.stdout.on("data", (chunk) => (out += String(chunk)))
+        const url = yield* Effect.promise(() => waitFor(() => /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[0], 45_000))
+        expect(url).not.toBe("http://127.0.0.1:0")
+        const res = yield* Effect.promise(() => fetch(`${url}/api/summary`))
+        expect(res.status).toBe(200)
+        child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => exited(child))
+        expect(code).toBe(143)
+      }),
+    60_000
+  )
 
   it.live("demo --db X: the next: hints name --db X", () =>
     Effect.gen(function*() {
@@ -277,54 +356,76 @@ describe("agentarmour CLI", () => {
     }), 90_000)
 
   for (const [signal, expected] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    it.live(`demo stops on ${signal} with exit code ${expected}, having flushed its ledger`, () =>
-      Effect.gen(function*() {
-        const demoDb = join(dir, `demo-${signal}.db`)
-        const child = spawn(process.execPath, [bin, "demo", "--db", demoDb], { cwd: root })
-        let out = ""
-        child.stdout.on("data", (chunk) => (out += String(chunk)))
-        // run 4 is the first where the extractor hangs and its breaker records a timeout
-        yield* Effect.promise(() => waitFor(() => (/run {2}6 /.test(out) ? true : undefined), 60_000))
-        child.kill(signal)
-        const code = yield* Effect.promise(() => exited(child))
-        expect(code).toBe(expected)
-        expect(out).toContain("interrupted after")
-        expect(out).not.toContain("run 50")
-        const failures = yield* Effect.promise(() => cli(["ledger", "failures", "--db", demoDb, "--json"]))
-        expect(JSON.parse(failures.stdout).length).toBeGreaterThan(0)
-      }), 90_000)
+    it.live(
+      `demo stops on ${signal} with exit code ${expected}, having flushed its ledger`,
+      () =>
+        Effect.gen(function*() {
+          const demoDb = join(dir, `demo-${signal}.db`)
+          const child = spawn(process.execPath, [bin, "demo", "--db", demoDb], { cwd: root })
+          let out = ""
+          child.stdout.on("data", (chunk) => (out += String(chunk)))
+          // run 4 is the first where the extractor hangs and its breaker records a timeout
+          yield* Effect.promise(() => waitFor(() => (/run {2}6 /.test(out) ? true : undefined), 60_000))
+          child.kill(signal)
+          const code = yield* Effect.promise(() => exited(child))
+          expect(code).toBe(expected)
+          expect(out).toContain("interrupted after")
+          expect(out).not.toContain("run 50")
+          const failures = yield* Effect.promise(() => cli(["ledger", "failures", "--db", demoDb, "--json"]))
+          expect(JSON.parse(failures.stdout).length).toBeGreaterThan(0)
+        }),
+      90_000
+    )
   }
 
-  it.live("--version loads nothing but package.json; --help loads no SQLite, LangGraph or platform-node code", () =>
-    Effect.gen(function*() {
-      const hooks = join(dir, "hooks.mjs")
-      const register = join(dir, "register.mjs")
-      writeFileSync(hooks, `import { appendFileSync } from "node:fs"
+  it.live(
+    "--version loads nothing but package.json; --help loads no SQLite, LangGraph or platform-node code",
+    () =>
+      Effect.gen(function*() {
+        const hooks = join(dir, "hooks.mjs")
+        const register = join(dir, "register.mjs")
+        writeFileSync(
+          hooks,
+          `import { appendFileSync } from "node:fs"
 export async function resolve(specifier, context, next) {
   const r = await next(specifier, context)
   appendFileSync(process.env.LOADED_LOG, r.url + "\\n")
   return r
 }
-`)
-      writeFileSync(register, `import { register } from "node:module"\nregister(${JSON.stringify(`file://${hooks}`)})\n`)
-      const loaded = async (args: ReadonlyArray<string>) => {
-        const log = join(dir, `loaded-${args[0]!.replace(/\W/g, "")}.log`)
-        writeFileSync(log, "")
-        // a missing ledger still loads the SQLite driver to find out
-        await exec(process.execPath, ["--import", `file://${register}`, bin, ...args], { env: { ...process.env, LOADED_LOG: log } })
-          .catch(() => undefined)
-        return readFileSync(log, "utf8")
-      }
-      const [version, help, summary] = yield* Effect.promise(() =>
-        Promise.all([loaded(["--version"]), loaded(["--help"]), loaded(["ledger", "summary", "--db", join(dir, "nothing.db")])])
-      )
-      expect(version).toContain("dist/src/cli/main.js")
-      expect(version).not.toContain("node_modules")
-      expect(help).toContain("@effect/cli")
-      for (const heavy of ["better-sqlite3", "sql-sqlite-node", "@langchain", "platform-node"]) expect(help).not.toContain(heavy)
-      expect(summary).toContain("sql-sqlite-node")
-      for (const heavy of ["@langchain", "platform-node"]) expect(summary).not.toContain(heavy)
-    }), 60_000)
+`
+        )
+        writeFileSync(
+          register,
+          `import { register } from "node:module"\nregister(${JSON.stringify(`file://${hooks}`)})\n`
+        )
+        const loaded = async (args: ReadonlyArray<string>) => {
+          const log = join(dir, `loaded-${args[0]!.replace(/\W/g, "")}.log`)
+          writeFileSync(log, "")
+          // a missing ledger still loads the SQLite driver to find out
+          await exec(process.execPath, ["--import", `file://${register}`, bin, ...args], {
+            env: { ...process.env, LOADED_LOG: log }
+          })
+            .catch(() => undefined)
+          return readFileSync(log, "utf8")
+        }
+        const [version, help, summary] = yield* Effect.promise(() =>
+          Promise.all([
+            loaded(["--version"]),
+            loaded(["--help"]),
+            loaded(["ledger", "summary", "--db", join(dir, "nothing.db")])
+          ])
+        )
+        expect(version).toContain("dist/src/cli/main.js")
+        expect(version).not.toContain("node_modules")
+        expect(help).toContain("@effect/cli")
+        for (const heavy of ["better-sqlite3", "sql-sqlite-node", "@langchain", "platform-node"]) {
+          expect(help).not.toContain(heavy)
+        }
+        expect(summary).toContain("sql-sqlite-node")
+        for (const heavy of ["@langchain", "platform-node"]) expect(summary).not.toContain(heavy)
+      }),
+    60_000
+  )
 })
 
 /** polls `f` until it returns a value */

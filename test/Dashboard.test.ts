@@ -308,6 +308,22 @@ describe("Dashboard call statistics and the shared snapshot", () => {
   })
 })
 
+describe("Dashboard.app (0.1)", () => {
+  it.live("still serves with only a Ledger: its producer starts with the first request", () =>
+    Effect.gen(function*() {
+      yield* Effect.flatMap(Ledger.Ledger, (l) =>
+        l.recordTransition(new Ledger.TransitionRecord({ breakerName: "legacy", fromState: "CLOSED", toState: "OPEN", reason: "x", createdAt: new Date() })))
+      const summary = (yield* (yield* get("/api/summary")).json) as Array<{ breakerName: string; state: string }>
+      expect(summary).toEqual([expect.objectContaining({ breakerName: "legacy", state: "OPEN" })])
+      const again = yield* get("/api/stats?range=24h")
+      expect(((yield* again.json) as { times: Array<number> }).times).toHaveLength(96)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(HttpServer.serve(Dashboard.app({ pollInterval: "50 millis" })).pipe(Layer.provideMerge(NodeHttpServer.layerTest))),
+      Effect.provide(Ledger.layerMemory)
+    ))
+})
+
 describe("Dashboard.layer", () => {
   it.live("serves the application's own ledger in-process, on 127.0.0.1 by default", () =>
     Effect.gen(function*() {

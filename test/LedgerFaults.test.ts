@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { promisify } from "node:util"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "agentarmour-faults-"))
 
@@ -78,6 +79,23 @@ describe("SqliteLedger in degraded mode", () => {
       expect(stats).toMatchObject({ written: 0, pending: 0 })
       expect(stats.dropped).toBe(stats.recorded)
       expect(stats.lastError).toMatch(/not a database/i)
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.live("Ledger.layerSql on a client whose file is not a database builds and runs degraded", () =>
+    Effect.gen(function*() {
+      const filename = join(tempDir(), "junk.db")
+      writeFileSync(filename, "definitely not sqlite ".repeat(500))
+      const layer = Ledger.layerSql({ reopenSchedule: Schedule.spaced("1 hour") }).pipe(
+        // the client itself opens (no WAL pragma); the ledger finds no database behind it
+        Layer.provide(SqliteClient.layer({ filename, disableWAL: true }))
+      )
+      const { ledger, scope } = yield* open(layer as Layer.Layer<Ledger.Ledger, Ledger.LedgerError>)
+      yield* ledger.recordTransition(
+        new Ledger.TransitionRecord({ breakerName: "a", fromState: "CLOSED", toState: "OPEN", reason: "r", createdAt: new Date() })
+      )
+      yield* ledger.flush
+      expect(yield* ledger.stats).toMatchObject({ recorded: 1, written: 0, dropped: 1, pending: 0 })
       yield* Scope.close(scope, Exit.void)
     }))
 

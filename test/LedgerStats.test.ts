@@ -268,7 +268,10 @@ describe("prune and retention", () => {
       expect((yield* ledger.failures()).map((f) => f.errorMessage)).toEqual(["10 days old"])
       const kept = yield* ledger.transitions()
       expect(kept.map((t) => [t.breakerName, t.toState])).toEqual([["b", "OPEN"], ["a", "CLOSED"]])
-      expect((yield* ledger.summary).map((s) => [s.breakerName, s.state])).toEqual([["a", "CLOSED"], ["b", "OPEN"]])
+      expect((yield* ledger.summary).map((s) => [s.breakerName, s.state, s.failuresTotal, s.transitions])).toEqual([
+        ["a", "CLOSED", 1, 1],
+        ["b", "OPEN", 0, 1]
+      ])
       expect(yield* ledger.usage()).toEqual([])
       yield* Scope.close(scope, Exit.void)
     }))

@@ -113,6 +113,48 @@ describe("PgLedger", () => {
     expect(ledgerStats).toMatchObject({ recorded: 1, written: 1, dropped: 0, pending: 0 })
   }, 60_000)
 
+  it("a server that goes away and comes back: what could not be written is counted dropped, then writes resume", async () => {
+    const prefix = `pg_outage_${Date.now() % 100000}_`
+    const scope = Effect.runSync(Scope.make())
+    const ledger = await Effect.runPromise(Effect.map(
+      Layer.buildWithScope(
+        PgLedger.layer({
+          ...options(),
+          tablePrefix: prefix,
+          flushTimeout: "5 seconds",
+          writeRetry: Schedule.spaced("100 millis").pipe(Schedule.upTo("1 second"))
+        }),
+        scope
+      ),
+      (ctx) => ctx.unsafeMap.get(Ledger.Ledger.key) as Ledger.Ledger
+    ))
+    const record = (n: number, from: number) =>
+      Effect.runPromise(Effect.zipRight(
+        Effect.forEach(Array.from({ length: n }, (_, i) => failure("outage", from + i)), ledger.recordFailure, { discard: true }),
+        Effect.zipRight(ledger.flush, ledger.stats)
+      ))
+    expect(await record(2, 0)).toMatchObject({ recorded: 2, written: 2, dropped: 0, pending: 0 })
+    await server.pause()
+    try {
+      const down = await record(5, 2)
+      expect(down).toMatchObject({ recorded: 7, written: 2, dropped: 5, pending: 0 })
+      expect(down.lastError).not.toBeNull()
+    } finally {
+      await server.resume()
+    }
+    let after = await record(3, 7)
+    // the pool may need a moment to reconnect: later records get through
+    for (let i = 0; i < 20 && after.written < 5; i++) {
+      await new Promise((r) => setTimeout(r, 250))
+      after = await record(1, 100 + i)
+    }
+    expect(after.written).toBeGreaterThanOrEqual(5)
+    expect(after.recorded).toBe(after.written + after.dropped)
+    const rows = await Effect.runPromise(ledger.failures({ breaker: "outage", limit: 1000 }))
+    expect(rows).toHaveLength(after.written)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }, 90_000)
+
   it("SharedState: a breaker opened by one process rejects calls in another, through Postgres", async () => {
     const processLayer = Layer.mergeAll(Ledger.layerMemory, SharedState.layer({ ...options(), syncInterval: "100 millis" }))
     const a = ManagedRuntime.make(processLayer)

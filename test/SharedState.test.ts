@@ -204,6 +204,26 @@ describe("SharedState", () => {
       expect(Option.map(yield* b.read("research"), (s) => s.state)).toEqual(Option.some("OPEN"))
     }))
 
+  it.scoped("a frozen store holds nothing up: statements time out, polling takes over, the state is sent when it thaws", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      const a = sharedIn(yield* processOn(board))
+      const b = sharedIn(yield* processOn(board))
+      yield* settle
+      board.frozen = true
+      const outcome = yield* Effect.fork(a.publish(opened("research")))
+      yield* settle
+      yield* TestClock.adjust("12 seconds")
+      yield* settle
+      expect(yield* a.status).toMatchObject({ reachable: false, listening: false, pending: 1 })
+      expect(outcome.unsafePoll()).toBe(null)
+      board.frozen = false
+      yield* TestClock.adjust("15 seconds")
+      yield* settle
+      expect(yield* Fiber.join(outcome)).toBe(true)
+      expect(Option.map(yield* b.read("research"), (s) => s.state)).toEqual(Option.some("OPEN"))
+    }))
+
   it.scoped("while its listening connection is down a process polls every row in one query per syncInterval", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()

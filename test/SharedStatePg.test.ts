@@ -122,6 +122,20 @@ describe("SharedState on Postgres", () => {
       yield* waitListening(b)
     }), 90_000)
 
+  it.scopedLive("a process started while Postgres is down runs alone, then connects and publishes what it kept", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      yield* Effect.promise(() => server.pause())
+      const a = yield* processOn(prefix, "a")
+      const outcome = yield* Effect.fork(a.publish(opened("research", Date.now())))
+      yield* eventually(Effect.map(a.status, (s) => !s.reachable && s.pending === 1))
+      yield* Effect.promise(() => server.resume())
+      expect(yield* Fiber.join(outcome).pipe(Effect.timeout("30 seconds"))).toBe(true)
+      const b = yield* processOn(prefix, "b")
+      yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"), "30 seconds")
+      yield* waitListening(a)
+    }), 90_000)
+
   it.scopedLive("after its listening connection is terminated a process still converges, and listens again", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()

@@ -1,7 +1,9 @@
-import { describe, expect, it } from "vitest"
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
+
+import { describe, expect, it } from "vitest"
+
 import { missingPeer, requirePeer } from "../src/internal/peer.js"
 
 const root = join(import.meta.dirname, "..")
@@ -35,7 +37,9 @@ describe("the package", () => {
   it("agentarmour/pg links without @effect/sql-pg (no static import) and names it when missing", () => {
     // a static import of a missing package fails before any of our code runs; the check needs it lazy
     expect(valuePackages("pg/index.ts")).not.toContain("@effect/sql-pg")
-    expect(readFileSync(join(root, "src/pg/index.ts"), "utf8")).toContain(`requirePeer("@effect/sql-pg", "agentarmour/pg")`)
+    expect(readFileSync(join(root, "src/pg/index.ts"), "utf8")).toContain(
+      `requirePeer("@effect/sql-pg", "agentarmour/pg")`
+    )
     expect(() => requirePeer("@effect/sql-pg", "agentarmour/pg")).not.toThrow()
     expect(() => requirePeer("@agentarmour-test/not-installed", "agentarmour/pg")).toThrow(
       missingPeer("@agentarmour-test/not-installed", "agentarmour/pg")
@@ -46,7 +50,9 @@ describe("the package", () => {
   })
 
   it("installs without running our scripts: no prepare or install script", () => {
-    for (const script of ["prepare", "preinstall", "install", "postinstall"]) expect(pkg.scripts[script]).toBeUndefined()
+    for (const script of ["prepare", "preinstall", "install", "postinstall"]) {
+      expect(pkg.scripts[script]).toBeUndefined()
+    }
   })
 
   it.runIf(existsSync(join(root, "dist/src/index.js")))(

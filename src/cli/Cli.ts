@@ -26,6 +26,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+
 import { hasPeer } from "../internal/peer.js"
 import * as Ledger from "../Ledger.js"
 import { version as packageVersion } from "./version.js"
@@ -128,7 +129,12 @@ const oneLine = (s: string, max: number) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
 }
 
-/** an aligned table, laid out by @effect/printer */
+/**
+ * An aligned table, laid out by @effect/printer, with control characters escaped.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
 export const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   header = header.map(escapeControl)
   rows = rows.map((r) => r.map(escapeControl))
@@ -199,15 +205,19 @@ const listCommand = <Name extends string, A>(
   header: ReadonlyArray<string>,
   toRow: (a: A) => ReadonlyArray<string>
 ) =>
-  Command.make(name, { db, tablePrefix, json, breaker, limit }, (o) =>
-    Effect.flatMap(checkLimit(o.limit), (n) =>
-      withLedger(o, (ledger) =>
-        Effect.flatMap(read(ledger, { breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
-          o.json
-            ? printJson(rows)
-            : rows.length === 0
-            ? Console.log(`no ${name} recorded`)
-            : Console.log(table(header, rows.map(toRow))))))).pipe(Command.withDescription(description))
+  Command.make(
+    name,
+    { db, tablePrefix, json, breaker, limit },
+    (o) =>
+      Effect.flatMap(checkLimit(o.limit), (n) =>
+        withLedger(o, (ledger) =>
+          Effect.flatMap(read(ledger, { breaker: Option.getOrUndefined(o.breaker), limit: n }), (rows) =>
+            o.json
+              ? printJson(rows)
+              : rows.length === 0
+              ? Console.log(`no ${name} recorded`)
+              : Console.log(table(header, rows.map(toRow))))))
+  ).pipe(Command.withDescription(description))
 
 const failures = listCommand(
   "failures",
@@ -310,7 +320,9 @@ const demo = Command.make("demo", { db: demoDb, runs }, (o) =>
     // LangGraph is an optional peer dependency of agentarmour
     const missing = ["@langchain/langgraph", "@langchain/core"].filter((name) => !hasPeer(name))
     if (missing.length > 0) {
-      return yield* new CliError({ message: `the demo needs ${missing.join(" and ")}: npm install ${missing.join(" ")}` })
+      return yield* new CliError({
+        message: `the demo needs ${missing.join(" and ")}: npm install ${missing.join(" ")}`
+      })
     }
     // the demo is examples/langgraph_pipeline.ts (compiled next to src/ in dist/)
     const { runDemo } = yield* Effect.promise(() => import("../../examples/langgraph_pipeline.js"))
@@ -319,7 +331,8 @@ const demo = Command.make("demo", { db: demoDb, runs }, (o) =>
       const controller = new AbortController()
       const done = runDemo({ filename: o.db, runs: o.runs, signal: controller.signal }).then(
         () => resume(Effect.void),
-        (e: unknown) => resume(new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` }))
+        (e: unknown) =>
+          resume(new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` }))
       )
       return Effect.promise(() => {
         controller.abort()
@@ -423,7 +436,8 @@ const colourOn = (stream: NodeJS.WriteStream) =>
   stream.isTTY === true && (process.env["NO_COLOR"] === undefined || process.env["NO_COLOR"] === "")
 
 /** @effect/cli's generic lines in help: the type of each option and "This setting is optional." */
-const BOILERPLATE = /^\s*(A user-defined piece of text|A true or false value|An integer|This setting is optional|One of the following: .*)\.?\s*$/
+const BOILERPLATE =
+  /^\s*(A user-defined piece of text|A true or false value|An integer|This setting is optional|One of the following: .*)\.?\s*$/
 
 /** a usage line with its full command path: "summary [--db FILE]" under "agentarmour ledger" */
 const usageLine = (usage: string, path: string): string => {
@@ -447,7 +461,9 @@ const cleanHelp = (text: string, path: string): string => {
       if (lines[i + 1]?.trim() === "") i++
       continue
     }
-    kept.push(plain.startsWith("$ ") && !plain.startsWith("$ agentarmour") ? `$ ${usageLine(plain.slice(2), path)}` : lines[i]!)
+    kept.push(
+      plain.startsWith("$ ") && !plain.startsWith("$ agentarmour") ? `$ ${usageLine(plain.slice(2), path)}` : lines[i]!
+    )
   }
   return kept.join("\n")
 }
@@ -478,7 +494,9 @@ const makeConsole = (base: Console.Console, stderr: Array<string>, helpPath: str
 }
 
 /** help starts with the application's name as a heading, then its version */
-const HELP = new RegExp(`^(\\x1b\\[[0-9;]*m)*agentarmour(\\x1b\\[[0-9;]*m)*\\n\\nagentarmour ${version.replace(/\./g, "\\.")}[^]*$`)
+const HELP = new RegExp(
+  `^(\\x1b\\[[0-9;]*m)*agentarmour(\\x1b\\[[0-9;]*m)*\\n\\nagentarmour ${version.replace(/\./g, "\\.")}[^]*$`
+)
 
 const line = (message: string) => Effect.sync(() => void process.stderr.write(`agentarmour: ${message}\n`))
 

@@ -22,12 +22,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
-import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { readFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { PassThrough } from "node:stream"
 import { createRequire } from "node:module"
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
@@ -176,26 +176,32 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
   Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
 )
 
-const encoder = new TextEncoder()
-
-/** a ping every 15 seconds keeps idle connections open through proxies */
-const keepAlive = Stream.fromSchedule(Schedule.spaced("15 seconds")).pipe(Stream.as(encoder.encode(": ping\n\n")))
+/** a client this far behind (its socket not draining) is dropped; its browser reconnects */
+const MAX_BUFFERED = 4 * 1024 * 1024
 
 const events = (producer: Producer.Producer) =>
-  Effect.succeed(
-    HttpServerResponse.stream(
-      producer.frames.pipe(
-        Stream.map((frame) => frame.event),
-        Stream.merge(keepAlive, { haltStrategy: "left" })
-      ),
-      {
-        contentType: "text/event-stream",
-        headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-      }
-    )
-  )
+  Effect.sync(() => {
+    // a plain Node stream fed by the shared producer: one set entry per client, no fiber per client
+    const body = new PassThrough()
+    const unsubscribe = producer.unsafeSubscribe((event) => {
+      if (body.writableLength > MAX_BUFFERED) body.destroy()
+      else body.write(event)
+    })
+    body.once("close", unsubscribe)
+    // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
+    return HttpServerResponse.raw(body, {
+      contentType: "text/event-stream",
+      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+    })
+  })
 
-/** numeric values of `agentarmour_breaker_state`: a state is a value, never a label */
+/**
+ * The values of `agentarmour_breaker_state`: a state is a value, never a
+ * label, so a breaker's series keeps its identity across transitions.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
 export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
   CLOSED: 0,
   OPEN: 1,
@@ -409,7 +415,8 @@ export const serve = (options: Options & { readonly db?: string | undefined; rea
   const db = options.db ?? "cascadebreaker.db"
   return Effect.gen(function*() {
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
-    const server = HttpServer.serve(app(options)).pipe(
+    // the app reads its first snapshot before the server says it is ready
+    const server = Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
       Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port, host })),
       Layer.provide(SqliteLedger.layerReadonly({ filename: db, tablePrefix: options.tablePrefix }))
     )

@@ -4,6 +4,8 @@
  * (never `innerHTML`): breaker names, messages and tracebacks are text
  * written by LLM output and must never become markup. Every time on the page
  * is UTC, written `YYYY-MM-DD HH:MM:SS`, and the page says so.
+ *
+ * @since 0.1.0
  */
 
 export const html = `<!doctype html>
@@ -72,6 +74,11 @@ export const html = `<!doctype html>
 </html>
 `
 
+/**
+ * The page's style sheet.
+ *
+ * @since 0.1.0
+ */
 export const css = `
 :root {
   --bg: #0f1419; --panel: #18212b; --line: #263340; --text: #e6e6e6; --muted: #8d9aa7;

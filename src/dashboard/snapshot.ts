@@ -15,7 +15,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
@@ -128,6 +127,14 @@ export interface Producer {
   readonly latest: Effect.Effect<Frame>
   /** the newest frame, then every new one */
   readonly frames: Stream.Stream<Frame>
+  /**
+   * Calls `listener` with the newest frame's SSE bytes now and with every new
+   * frame's, synchronously, until the returned function is called. This is
+   * the SSE hot path: a client costs one entry in a set, not a stream of
+   * fibers (200 clients connecting at once stalled other requests for seconds
+   * with a stream per client; `docs/performance.md`).
+   */
+  readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
 }
 
 const encoder = new TextEncoder()
@@ -138,6 +145,11 @@ const newest = <A extends { readonly createdAt: Date }>(rows: ReadonlyArray<A>) 
 
 /** how many minutes of statistics each tick re-reads: the writer may still update them */
 const RECENT_MINUTES = 5
+/**
+ * The summary is the one heavy read (grouped over every failure): it is read
+ * again at once when a breaker changes state, else at most this often.
+ */
+const SUMMARY_EVERY = 5_000
 /** how often all 7 days are read again, for minutes written late (a writer that was down, another process) */
 const FULL_RELOAD = 10 * MINUTE
 
@@ -153,11 +165,26 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
     const ref = yield* SubscriptionRef.make<Option.Option<Frame>>(Option.none())
+    // the SSE clients; touched only in Effect.sync by the producer and by the subscribe/unsubscribe functions
+    const listeners = new Set<(event: Uint8Array) => void>()
+    let current: Frame | undefined
+    const publish = (frame: Frame) =>
+      Effect.zipRight(
+        SubscriptionRef.set(ref, Option.some(frame)),
+        Effect.sync(() => {
+          current = frame
+          for (const listener of listeners) listener(frame.event)
+        })
+      )
     const first = yield* Deferred.make<void>()
     // owned by the producer fiber alone (each tick runs after the previous one)
     const stats = new Map<string, Ledger.CallStats>()
     let statsLoadedAt = -Infinity
     let token = ""
+    let summaryToken = ""
+    let summaryAt = -Infinity
+    let summaryStale = false
+    let summary: ReadonlyArray<Ledger.BreakerSummary> = []
 
     const readStats = (now: number) =>
       Effect.gen(function*() {
@@ -191,9 +218,19 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         newest(lastFallback),
         recentStats
       ])
-      if (next === token) return
-      const [summary, failures, transitions] = yield* Effect.all([
-        ledger.summary,
+      const summaryDue = summaryStale && now - summaryAt >= SUMMARY_EVERY
+      if (next === token && !summaryDue) return
+      // a new transition (or minute) changes states and "since": read at once; other changes wait a little
+      const nextSummaryToken = JSON.stringify([Math.floor(now / MINUTE), newest(lastTransition)])
+      if (nextSummaryToken !== summaryToken || now - summaryAt >= SUMMARY_EVERY) {
+        summary = yield* ledger.summary
+        summaryToken = nextSummaryToken
+        summaryAt = now
+        summaryStale = false
+      } else {
+        summaryStale = true
+      }
+      const [failures, transitions] = yield* Effect.all([
         ledger.failures({ limit: 50 }),
         ledger.transitions({ limit: 50 })
       ])
@@ -212,30 +249,27 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
       }
       const summaryJson = JSON.stringify(summary)
       token = next
-      yield* SubscriptionRef.set(
-        ref,
-        Option.some<Frame>({ _tag: "Snapshot", snapshot, summaryJson, event: sse("snapshot", JSON.stringify(snapshot)) })
-      )
+      yield* publish({ _tag: "Snapshot", snapshot, summaryJson, event: sse("snapshot", JSON.stringify(snapshot)) })
     }).pipe(
       Effect.catchTag("LedgerError", (e) =>
         Effect.gen(function*() {
           // read everything again once the ledger answers
           token = ""
+          summaryToken = ""
           const current = yield* SubscriptionRef.get(ref)
           if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
-          yield* SubscriptionRef.set(
-            ref,
-            Option.some<Frame>({
-              _tag: "Error",
-              message: e.message,
-              event: sse("ledger-error", JSON.stringify({ error: e.message }))
-            })
-          )
+          yield* publish({
+            _tag: "Error",
+            message: e.message,
+            event: sse("ledger-error", JSON.stringify({ error: e.message }))
+          })
         })),
       Effect.ensuring(Deferred.succeed(first, undefined))
     )
 
-    yield* tick.pipe(Effect.repeat(Schedule.spaced(options.pollInterval)), Effect.forkScoped)
+    // the app starts with a snapshot: no client waits for the first (possibly slow) read
+    yield* tick
+    yield* tick.pipe(Effect.delay(options.pollInterval), Effect.forever, Effect.forkScoped)
 
     const latest = Effect.zipRight(
       Deferred.await(first),
@@ -246,5 +280,12 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         }))
     )
     const frames = ref.changes.pipe(Stream.filterMap((f) => f))
-    return { latest, frames }
+    const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
+      listeners.add(listener)
+      if (current !== undefined) listener(current.event)
+      return () => {
+        listeners.delete(listener)
+      }
+    }
+    return { latest, frames, unsafeSubscribe }
   })

@@ -188,6 +188,8 @@ export interface EngineOptions {
   readonly retryCap: Duration.Duration
   /** proposals per write statement */
   readonly maxBatch: number
+  /** a statement not answered within this counts as failed (a write is then re-sent) */
+  readonly statementTimeout: Duration.Duration
 }
 
 interface Pending {
@@ -212,6 +214,8 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
     /** the latest unsent state per breaker, with everyone waiting for its outcome */
     const dirty = new Map<string, Pending>()
     const flags = { listening: false, reachable: true, statements: 0 }
+    /** breakers whose proposal is being written */
+    const inFlight = new Set<string>()
 
     const wake = yield* Queue.sliding<void>(1)
     const all = yield* PubSub.sliding<SharedBreakerState>(4096)
@@ -228,8 +232,13 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
         })
       })
 
-    const counted = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    /**
+     * One statement: counted, and bounded by `statementTimeout` (a frozen server or a
+     * half-open connection must not hold the writer or the poller forever).
+     */
+    const counted = <A, E>(self: Effect.Effect<A, E>): Effect.Effect<A, E | "statement timeout"> =>
       Effect.zipRight(Effect.sync(() => flags.statements++), self).pipe(
+        Effect.timeoutFail({ duration: options.statementTimeout, onTimeout: () => "statement timeout" as const }),
         Effect.tap(() => Effect.sync(() => (flags.reachable = true))),
         Effect.tapErrorCause(() => Effect.sync(() => (flags.reachable = false)))
       )
@@ -289,12 +298,23 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       const sent = batch.filter((e) => e.proposal.from !== e.proposal.state)
       yield* Effect.forEach(noops, (e) => resolve(e.waiters, e.steps > 1), { discard: true })
       if (sent.length === 0) return
+      for (const e of sent) inFlight.add(e.proposal.breaker)
       const rows = yield* counted(store.write(sent.map((e) => e.proposal))).pipe(
-        Effect.onError(() => requeue(sent))
+        Effect.onError(() => requeue(sent)),
+        Effect.ensuring(Effect.sync(() => inFlight.clear()))
       )
       const won = new Set(rows.map((r) => r.breaker))
       yield* absorb(rows)
-      yield* Effect.forEach(sent, (e) => resolve(e.waiters, won.has(e.proposal.breaker)), { discard: true })
+      // not applied, yet the row is this very proposal: an earlier attempt committed but its reply was lost
+      const ours = (p: Proposal) => {
+        const row = mirror.get(p.breaker)
+        return row !== undefined && row.origin === origin && row.state === p.state && row.updatedAt >= p.updatedAt
+      }
+      yield* Effect.forEach(
+        sent,
+        (e) => resolve(e.waiters, won.has(e.proposal.breaker) || ours(e.proposal)),
+        { discard: true }
+      )
     })
 
     const flushLoop = Effect.gen(function*() {
@@ -311,7 +331,9 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
         if (ok) {
           failures = 0
         } else {
-          if (failures === 0) yield* Effect.logWarning("agentarmour: the shared breaker state is unreachable; states are kept and re-sent")
+          if (failures === 0) {
+            yield* Effect.logWarning("agentarmour: the shared breaker state is unreachable; states are kept and re-sent")
+          }
           failures++
           yield* Effect.sleep(Duration.millis(Math.min(retryCapMillis, 50 * 2 ** Math.min(failures, 16))))
         }
@@ -383,8 +405,12 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
             if (!heard) yield* heartbeat
           }
         })
-        yield* Effect.raceFirst(Fiber.join(receiving), live)
-      })).pipe(Effect.ensuring(Effect.sync(() => (flags.listening = false))))
+        // not listening from the moment the channel fails, before the session's
+        // scope closes (closing a dead connection may wait): polling takes over at once
+        yield* Effect.raceFirst(Fiber.join(receiving), live).pipe(
+          Effect.ensuring(Effect.sync(() => (flags.listening = false)))
+        )
+      }))
       return Effect.gen(function*() {
         let failures = 0
         while (true) {
@@ -443,7 +469,7 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       status: Effect.sync(() => ({
         listening: flags.listening,
         reachable: flags.reachable,
-        pending: dirty.size,
+        pending: dirty.size + [...inFlight].filter((b) => !dirty.has(b)).length,
         statements: flags.statements,
         known: mirror.size
       }))
@@ -460,6 +486,8 @@ export class MemoryBoard {
   available = true
   /** false: listening connections cannot be opened (statements still work) */
   listenable = true
+  /** true: statements never answer, as with a frozen server */
+  frozen = false
   /** statements received, from every process */
   statements = 0
   /** write statements received, from every process */
@@ -479,6 +507,7 @@ export class MemoryBoard {
     const statement = <A>(f: () => A): Effect.Effect<A, Error> =>
       Effect.suspend(() => {
         this.statements++
+        if (this.frozen) return Effect.never
         return this.available ? Effect.sync(f) : Effect.fail(new Error("the board is unavailable"))
       })
     const push = (payload: string) => {

@@ -47,6 +47,7 @@ export const tables = (prefix: string) => {
     quarantines: `${prefix}quarantines`,
     stats: `${prefix}stats`,
     statsFallbacks: `${prefix}stats_fallbacks`,
+    totals: `${prefix}totals`,
     usage: `${prefix}usage`,
     migrations: `${prefix}migrations`
   }
@@ -153,11 +154,37 @@ export const migrate = (prefix: string) =>
       yield* index("time_idx", t.fallbacks, "created_at")
       yield* index("node_id_idx", t.quarantines, "node, id")
       yield* index("time_idx", t.quarantines, "created_at")
+      // per-breaker running totals, kept by the writer in the same transaction as the rows:
+      // the summary reads 1 row per breaker instead of counting millions
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.totals)} (
+        breaker_name TEXT PRIMARY KEY,
+        failures BIGINT NOT NULL DEFAULT 0,
+        last_failure_at TEXT,
+        transitions BIGINT NOT NULL DEFAULT 0,
+        fallbacks BIGINT NOT NULL DEFAULT 0
+      )`
+      yield* rebuildTotals(prefix)
     })
     yield* Migrator.make({})({
       loader: Migrator.fromRecord({ "0001_create_ledger": init, "0002_stats_usage_indexes": statsUsageIndexes }),
       table: t.migrations
     })
+  })
+
+/** recomputes the per-breaker totals from the rows (migration of an existing ledger) */
+export const rebuildTotals = (prefix: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const t = tables(prefix)
+    yield* sql`DELETE FROM ${sql(t.totals)}`
+    yield* sql`INSERT INTO ${sql(t.totals)} (breaker_name, failures, last_failure_at, transitions, fallbacks)
+      SELECT breaker_name, SUM(f), MAX(l), SUM(tr), SUM(fb) FROM (
+        SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+        UNION ALL
+        SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
+        UNION ALL
+        SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
+      ) x GROUP BY breaker_name`
   })
 
 const iso = (d: Date) => d.toISOString()
@@ -419,18 +446,37 @@ export const makeReader = (prefix: string) =>
       const now = yield* Clock.currentTimeMillis
       const since = new Date(now - DAY_MILLIS).toISOString()
       const sinceMinute = Ledger.minuteOf(now - DAY_MILLIS)
-      const f = yield* sql<{ breaker_name: string; total: unknown; last_at: string | null }>`
-        SELECT breaker_name, COUNT(*) AS total, MAX(created_at) AS last_at
-        FROM ${sql(t.failures)} GROUP BY breaker_name`
+      // the running totals (one row per breaker); a 0.1 file read without migrating has none: count
+      const totals = yield* sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+        SELECT breaker_name, failures, last_failure_at AS last_at, transitions, fallbacks FROM ${sql(t.totals)}
+        WHERE failures > 0 OR transitions > 0 OR fallbacks > 0`.pipe(
+        Effect.catchAll(() =>
+          sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+            SELECT breaker_name, SUM(f) AS failures, MAX(l) AS last_at, SUM(tr) AS transitions, SUM(fb) AS fallbacks FROM (
+              SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+              UNION ALL
+              SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
+              UNION ALL
+              SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
+            ) x GROUP BY breaker_name`
+        )
+      )
+      // the last 24 hours: one covering range of the (breaker_name, created_at) index per breaker
+      // (a correlated count per breaker of the totals, not per row)
       const day = yield* sql<{ breaker_name: string; total: unknown }>`
-        SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.failures)}
-        WHERE created_at >= ${since} GROUP BY breaker_name`
-      const latest = yield* sql<{ breaker_name: string; to_state: string; reason: string; created_at: string; total: unknown }>`
-        SELECT t.breaker_name, t.to_state, t.reason, t.created_at, m.total
-        FROM (SELECT breaker_name, MAX(id) AS id, COUNT(*) AS total FROM ${sql(t.transitions)} GROUP BY breaker_name) m
+        SELECT b.breaker_name, (SELECT COUNT(*) FROM ${sql(t.failures)} f
+          WHERE f.breaker_name = b.breaker_name AND f.created_at >= ${since}) AS total
+        FROM ${sql(t.totals)} b WHERE b.failures > 0`.pipe(
+        Effect.catchAll(() =>
+          sql<{ breaker_name: string; total: unknown }>`
+            SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.failures)}
+            WHERE created_at >= ${since} GROUP BY breaker_name`
+        )
+      )
+      const latest = yield* sql<{ breaker_name: string; to_state: string; reason: string; created_at: string }>`
+        SELECT t.breaker_name, t.to_state, t.reason, t.created_at
+        FROM (SELECT breaker_name, MAX(id) AS id FROM ${sql(t.transitions)} GROUP BY breaker_name) m
         JOIN ${sql(t.transitions)} t ON t.id = m.id`
-      const fb = yield* sql<{ breaker_name: string; total: unknown }>`
-        SELECT breaker_name, COUNT(*) AS total FROM ${sql(t.fallbacks)} GROUP BY breaker_name`
       // tables added in 0.2 may be missing in an older file read without migrating (CLI, dashboard)
       const stats = yield* sql<{ breaker_name: string; calls: unknown; failures: unknown; timeouts: unknown; rejections: unknown }>`
         SELECT breaker_name, SUM(calls) AS calls, SUM(failures) AS failures, SUM(timeouts) AS timeouts,
@@ -441,10 +487,10 @@ export const makeReader = (prefix: string) =>
       const sfb = yield* sql<{ breaker_name: string; strategy: string; total: unknown }>`
         SELECT breaker_name, strategy, SUM(count) AS total FROM ${sql(t.statsFallbacks)}
         WHERE minute >= ${sinceMinute} GROUP BY breaker_name, strategy`.pipe(Effect.orElseSucceed(() => []))
-      const names = new Set<string>([...f, ...latest, ...fb, ...stats, ...sfb].map((r) => r.breaker_name))
+      const names = new Set<string>([...totals, ...latest, ...stats, ...sfb].map((r) => r.breaker_name))
       const byName = <R extends { breaker_name: string }>(rows: ReadonlyArray<R>) =>
         new Map(rows.map((r) => [r.breaker_name, r]))
-      const fm = byName(f), dm = byName(day), lm = byName(latest), bm = byName(fb), sm = byName(stats)
+      const fm = byName(totals), dm = byName(day), lm = byName(latest), sm = byName(stats)
       const fallbacksOf = new Map<string, Record<string, number>>()
       for (const r of sfb) {
         const m = fallbacksOf.get(r.breaker_name) ?? {}
@@ -460,11 +506,11 @@ export const makeReader = (prefix: string) =>
         return new Ledger.BreakerSummary({
           breakerName: name,
           state: (l?.to_state ?? "CLOSED") as Ledger.BreakerState,
-          failuresTotal: num(fr?.total),
+          failuresTotal: num(fr?.failures),
           failuresLast24h: num(dm.get(name)?.total),
           lastFailureAt: fr?.last_at ? date(fr.last_at) : null,
-          transitions: num(l?.total),
-          fallbacksServed: num(bm.get(name)?.total),
+          transitions: num(fr?.transitions),
+          fallbacksServed: num(fr?.fallbacks),
           since: l === undefined ? null : date(l.created_at),
           reason: l === undefined ? null : l.reason,
           calls,
@@ -499,7 +545,19 @@ export const prune = (prefix: string, cutoff: Date): Effect.Effect<number, SqlEr
       [t.stats, sql`minute < ${minute}`],
       [t.statsFallbacks, sql`minute < ${minute}`]
     ] as const
+    const counted = [[t.failures, "failures"], [t.transitions, "transitions"], [t.fallbacks, "fallbacks"]] as const
     return yield* sql.withTransaction(Effect.gen(function*() {
+      // the running totals lose what goes (counted per breaker over the time index, before deleting)
+      for (const [table, column] of counted) {
+        const condition = targets.find(([name]) => name === table)![1]
+        const gone = yield* sql<{ breaker_name: string; n: unknown }>`
+          SELECT breaker_name, COUNT(*) AS n FROM ${sql(table)} WHERE ${condition} GROUP BY breaker_name`
+        for (const g of gone) {
+          yield* sql`UPDATE ${sql(t.totals)} SET ${sql(column)} = ${sql(column)} - ${num(g.n)}
+            WHERE breaker_name = ${g.breaker_name}`
+        }
+      }
+      yield* sql`UPDATE ${sql(t.totals)} SET last_failure_at = NULL WHERE failures <= 0`
       let total = 0
       for (const [table, condition] of targets) {
         const [row] = yield* sql<{ n: unknown }>`SELECT COUNT(*) AS n FROM ${sql(table)} WHERE ${condition}`
@@ -728,17 +786,36 @@ export const make = (
     }
 
     // --- writing ---
-    const insertRows = (sql: SqlClient.SqlClient, dialect: Connection["dialect"], table: string, rows: Array<Row>) => {
+    const insertRows = (
+      sql: SqlClient.SqlClient,
+      dialect: Connection["dialect"],
+      table: string,
+      rows: Array<Row>,
+      total?: "failures" | "transitions" | "fallbacks"
+    ) => {
       if (rows.length === 0) return Effect.void
       const columns = Object.keys(rows[0]!)
       if (dialect === "pg") {
-        // one statement per table whatever the batch size: arrays bound as parameters, unnest into rows
+        // one statement per table whatever the batch size: arrays bound as parameters, unnest into
+        // rows; the per-breaker totals are upserted by the same statement (a data-modifying CTE)
         const arrays = columns.map((c) => rows.map((r) => r[c] ?? null))
         const casts = columns.map((c, i) => `$${i + 1}::${PG_TYPES[c] ?? "text"}[]`).join(", ")
-        return sql.unsafe(
-          `INSERT INTO "${table}" (${columns.join(", ")}) SELECT * FROM unnest(${casts})`,
-          arrays as never
-        ).pipe(Effect.asVoid)
+        const insert = `INSERT INTO "${table}" (${columns.join(", ")}) SELECT * FROM unnest(${casts})`
+        const tt = `"${t.totals}"`
+        const statement = total === undefined ? insert : `WITH ins AS (${insert} RETURNING breaker_name, created_at)
+          INSERT INTO ${tt} (breaker_name, failures, last_failure_at, transitions, fallbacks)
+          SELECT breaker_name,
+            ${total === "failures" ? "COUNT(*)" : "0"}, ${total === "failures" ? "MAX(created_at)" : "NULL"},
+            ${total === "transitions" ? "COUNT(*)" : "0"}, ${total === "fallbacks" ? "COUNT(*)" : "0"}
+          FROM ins GROUP BY breaker_name
+          ON CONFLICT (breaker_name) DO UPDATE SET
+            failures = ${tt}.failures + excluded.failures,
+            last_failure_at = CASE
+              WHEN excluded.last_failure_at IS NULL OR ${tt}.last_failure_at >= excluded.last_failure_at
+              THEN ${tt}.last_failure_at ELSE excluded.last_failure_at END,
+            transitions = ${tt}.transitions + excluded.transitions,
+            fallbacks = ${tt}.fallbacks + excluded.fallbacks`
+        return sql.unsafe(statement, arrays as never).pipe(Effect.asVoid)
       }
       // SQLite allows 32766 bound parameters per statement: 8 columns x 500 rows stays well below
       return Effect.forEach(
@@ -785,6 +862,42 @@ export const make = (
         }
       })
 
+    /** adds a batch's failures, transitions and fallbacks to the per-breaker totals */
+    const upsertTotals = (sql: SqlClient.SqlClient, rows: Record<Kind, Array<Row>>) => {
+      const acc = new Map<string, { breaker_name: string; failures: number; last_failure_at: string | null; transitions: number; fallbacks: number }>()
+      const get = (name: string) => {
+        let a = acc.get(name)
+        if (a === undefined) {
+          acc.set(name, a = { breaker_name: name, failures: 0, last_failure_at: null, transitions: 0, fallbacks: 0 })
+        }
+        return a
+      }
+      for (const r of rows.failure) {
+        const a = get(r["breaker_name"] as string)
+        a.failures++
+        const at = r["created_at"] as string
+        if (a.last_failure_at === null || at > a.last_failure_at) a.last_failure_at = at
+      }
+      for (const r of rows.transition) get(r["breaker_name"] as string).transitions++
+      for (const r of rows.fallback) get(r["breaker_name"] as string).fallbacks++
+      if (acc.size === 0) return Effect.void
+      const s = sql(t.totals)
+      const list = Array.from(acc.values())
+      return Effect.forEach(
+        Array.from({ length: Math.ceil(list.length / 500) }, (_, i) => list.slice(i * 500, i * 500 + 500)),
+        (chunk) =>
+          sql`INSERT INTO ${s} ${sql.insert(chunk)}
+            ON CONFLICT (breaker_name) DO UPDATE SET
+              failures = ${s}.failures + excluded.failures,
+              last_failure_at = CASE
+                WHEN excluded.last_failure_at IS NULL OR ${s}.last_failure_at >= excluded.last_failure_at
+                THEN ${s}.last_failure_at ELSE excluded.last_failure_at END,
+              transitions = ${s}.transitions + excluded.transitions,
+              fallbacks = ${s}.fallbacks + excluded.fallbacks`,
+        { discard: true }
+      )
+    }
+
     const writeBatch = (conn: Connection, batch: Batch) =>
       Effect.suspend(() => {
         const rows: Record<Kind, Array<Row>> = { failure: [], transition: [], fallback: [], quarantine: [], usage: [] }
@@ -793,12 +906,18 @@ export const make = (
           rows[kind].push(row)
         }
         const { dialect, sql } = conn
-        return sql.withTransaction(Effect.gen(function*() {
+        const totalOf = { failure: "failures", transition: "transitions", fallback: "fallbacks" } as const
+        const write = Effect.gen(function*() {
           for (const kind of ["failure", "transition", "fallback", "quarantine", "usage"] as const) {
-            yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind])
+            const total = dialect === "pg" && kind in totalOf ? totalOf[kind as keyof typeof totalOf] : undefined
+            yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind], total)
           }
           yield* upsertCounters(sql, batch.counters)
-        }))
+          if (dialect !== "pg") yield* upsertTotals(sql, rows)
+        })
+        // in Postgres a batch of one kind is one statement, atomic by itself: no BEGIN/COMMIT round trips
+        const kinds = Object.values(rows).filter((r) => r.length > 0).length
+        return dialect === "pg" && kinds === 1 && batch.counters.length === 0 ? write : sql.withTransaction(write)
       })
 
     let failing = false
@@ -888,7 +1007,7 @@ export const make = (
     })
 
     /** waits until everything offered so far is written or dropped, for at most `flushTimeout` */
-    const flushFor = (deadline: Duration.Duration): Effect.Effect<number> =>
+    const flushFor = (deadline: Duration.Duration, abandonAtDeadline = true): Effect.Effect<number> =>
       Effect.suspend(() => {
         const target = recorded
         const callTarget = callSeq
@@ -906,7 +1025,7 @@ export const make = (
           yield* Fiber.interruptFork(timer)
           if (ok) return 0
           waiters = waiters.filter((w) => w.done !== done)
-          return yield* abandon
+          return abandonAtDeadline ? yield* abandon : 0
         })
       })
 
@@ -1020,7 +1139,8 @@ export const make = (
     /** reads flush first (briefly) so a process sees its own records */
     const read = <A>(f: (reader: Connection["reader"]) => Effect.Effect<A, Ledger.LedgerError>) =>
       Effect.zipRight(
-        flushFor(Duration.min(flushTimeout, Duration.seconds(2))),
+        // a read never gives records up: past the wait it reads what is there
+        flushFor(Duration.min(flushTimeout, Duration.seconds(2)), false),
         Effect.suspend(() => (connection === undefined ? unavailable : f(connection.reader)))
       )
 

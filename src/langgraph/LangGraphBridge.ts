@@ -83,7 +83,11 @@ export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
 export const interrupt = <Resume = unknown>(value: unknown): Effect.Effect<Resume> =>
   Effect.orDie(runInCall(() => lgInterrupt(value) as Resume))
 
-/** the run id of a LangGraph call: its thread_id */
+/**
+ * The run id of a LangGraph call: its thread_id.
+ *
+ * @since 0.1.0
+ */
 export const runIdOf = (config: LangGraphRunnableConfig | undefined): string => {
   const id = config?.configurable?.["thread_id"]
   return id === undefined || id === null ? "default" : String(id)
@@ -106,7 +110,11 @@ const withDefaults = <R, E>(layer: Layer.Layer<R, E, never>): Layer.Layer<R | Se
     })
   ).pipe(Layer.provide(layer))
 
-/** the original error of a failed node, never a FiberFailure wrapper */
+/**
+ * The original error of a failed node, never a FiberFailure wrapper.
+ *
+ * @since 0.1.0
+ */
 export const toThrowable = (cause: Cause.Cause<unknown>, signal: AbortSignal | undefined): unknown => {
   if (Cause.isInterruptedOnly(cause)) {
     if (signal?.aborted) return signal.reason ?? new Error("the graph run was aborted")

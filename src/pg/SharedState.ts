@@ -19,14 +19,19 @@
  *
  * @since 0.1.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Ledger from "../Ledger.js"
 import * as internal from "../internal/sharedState.js"
 import { durationOption } from "../internal/duration.js"
@@ -103,7 +108,8 @@ const engineOptions = (options: Options | undefined): internal.EngineOptions => 
   heartbeatInterval: durationOption(options?.heartbeatInterval ?? "2 seconds", "SharedState: heartbeatInterval"),
   heartbeatTimeout: durationOption(options?.heartbeatTimeout ?? "2 seconds", "SharedState: heartbeatTimeout"),
   retryCap: durationOption("2 seconds", "SharedState: retryCap"),
-  maxBatch: 1000
+  maxBatch: 1000,
+  statementTimeout: durationOption("10 seconds", "SharedState: statementTimeout")
 })
 
 interface Row {
@@ -177,7 +183,8 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
       ON CONFLICT (breaker_name) DO UPDATE SET
         state = excluded.state, from_state = excluded.from_state, opened_at = excluded.opened_at,
         retry_at = excluded.retry_at, origin = excluded.origin, version = ${t}.version + 1,
-        updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
+        updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at
+          THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
       WHERE ${t}.state <> excluded.state AND (excluded.state = 'OPEN' OR ${t}.state = excluded.from_state)
       RETURNING ${columns}`
     const write = Option.isSome(pg)
@@ -212,8 +219,52 @@ export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, 
   )
 
 /**
+ * A store that connects (and migrates) on its first statement, and again
+ * after a failed attempt: a database that is down when the layer is built
+ * fails statements, which the engine retries, never the layer.
+ */
+const connectingStore = (
+  connect: Effect.Effect<internal.SharedStore, unknown, Scope.Scope>
+): Effect.Effect<internal.SharedStore, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const lock = yield* Effect.makeSemaphore(1)
+    let current: internal.SharedStore | undefined
+    const get: Effect.Effect<internal.SharedStore, unknown> = lock.withPermits(1)(Effect.suspend(() => {
+      if (current !== undefined) return Effect.succeed(current)
+      return Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (attempt) =>
+        connect.pipe(
+          Scope.extend(attempt),
+          Effect.tap((store) => Effect.sync(() => (current = store))),
+          Effect.onError((cause) => Scope.close(attempt, Exit.failCause(cause)))
+        ))
+    }))
+    return {
+      write: (batch) => Effect.flatMap(get, (store) => store.write(batch)),
+      readAll: Effect.flatMap(get, (store) => store.readAll),
+      listen: Option.some({
+        stream: Stream.unwrap(Effect.map(get, (store) =>
+          Option.match(store.listen, {
+            onNone: () => Stream.fail("not listening" as const),
+            onSome: (l) => l.stream
+          }))),
+        ping: (payload: string) =>
+          Effect.flatMap(get, (store) =>
+            Option.match(store.listen, {
+              onNone: () => Effect.fail("not listening" as const),
+              onSome: (l) => l.ping(payload)
+            }))
+      })
+    } satisfies internal.SharedStore
+  })
+
+/**
  * Shared state in Postgres: one connection for statements and one `LISTEN`
  * connection per process (`maxConnections` defaults to 1).
+ *
+ * It never fails because of its database: built while Postgres is down, it
+ * starts with breakers deciding alone, keeps their states and connects (and
+ * publishes them) when Postgres comes back.
  *
  * @since 0.1.0
  * @category layers
@@ -228,14 +279,19 @@ export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<S
     tablePrefix,
     ...client
   } = options
-  return layerSql({ syncInterval, tablePrefix, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }).pipe(
-    Layer.provide(PgClientLazy.layer({ maxConnections: 1, ...client })),
-    Layer.mapError((e) =>
-      new Ledger.LedgerError({
-        message: `cannot open the shared breaker state: ${(e as { message?: string }).message ?? String(e)}`,
-        cause: e
-      })
-    )
+  const engine = { syncInterval, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }
+  const connect = Effect.flatMap(
+    Effect.provide(PgClientLazy.make({ maxConnections: 1, ...client }), Reactivity.layer),
+    (pg) =>
+      makeStore({ tablePrefix }).pipe(
+        Effect.provideService(SqlClient.SqlClient, pg),
+        Effect.provideService(PgClientLazy.tag, pg)
+      )
+  )
+  // options (and the origin) per build: one layer value built twice is two processes
+  return Layer.scoped(
+    SharedState,
+    Effect.flatMap(connectingStore(connect), (store) => internal.make(store, engineOptions(engine)))
   )
 }
 

@@ -9,6 +9,7 @@ import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+
 import { missingPeer } from "../../internal/peer.js"
 
 const load = Effect.tryPromise({

@@ -1,0 +1,90 @@
+/**
+ * The metrics agentarmour reports, as Effect `Metric`s: export them with
+ * `@effect/opentelemetry` (or read them with `Metric.value`). Breakers update
+ * the `calls`, `callDuration` and `breakerState` metrics themselves; the
+ * LangGraph adapter updates `fallbacks`.
+ *
+ * Breakers update their metrics without a fiber (`unsafeUpdate`, with label
+ * arrays made once per breaker), so `Metric.withLabels`/`Effect.tagMetrics`
+ * of the caller do not apply to them.
+ *
+ * @since 0.2.0
+ */
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import type { BreakerState } from "./Ledger.js"
+
+/**
+ * `agentarmour_calls_total{breaker,outcome}`: calls through a breaker, by
+ * outcome (`success`, `failure`, `timeout`, `rejected`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const calls: Metric.Metric.Counter<number> = Metric.counter("agentarmour_calls_total", {
+  description: "calls through a circuit breaker, by outcome (success, failure, timeout, rejected)",
+  incremental: true
+})
+
+/**
+ * `agentarmour_call_duration_seconds{breaker}`: how long the calls that ran
+ * took (rejections are not in it). Millisecond resolution (the `Clock`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const callDuration: Metric.Metric.Histogram<number> = Metric.histogram(
+  "agentarmour_call_duration_seconds",
+  MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 14 }),
+  "duration of the calls that ran through a circuit breaker, in seconds"
+)
+
+/**
+ * `agentarmour_breaker_state{breaker}`: the state as a number (`stateValue`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const breakerState: Metric.Metric.Gauge<number> = Metric.gauge("agentarmour_breaker_state", {
+  description: "circuit breaker state: 0 CLOSED, 1 OPEN, 2 HALF_OPEN, 3 ISOLATED, 4 DISABLED"
+})
+
+/**
+ * `agentarmour_fallbacks_total{breaker,strategy}`: fallbacks that answered.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const fallbacks: Metric.Metric.Counter<number> = Metric.counter("agentarmour_fallbacks_total", {
+  description: "fallbacks that answered for a failed or rejected call, by strategy",
+  incremental: true
+})
+
+/**
+ * The value of `agentarmour_breaker_state` for each state.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const stateValue: Readonly<Record<BreakerState, number>> = {
+  CLOSED: 0,
+  OPEN: 1,
+  HALF_OPEN: 2,
+  ISOLATED: 3,
+  DISABLED: 4
+}
+
+/**
+ * Span and attribute names.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const names = {
+  breakerSpan: "agentarmour.breaker",
+  nodeSpan: "agentarmour.node",
+  breaker: "agentarmour.breaker",
+  node: "agentarmour.node",
+  outcome: "agentarmour.outcome",
+  fallback: "agentarmour.fallback"
+} as const

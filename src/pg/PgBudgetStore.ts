@@ -1,0 +1,158 @@
+/**
+ * Per-window budgets shared by every process through Postgres: a
+ * `Budget.BudgetStore` on one table, so `perWindow: { calls: 60, window:
+ * "1 minute" }` means 60 calls a minute across all replicas.
+ *
+ * ```ts
+ * import { Budget } from "agentarmour"
+ * import { PgBudgetStore } from "agentarmour/pg"
+ * const Live = PgBudgetStore.layer(pg) // provides Budget.BudgetStore: budgets built with it share their windows
+ * ```
+ *
+ * Each operation is one atomic statement on `cb_budget_window` (one row
+ * per key: `window_start`, `calls`, `spent`): taking a call is a conditional
+ * upsert that opens a new window when the previous one closed and increments
+ * the count only while it is below the limit, so concurrent processes never
+ * take more than the limit between them. Windows are fixed, as in the memory
+ * store; their times come from each process's `Clock` (hosts in sync).
+ *
+ * Cost: one statement per call through `withBudget` with a per-window call
+ * limit, one per charge, one per token or cost limit checked. A budget fails
+ * open (the call runs, a warning is logged) while the database is unreachable.
+ *
+ * @since 0.2.0
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as PgClient from "@effect/sql-pg/PgClient"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Budget from "../Budget.js"
+import * as PgClientLazy from "./internal/pgClient.js"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface Options {
+  /** prefix of the table, default `cb_` (table `cb_budget_window`) */
+  readonly tablePrefix?: string | undefined
+}
+
+const storeError = (cause: unknown) =>
+  new Budget.BudgetStoreError({
+    message: `the shared budget store failed: ${String((cause as Error)?.message ?? cause)}`,
+    cause
+  })
+
+/**
+ * A store on any `SqlClient` (Postgres for many hosts; SQLite works for
+ * processes on one host).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const prefix = options?.tablePrefix ?? "cb_"
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+      return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
+    }
+    const t = sql(`${prefix}budget_window`)
+    yield* Migrator.make({})({
+      loader: Migrator.fromRecord({
+        "0001_budget_window": sql`CREATE TABLE IF NOT EXISTS ${t} (
+          key TEXT PRIMARY KEY,
+          window_start BIGINT NOT NULL,
+          calls BIGINT NOT NULL,
+          spent DOUBLE PRECISION NOT NULL
+        )`
+      }),
+      table: `${prefix}budget_migrations`
+    }).pipe(
+      Effect.retry({ times: 8 }),
+      Effect.catchTag("MigrationError", (e) => Effect.die(e))
+    )
+
+    const read = (key: string) =>
+      Effect.map(
+        sql<{ window_start: string | number; calls: string | number; spent: string | number }>`
+          SELECT window_start, calls, spent FROM ${t} WHERE key = ${key}`,
+        (rows) => rows[0]
+      )
+
+    const store: Budget.BudgetStore = {
+      takeCall: (key, limit, window) =>
+        Effect.gen(function*() {
+          const w = Duration.toMillis(window)
+          if (limit <= 0) return { taken: false, count: 0, retryAfterMillis: w } as const
+          const now = yield* Clock.currentTimeMillis
+          const expired = sql`${t}.window_start + ${w} <= ${now}`
+          const taken = yield* sql`
+            INSERT INTO ${t} (key, window_start, calls, spent) VALUES (${key}, ${now}, 1, 0)
+            ON CONFLICT (key) DO UPDATE SET
+              window_start = CASE WHEN ${expired} THEN excluded.window_start ELSE ${t}.window_start END,
+              spent = CASE WHEN ${expired} THEN 0 ELSE ${t}.spent END,
+              calls = CASE WHEN ${expired} THEN 1 ELSE ${t}.calls + 1 END
+            WHERE ${expired} OR ${t}.calls < ${limit}
+            RETURNING calls`
+          if (taken.length > 0) return { taken: true } as const
+          const row = yield* read(key)
+          return {
+            taken: false,
+            count: row === undefined ? limit : Number(row.calls),
+            retryAfterMillis: row === undefined ? w : Math.max(0, Number(row.window_start) + w - now)
+          } as const
+        }).pipe(Effect.mapError(storeError)),
+      spent: (key, window) =>
+        Effect.gen(function*() {
+          const w = Duration.toMillis(window)
+          const now = yield* Clock.currentTimeMillis
+          const row = yield* read(key)
+          if (row === undefined || Number(row.window_start) + w <= now) return { spent: 0, resetAfterMillis: w }
+          return { spent: Number(row.spent), resetAfterMillis: Number(row.window_start) + w - now }
+        }).pipe(Effect.mapError(storeError)),
+      add: (key, amount, window) =>
+        Effect.gen(function*() {
+          const w = Duration.toMillis(window)
+          const now = yield* Clock.currentTimeMillis
+          const expired = sql`${t}.window_start + ${w} <= ${now}`
+          yield* sql`
+            INSERT INTO ${t} (key, window_start, calls, spent) VALUES (${key}, ${now}, 0, ${amount})
+            ON CONFLICT (key) DO UPDATE SET
+              window_start = CASE WHEN ${expired} THEN excluded.window_start ELSE ${t}.window_start END,
+              calls = CASE WHEN ${expired} THEN 0 ELSE ${t}.calls END,
+              spent = CASE WHEN ${expired} THEN excluded.spent ELSE ${t}.spent + excluded.spent END`
+        }).pipe(Effect.mapError(storeError))
+    }
+    return store
+  })
+
+/**
+ * `Budget.BudgetStore` on the `SqlClient` in context.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerSql = (options?: Options): Layer.Layer<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
+  Layer.effect(Budget.BudgetStore, make(options))
+
+/**
+ * `Budget.BudgetStore` in Postgres (one pooled connection by default).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  options: PgClient.PgClientConfig & Options
+): Layer.Layer<Budget.BudgetStore, Budget.BudgetStoreError> => {
+  const { tablePrefix, ...client } = options
+  return layerSql({ tablePrefix }).pipe(
+    Layer.provide(PgClientLazy.layer({ maxConnections: 2, ...client })),
+    Layer.mapError(storeError)
+  )
+}

