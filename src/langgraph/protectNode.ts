@@ -11,6 +11,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Schema from "effect/Schema"
+
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
