@@ -2,9 +2,9 @@
  * `npm run bench`: runs every `bench/*.bench.ts`, prints a markdown table
  * and writes `bench/results/latest.json` (an array of `{ name, nsPerOp }`).
  */
-import { readdirSync, writeFileSync, mkdirSync } from "node:fs"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
+import { fileURLToPath, pathToFileURL } from "node:url"
 
 export interface Row {
   readonly name: string
@@ -19,7 +19,7 @@ const rows: Array<Row> = []
 for (const file of files) {
   const mod = (await import(pathToFileURL(`${dir}${file}`).href)) as { run: () => Promise<ReadonlyArray<Row>> }
   console.error(`running ${file} ...`)
-  rows.push(...(await mod.run()))
+  for (const row of await mod.run()) rows.push(row)
 }
 
 const fmt = (n: unknown) => (typeof n === "number" ? (n >= 100 ? n.toFixed(0) : n.toFixed(2)) : "")
@@ -30,8 +30,13 @@ for (const r of rows) {
   console.log(`| ${name} | ${fmt(nsPerOp)} | ${notes} |`)
 }
 mkdirSync(`${dir}results`, { recursive: true })
-writeFileSync(
-  `${dir}results/latest.json`,
-  JSON.stringify(rows.map((r) => ({ ...r, node: process.version, cpu: os.cpus()[0]?.model ?? "unknown" })), null, 2) + "\n"
+const fresh = rows.map((r) => ({ ...r, node: process.version, cpu: os.cpus()[0]?.model ?? "unknown" }))
+// a filtered run (`npm run bench cli`) replaces its own rows and keeps the others'
+const latest = `${dir}results/latest.json`
+const kept: Array<Row> = only === undefined || !existsSync(latest)
+  ? []
+  : (JSON.parse(readFileSync(latest, "utf8")) as Array<Row>).filter((r) => !rows.some((n) => n.name === r.name))
+writeFileSync(latest, JSON.stringify([...kept, ...fresh], null, 2) + "\n")
+console.error(
+  `\nwrote bench/results/latest.json (${fresh.length} rows${kept.length > 0 ? `, kept ${kept.length}` : ""})`
 )
-console.error(`\nwrote bench/results/latest.json (${rows.length} rows)`)

@@ -79,7 +79,9 @@ describe("agentarmour CLI", () => {
         /^BREAKER\s+STATE\s+SINCE \(UTC\)\s+CALLS 24H\s+FAILURE RATE\s+REJECTIONS\s+FALLBACKS 24H\s+FAILURES\s+LAST FAILURE\s+REASON$/
       )
       // the open breaker comes first, with since when, its traffic and why
-      expect(lines[2]).toMatch(/^research\s+OPEN\s+2026-11-01T12:00:03Z\s+4\s+25\.0%\s+1\s+-\s+2\s+2026-11-01T12:00:02Z\s+2 failures within 1m$/)
+      expect(lines[2]).toMatch(
+        /^research\s+OPEN\s+2026-11-01T12:00:03Z\s+4\s+25\.0%\s+1\s+-\s+2\s+2026-11-01T12:00:02Z\s+2 failures within 1m$/
+      )
       // columns line up: STATE starts at the same offset on every line
       expect(lines[2]!.indexOf("OPEN")).toBe(lines[0]!.indexOf("STATE"))
       expect(lines.find((l) => l.startsWith("extract"))).toMatch(/^extract\s+CLOSED\s+-\s+1\s+0\.0%\s+0\s/)

@@ -5,10 +5,11 @@
  * in tsconfig.json). A snippet is a whole module: it imports what it uses and
  * `declare`s what the reader supplies (an LLM client, an agent).
  */
-import { describe, expect, it } from "vitest"
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+
 import ts from "typescript"
+import { describe, expect, it } from "vitest"
 
 const root = join(import.meta.dirname, "..")
 
@@ -33,7 +34,10 @@ const snippetsOf = (file: string): ReadonlyArray<Snippet> => {
   return snippets
 }
 
-const files = ["README.md", ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)]
+const files = [
+  "README.md",
+  ...readdirSync(join(root, "docs")).filter((f) => f.endsWith(".md")).sort().map((f) => `docs/${f}`)
+]
 const snippets = files.flatMap(snippetsOf)
 
 /** the module path of a snippet: beside the sources, so node_modules resolves as for src/ */
@@ -62,7 +66,10 @@ describe("documentation snippets", () => {
     const failures: Array<string> = []
     for (const [path, s] of virtual) {
       const sourceFile = program.getSourceFile(path)!
-      const diagnostics = [...program.getSyntacticDiagnostics(sourceFile), ...program.getSemanticDiagnostics(sourceFile)]
+      const diagnostics = [
+        ...program.getSyntacticDiagnostics(sourceFile),
+        ...program.getSemanticDiagnostics(sourceFile)
+      ]
       for (const d of diagnostics) {
         const { line } = d.start === undefined ? { line: 0 } : sourceFile.getLineAndCharacterOfPosition(d.start)
         failures.push(

@@ -157,45 +157,49 @@ const percent = (s: Ledger.BreakerSummary) => (s.calls === 0 ? "-" : `${(s.failu
 const byStrategy = (f: Readonly<Record<string, number>>) =>
   Object.keys(f).sort().map((k) => `${k} ${f[k]}`).join(", ") || "-"
 
-const summary = Command.make("summary", { db, tablePrefix, json }, (o) =>
-  withLedger(o, (ledger) =>
-    Effect.flatMap(ledger.summary, (rows) =>
-      o.json
-        ? printJson(rows)
-        : rows.length === 0
-        ? Console.log("the ledger is empty: no breaker has recorded anything yet")
-        : Console.log(table(
-          [
-            "BREAKER",
-            "STATE",
-            "SINCE (UTC)",
-            "CALLS 24H",
-            "FAILURE RATE",
-            "REJECTIONS",
-            "FALLBACKS 24H",
-            "FAILURES",
-            "LAST FAILURE",
-            "REASON"
-          ],
-          [...rows]
-            .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.breakerName < b.breakerName ? -1 : 1))
-            .map((s) => [
-              s.breakerName,
-              s.state,
-              iso(s.since),
-              String(s.calls),
-              percent(s),
-              String(s.rejections),
-              byStrategy(s.fallbacks),
-              String(s.failuresTotal),
-              iso(s.lastFailureAt),
-              s.reason === null ? "-" : oneLine(s.reason, 80)
-            ])
-        ))))).pipe(
-    Command.withDescription(
-      "per breaker: state, since when and why, calls, failure rate, rejections and fallbacks over the last 24 h (times UTC)"
-    )
+const summary = Command.make(
+  "summary",
+  { db, tablePrefix, json },
+  (o) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.summary, (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("the ledger is empty: no breaker has recorded anything yet")
+          : Console.log(table(
+            [
+              "BREAKER",
+              "STATE",
+              "SINCE (UTC)",
+              "CALLS 24H",
+              "FAILURE RATE",
+              "REJECTIONS",
+              "FALLBACKS 24H",
+              "FAILURES",
+              "LAST FAILURE",
+              "REASON"
+            ],
+            [...rows]
+              .sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.breakerName < b.breakerName ? -1 : 1))
+              .map((s) => [
+                s.breakerName,
+                s.state,
+                iso(s.since),
+                String(s.calls),
+                percent(s),
+                String(s.rejections),
+                byStrategy(s.fallbacks),
+                String(s.failuresTotal),
+                iso(s.lastFailureAt),
+                s.reason === null ? "-" : oneLine(s.reason, 80)
+              ])
+          ))))
+).pipe(
+  Command.withDescription(
+    "per breaker: state, since when and why, calls, failure rate, rejections and fallbacks over the last 24 h (times UTC)"
   )
+)
 
 /** a `ledger <name>` command listing records newest first, as a table or JSON */
 const listCommand = <Name extends string, A>(
@@ -243,12 +247,15 @@ const olderThan = Options.text("older-than").pipe(
 const prune = Command.make("prune", { db, tablePrefix, olderThan }, (o) =>
   Effect.gen(function*() {
     if (Option.isNone(Ledger.parseAge(o.olderThan))) {
-      return yield* new CliError({ message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"` })
+      return yield* new CliError({
+        message: `--older-than must be a duration such as 30d, 12h or 90m, got "${o.olderThan}"`
+      })
     }
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
-    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan }).pipe(
-      Effect.mapError((e) => new CliError({ message: e.message }))
-    )
+    const removed = yield* SqliteLedger.prune({ filename: o.db, tablePrefix: o.tablePrefix, olderThan: o.olderThan })
+      .pipe(
+        Effect.mapError((e) => new CliError({ message: e.message }))
+      )
     yield* Console.log(`removed ${removed} rows older than ${o.olderThan} (each breaker's latest transition is kept)`)
   })).pipe(Command.withDescription("delete ledger records older than a duration"))
 
@@ -257,17 +264,21 @@ const usageBy = Options.choice("by", ["node", "run"]).pipe(
   Options.withDefault("node" as const)
 )
 
-const usage = Command.make("usage", { db, tablePrefix, json, by: usageBy }, (o) =>
-  withLedger(o, (ledger) =>
-    Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
-      o.json
-        ? printJson(rows)
-        : rows.length === 0
-        ? Console.log("no usage recorded")
-        : Console.log(table(
-          [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
-          rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
-        ))))).pipe(Command.withDescription("tokens and cost spent per node or per run"))
+const usage = Command.make(
+  "usage",
+  { db, tablePrefix, json, by: usageBy },
+  (o) =>
+    withLedger(o, (ledger) =>
+      Effect.flatMap(ledger.usage({ by: o.by, limit: 1000 }), (rows) =>
+        o.json
+          ? printJson(rows)
+          : rows.length === 0
+          ? Console.log("no usage recorded")
+          : Console.log(table(
+            [o.by === "run" ? "RUN" : "NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST USD"],
+            rows.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
+          ))))
+).pipe(Command.withDescription("tokens and cost spent per node or per run"))
 
 /**
  * The `ledger` subcommands; a new one is added here (its name is then known

@@ -8,6 +8,11 @@
  * @since 0.1.0
  */
 
+/**
+ * The page.
+ *
+ * @since 0.1.0
+ */
 export const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -160,6 +165,11 @@ select { background: var(--bg); color: var(--text); border: 1px solid var(--line
 }
 `
 
+/**
+ * The page's script.
+ *
+ * @since 0.1.0
+ */
 export const js = String.raw`"use strict";
 (function () {
   var STATE_TEXT = { CLOSED: "closed", OPEN: "open", HALF_OPEN: "half-open", ISOLATED: "isolated", DISABLED: "disabled" };

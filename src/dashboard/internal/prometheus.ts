@@ -43,20 +43,36 @@ export interface Family {
   readonly samples: ReadonlyArray<Sample>
 }
 
-/** a label value: backslash, double quote and line feed are escaped */
+/**
+ * a label value: backslash, double quote and line feed are escaped
+ *
+ * @since 0.2.0
+ */
 export const escapeLabelValue = (value: string): string =>
   value.replace(/\\/g, "\\\\").replace(/"/g, "\\\"").replace(/\n/g, "\\n")
 
-/** a HELP text: backslash and line feed are escaped */
+/**
+ * a HELP text: backslash and line feed are escaped
+ *
+ * @since 0.2.0
+ */
 export const escapeHelp = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
-/** metric and label names may only hold `[a-zA-Z0-9_:]` (labels no `:`) and not start with a digit */
+/**
+ * metric and label names may only hold `[a-zA-Z0-9_:]` (labels no `:`) and not start with a digit
+ *
+ * @since 0.2.0
+ */
 export const sanitizeName = (name: string, label = false): string => {
   const clean = name.replace(label ? /[^a-zA-Z0-9_]/g : /[^a-zA-Z0-9_:]/g, "_")
   return /^[0-9]/.test(clean) ? `_${clean}` : clean === "" ? "_" : clean
 }
 
-/** Go's float formatting as Prometheus parses it: `+Inf`, `-Inf`, `NaN` */
+/**
+ * Go's float formatting as Prometheus parses it: `+Inf`, `-Inf`, `NaN`
+ *
+ * @since 0.2.0
+ */
 export const formatValue = (value: number): string =>
   Number.isNaN(value) ? "NaN" : value === Infinity ? "+Inf" : value === -Infinity ? "-Inf" : String(value)
 
@@ -77,7 +93,9 @@ export const encode = (families: ReadonlyArray<Family>): string => {
   for (const family of families) {
     const name = sanitizeName(family.name)
     lines.push(`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`)
-    for (const s of family.samples) lines.push(`${name}${s.suffix ?? ""}${formatLabels(s.labels)} ${formatValue(s.value)}`)
+    for (const s of family.samples) {
+      lines.push(`${name}${s.suffix ?? ""}${formatLabels(s.labels)} ${formatValue(s.value)}`)
+    }
   }
   return lines.length === 0 ? "" : lines.join("\n") + "\n"
 }
@@ -123,7 +141,9 @@ export const fromEffectMetrics = (pairs: ReadonlyArray<MetricPair.MetricPair.Unt
         samples.push({ labels: [...labels, ["le", formatValue(bound)]], value: count, suffix: "_bucket" })
         last = bound
       }
-      if (last !== Infinity) samples.push({ labels: [...labels, ["le", "+Inf"]], value: state.count, suffix: "_bucket" })
+      if (last !== Infinity) {
+        samples.push({ labels: [...labels, ["le", "+Inf"]], value: state.count, suffix: "_bucket" })
+      }
       samples.push({ labels, value: state.sum, suffix: "_sum" }, { labels, value: state.count, suffix: "_count" })
     } else if (MetricState.isSummaryState(state)) {
       for (const [q, v] of state.quantiles) {

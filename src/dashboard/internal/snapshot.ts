@@ -9,16 +9,16 @@
  * recent rows, rebuild the charts and publish a new frame. Call statistics are
  * kept in memory for the longest chart range (7 days) and refreshed by
  * reading only their last minutes.
+ *
+ * @since 0.2.0
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Ledger from "../Ledger.js"
+
+import * as Ledger from "../../Ledger.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -28,6 +28,8 @@ const DAY = 24 * HOUR
  * The chart ranges and the bucket each one is drawn with, so that a range
  * has between 15 and 168 points: 15 min and 1 h by minute, 24 h by quarter
  * hour, 7 days by hour.
+ *
+ * @since 0.2.0
  */
 export const RANGES = {
   "15m": { millis: 15 * MINUTE, bucket: MINUTE },
@@ -36,13 +38,25 @@ export const RANGES = {
   "7d": { millis: 7 * DAY, bucket: HOUR }
 } as const
 
-/** a chart range: `15m`, `1h`, `24h` or `7d` */
+/**
+ * A chart range: `15m`, `1h`, `24h` or `7d`
+ *
+ * @since 0.2.0
+ */
 export type Range = keyof typeof RANGES
 
-/** the range names, in the order the page offers them */
+/**
+ * The range names, in the order the page offers them
+ *
+ * @since 0.2.0
+ */
 export const RANGE_NAMES = Object.keys(RANGES) as ReadonlyArray<Range>
 
-/** one breaker's counts per bucket */
+/**
+ * One breaker's counts per bucket
+ *
+ * @since 0.2.0
+ */
 export interface Series {
   readonly breaker: string
   /** calls that ran */
@@ -53,7 +67,11 @@ export interface Series {
   readonly rejections: ReadonlyArray<number>
 }
 
-/** call statistics bucketed for one range */
+/**
+ * Call statistics bucketed for one range
+ *
+ * @since 0.2.0
+ */
 export interface Chart {
   readonly range: Range
   readonly bucketSeconds: number
@@ -65,6 +83,8 @@ export interface Chart {
 /**
  * Buckets per-minute statistics for a range ending at `now`: the last bucket
  * is the one `now` falls in.
+ *
+ * @since 0.2.0
  */
 export const bucketize = (rows: Iterable<Ledger.CallStats>, range: Range, now: number, breaker?: string): Chart => {
   const { bucket, millis } = RANGES[range]
@@ -109,7 +129,11 @@ export interface Snapshot {
   readonly charts: { readonly [R in Range]: Chart }
 }
 
-/** one published state: a snapshot or the error that prevented it, already encoded for every reader */
+/**
+ * One published state: a snapshot or the error that prevented it, already encoded for every reader
+ *
+ * @since 0.2.0
+ */
 export type Frame =
   | {
     readonly _tag: "Snapshot"
@@ -121,20 +145,24 @@ export type Frame =
   }
   | { readonly _tag: "Error"; readonly message: string; readonly event: Uint8Array }
 
-/** the shared producer of frames */
+/**
+ * The shared producer of frames
+ *
+ * @since 0.2.0
+ */
 export interface Producer {
   /** the newest frame, waiting for the first one */
   readonly latest: Effect.Effect<Frame>
-  /** the newest frame, then every new one */
-  readonly frames: Stream.Stream<Frame>
   /**
    * Calls `listener` with the newest frame's SSE bytes now and with every new
    * frame's, synchronously, until the returned function is called. This is
    * the SSE hot path: a client costs one entry in a set, not a stream of
    * fibers (200 clients connecting at once stalled other requests for seconds
-   * with a stream per client; `docs/performance.md`).
+   * with a stream per client; "Dashboard under load" in `docs/performance.md`).
    */
   readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
+  /** the newest frame, read synchronously (`undefined` before the first) */
+  readonly unsafeCurrent: () => Frame | undefined
 }
 
 const encoder = new TextEncoder()
@@ -143,6 +171,12 @@ const sse = (event: string, data: string) => encoder.encode(`event: ${event}\nda
 const newest = <A extends { readonly createdAt: Date }>(rows: ReadonlyArray<A>) =>
   rows.length === 0 ? null : [rows[0]!.createdAt.getTime(), JSON.stringify(rows[0])]
 
+/**
+ * Recent failures and transitions in a snapshot: a first screen's worth. Every
+ * client receives the snapshot, so its size is paid per client
+ * (`/api/failures` and `/api/transitions` give up to 1,000).
+ */
+const RECENT_ROWS = 25
 /** how many minutes of statistics each tick re-reads: the writer may still update them */
 const RECENT_MINUTES = 5
 /**
@@ -156,6 +190,8 @@ const FULL_RELOAD = 10 * MINUTE
 /**
  * Starts the producer in the current scope: one fiber reads the ledger every
  * `pollInterval` and publishes a frame when something changed.
+ *
+ * @since 0.2.0
  */
 export const make = (options: { readonly pollInterval: Duration.Duration }): Effect.Effect<
   Producer,
@@ -164,18 +200,15 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 > =>
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
-    const ref = yield* SubscriptionRef.make<Option.Option<Frame>>(Option.none())
-    // the SSE clients; touched only in Effect.sync by the producer and by the subscribe/unsubscribe functions
+    // the newest frame and the SSE clients: written by the producer fiber (in Effect.sync) and read
+    // synchronously by the request handlers on the same thread, so a reader never sees half a frame
     const listeners = new Set<(event: Uint8Array) => void>()
     let current: Frame | undefined
     const publish = (frame: Frame) =>
-      Effect.zipRight(
-        SubscriptionRef.set(ref, Option.some(frame)),
-        Effect.sync(() => {
-          current = frame
-          for (const listener of listeners) listener(frame.event)
-        })
-      )
+      Effect.sync(() => {
+        current = frame
+        for (const listener of listeners) listener(frame.event)
+      })
     const first = yield* Deferred.make<void>()
     // owned by the producer fiber alone (each tick runs after the previous one)
     const stats = new Map<string, Ledger.CallStats>()
@@ -231,8 +264,8 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         summaryStale = true
       }
       const [failures, transitions] = yield* Effect.all([
-        ledger.failures({ limit: 50 }),
-        ledger.transitions({ limit: 50 })
+        ledger.failures({ limit: RECENT_ROWS }),
+        ledger.transitions({ limit: RECENT_ROWS })
       ])
       const names = new Set(summary.map((s) => s.breakerName))
       for (const row of stats.values()) names.add(row.breakerName)
@@ -256,8 +289,7 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
           // read everything again once the ledger answers
           token = ""
           summaryToken = ""
-          const current = yield* SubscriptionRef.get(ref)
-          if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
+          if (current?._tag === "Error" && current.message === e.message) return
           yield* publish({
             _tag: "Error",
             message: e.message,
@@ -273,13 +305,12 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 
     const latest = Effect.zipRight(
       Deferred.await(first),
-      Effect.flatMap(SubscriptionRef.get(ref), (frame) =>
-        Option.match(frame, {
-          onNone: () => Effect.dieMessage("the dashboard's producer published nothing"),
-          onSome: Effect.succeed
-        }))
+      Effect.suspend(() =>
+        current === undefined
+          ? Effect.dieMessage("the dashboard's producer published nothing")
+          : Effect.succeed(current)
+      )
     )
-    const frames = ref.changes.pipe(Stream.filterMap((f) => f))
     const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
       listeners.add(listener)
       if (current !== undefined) listener(current.event)
@@ -287,5 +318,5 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         listeners.delete(listener)
       }
     }
-    return { latest, frames, unsafeSubscribe }
+    return { latest, unsafeSubscribe, unsafeCurrent: () => current }
   })
