@@ -4,13 +4,14 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+
 import { decodeDuration } from "./internal/duration.js"
 
 /**
@@ -169,7 +170,9 @@ const decodeConfig = Schema.decodeUnknown(BreakerConfig, { errors: "all", onExce
  * @since 0.1.0
  * @category constructors
  */
-export const decode = (options: BreakerOptions | BreakerConfig): Effect.Effect<BreakerConfig, ParseResult.ParseError> => {
+export const decode = (
+  options: BreakerOptions | BreakerConfig
+): Effect.Effect<BreakerConfig, ParseResult.ParseError> => {
   if (options instanceof BreakerConfig) return Effect.succeed(options)
   // `undefined` means "use the default", as with optional properties in TS
   const defined: Record<string, unknown> = {}

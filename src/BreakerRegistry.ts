@@ -8,10 +8,11 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
+
 import * as BreakerConfig from "./BreakerConfig.js"
 import type { BreakerMetrics, CircuitBreaker } from "./CircuitBreaker.js"
 import * as internal from "./internal/circuitBreaker.js"
-import * as Ledger from "./Ledger.js"
+import type * as Ledger from "./Ledger.js"
 
 /**
  * @since 0.1.0

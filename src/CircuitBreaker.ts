@@ -18,10 +18,18 @@ import type * as ParseResult from "effect/ParseResult"
 import type * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
+
 import type { BreakerConfig, BreakerOptions } from "./BreakerConfig.js"
 import { decode } from "./BreakerConfig.js"
 import * as BreakerRegistry from "./BreakerRegistry.js"
 import * as internal from "./internal/circuitBreaker.js"
+import type {
+  BulkheadFullError,
+  CallTimeoutError,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  InvalidResultError
+} from "./internal/errors.js"
 import type { BreakerState as State, Ledger, TransitionRecord } from "./Ledger.js"
 
 export {
@@ -53,13 +61,12 @@ export type Transition = TransitionRecord
 
 export {
   /**
-   * The breaker is OPEN (or HALF_OPEN with every probe permit taken): the
-   * call was rejected without running the node.
+   * The bulkhead (`maxConcurrent` + `maxQueued`) is full: rejected, not a failure.
    *
-   * @since 0.1.0
+   * @since 0.2.0
    * @category errors
    */
-  CircuitOpenError,
+  BulkheadFullError,
   /**
    * The node overran the breaker's `callTimeout` and was interrupted.
    *
@@ -68,13 +75,6 @@ export {
    */
   CallTimeoutError,
   /**
-   * The node "succeeded" with a value `validateResult` rejected; counted as a failure.
-   *
-   * @since 0.2.0
-   * @category errors
-   */
-  InvalidResultError,
-  /**
    * The breaker is isolated by an operator (`isolate`): rejected, nothing tripped.
    *
    * @since 0.2.0
@@ -82,18 +82,19 @@ export {
    */
   CircuitIsolatedError,
   /**
-   * The bulkhead (`maxConcurrent` + `maxQueued`) is full: rejected, not a failure.
+   * The breaker is OPEN (or HALF_OPEN with every probe permit taken): the
+   * call was rejected without running the node.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CircuitOpenError,
+  /**
+   * The node "succeeded" with a value `validateResult` rejected; counted as a failure.
    *
    * @since 0.2.0
    * @category errors
    */
-  BulkheadFullError
-} from "./internal/errors.js"
-import type {
-  BulkheadFullError,
-  CallTimeoutError,
-  CircuitIsolatedError,
-  CircuitOpenError,
   InvalidResultError
 } from "./internal/errors.js"
 

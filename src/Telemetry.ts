@@ -12,6 +12,7 @@
  */
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+
 import type { BreakerState } from "./Ledger.js"
 
 /**

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Machine from "../src/internal/breaker/machine.js"
-import * as timeWindow from "../src/internal/breaker/timeWindow.js"
+
 import * as consecutive from "../src/internal/breaker/consecutive.js"
 import * as countWindow from "../src/internal/breaker/countWindow.js"
+import * as Machine from "../src/internal/breaker/machine.js"
 import * as rates from "../src/internal/breaker/rates.js"
+import * as timeWindow from "../src/internal/breaker/timeWindow.js"
 
 const machine = (over: Partial<Machine.Machine> = {}): Machine.Machine => ({
   rules: [timeWindow.make(2, 10_000)],
@@ -28,7 +29,11 @@ const succeed = (permit: Machine.Permit = Machine.CLOSED_PERMIT): Machine.Event 
 })
 
 /** runs events at the given times, returning the state and every transition as "FROM->TO" */
-const run = (m: Machine.Machine, events: ReadonlyArray<readonly [number, Machine.Event]>, from = Machine.initial(m)) => {
+const run = (
+  m: Machine.Machine,
+  events: ReadonlyArray<readonly [number, Machine.Event]>,
+  from = Machine.initial(m)
+) => {
   let s = from
   const seen: Array<string> = []
   for (const [now, e] of events) {

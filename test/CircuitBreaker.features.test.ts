@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 import {
   BulkheadFullError,
   CircuitBreaker,
@@ -9,6 +8,7 @@ import {
   Ledger,
   withBreaker
 } from "agentarmour"
+import { Chunk, Deferred, Effect, Exit, Fiber, Queue, Scope, TestClock } from "effect"
 
 class Boom {
   readonly _tag = "Boom"
@@ -18,9 +18,6 @@ const fail = Effect.fail(new Boom())
 const ok = Effect.succeed("ok")
 const attempt = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.either(self)
 const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Ledger.layerMemory)
-const tagOf = <A, E extends { readonly _tag: string }>(e: Either.Either<A, E>) =>
-  Either.getLeft(e).pipe(Option.map((x) => x._tag), Option.getOrUndefined)
-
 describe("validateResult", () => {
   it.effect("a success validateResult rejects fails with InvalidResultError, counts, and is recorded as invalid_result", () =>
     run(Effect.gen(function*() {
@@ -51,7 +48,12 @@ describe("validateResult", () => {
 describe("HALF_OPEN options", () => {
   it.effect("halfOpenSuccesses: one lucky probe does not close the breaker", () =>
     run(Effect.gen(function*() {
-      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", halfOpenSuccesses: 3 })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        halfOpenSuccesses: 3
+      })
       yield* attempt(fail.pipe(withBreaker(b)))
       yield* TestClock.adjust("1 second")
       yield* ok.pipe(withBreaker(b))
@@ -63,7 +65,12 @@ describe("HALF_OPEN options", () => {
 
   it.effect("halfOpenSuccesses: a failed probe after successes reopens", () =>
     run(Effect.gen(function*() {
-      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", halfOpenSuccesses: 2 })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        halfOpenSuccesses: 2
+      })
       yield* attempt(fail.pipe(withBreaker(b)))
       yield* TestClock.adjust("1 second")
       yield* ok.pipe(withBreaker(b))
@@ -134,8 +141,12 @@ describe("counting modes", () => {
         slowCallRateThreshold: 1,
         minimumCalls: 2
       })
-      const slowFail = yield* Effect.fork(attempt(Effect.sleep("2 seconds").pipe(Effect.zipRight(fail), withBreaker(b))))
-      const slowFail2 = yield* Effect.fork(attempt(Effect.sleep("2 seconds").pipe(Effect.zipRight(fail), withBreaker(b))))
+      const slowFail = yield* Effect.fork(
+        attempt(Effect.sleep("2 seconds").pipe(Effect.zipRight(fail), withBreaker(b)))
+      )
+      const slowFail2 = yield* Effect.fork(
+        attempt(Effect.sleep("2 seconds").pipe(Effect.zipRight(fail), withBreaker(b)))
+      )
       yield* TestClock.adjust("2 seconds")
       yield* Fiber.join(slowFail)
       yield* Fiber.join(slowFail2)
@@ -148,7 +159,12 @@ describe("autoHalfOpen", () => {
   it.scoped("OPEN -> HALF_OPEN on the clock, announced on changes and in the ledger without any call or read", () =>
     run(Effect.gen(function*() {
       const ledger = yield* Ledger.Ledger
-      const b = yield* CircuitBreaker.make({ name: "idle", failureThreshold: 1, recoveryTimeout: "10 seconds", autoHalfOpen: true })
+      const b = yield* CircuitBreaker.make({
+        name: "idle",
+        failureThreshold: 1,
+        recoveryTimeout: "10 seconds",
+        autoHalfOpen: true
+      })
       const changes = yield* b.subscribe
       yield* attempt(fail.pipe(withBreaker(b)))
       yield* TestClock.adjust("10 seconds")

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { Effect, Either, Fiber, TestClock } from "effect"
 import * as fc from "effect/FastCheck"
-import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
+
 import * as Machine from "../src/internal/breaker/machine.js"
 import * as timeWindow from "../src/internal/breaker/timeWindow.js"
 
@@ -123,7 +124,9 @@ const replayMachine = (commands: ReadonlyArray<Command>, m: Machine.Machine = ma
       }
     }
     s = Machine.step(m, s, { _tag: "Tick" }, now)[0]
-    if (s.status !== model.observed()) throw new Error(`machine is ${s.status}, model says ${model.observed()} ${where}`)
+    if (s.status !== model.observed()) {
+      throw new Error(`machine is ${s.status}, model says ${model.observed()} ${where}`)
+    }
   }
 }
 

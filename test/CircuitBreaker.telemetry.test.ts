@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Metric, Option, TestClock } from "effect"
 import { CircuitBreaker, Ledger, Telemetry, withBreaker } from "agentarmour"
+import { Cause, Effect, Metric, Option, TestClock } from "effect"
 
 const fail = Effect.fail(new Error("boom"))
 

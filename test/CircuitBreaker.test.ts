@@ -493,3 +493,57 @@ describe("0.1 correctness holes", () => {
       expect(yield* b.state).toBe("CLOSED")
     })))
 })
+
+describe("the call timeout's deadline list (docs/performance.md, suspending node rows)", () => {
+  it.effect("calls started at different times each time out at their own deadline, one sleeper serving all", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "1 second", failureThreshold: 100 })
+      const first = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("500 millis")
+      const second = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      const quick = yield* Effect.fork(Effect.sleep("100 millis").pipe(Effect.as("quick"), withBreaker(b)))
+      yield* TestClock.adjust("100 millis")
+      expect(yield* Fiber.join(quick)).toBe("quick")
+      yield* TestClock.adjust("400 millis") // t = 1000
+      expect(Either.getLeft(yield* Fiber.join(first)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect(Option.isNone(yield* Fiber.poll(second))).toBe(true)
+      yield* TestClock.adjust("500 millis") // t = 1500
+      expect(Either.getLeft(yield* Fiber.join(second)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect((yield* b.metrics).timeouts).toBe(2)
+    })))
+
+  it.effect("after an idle spell the timeout still fires (the sleeper restarts)", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "30 seconds", failureThreshold: 100 })
+      const early = yield* Effect.fork(Effect.sleep("10 millis").pipe(withBreaker(b)))
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.join(early)
+      yield* TestClock.adjust("1 hour")
+      const late = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("30 seconds")
+      expect(Either.isLeft(yield* Fiber.join(late))).toBe(true)
+    })))
+})
+
+describe("the registry 0.2", () => {
+  it.effect("concurrent first uses of a name get one breaker; registry breakers keep the defaults", () =>
+    Effect.gen(function*() {
+      const registry = yield* BreakerRegistry.BreakerRegistry
+      const got = yield* Effect.forEach(Array.from({ length: 50 }, () => registry.get("shared")), (e) => e, {
+        concurrency: "unbounded"
+      })
+      expect(new Set(got).size).toBe(1)
+      expect(got[0]!.config).toMatchObject({ name: "shared", failureThreshold: 2, halfOpenSuccesses: 2 })
+      const custom = yield* registry.get("custom", { failureThreshold: 5 })
+      expect(custom.config.failureThreshold).toBe(5)
+      expect(custom.config.halfOpenSuccesses).toBe(2)
+      expect((yield* registry.all).size).toBe(2)
+    }).pipe(Effect.provide(BreakerRegistry.layer({ failureThreshold: 2, halfOpenSuccesses: 2 }).pipe(Layer.provide(Ledger.layerMemory)))))
+
+  it.effect("bad overrides for a new name are reported with the field", () =>
+    Effect.gen(function*() {
+      const registry = yield* BreakerRegistry.BreakerRegistry
+      const exit = yield* Effect.exit(registry.get("bad", { windowSize: -1 }))
+      expect(Exit.isFailure(exit) && Cause.pretty(exit.cause).includes("windowSize")).toBe(true)
+    }).pipe(Effect.provide(BreakerRegistry.layer().pipe(Layer.provide(Ledger.layerMemory)))))
+})

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Command, GraphInterrupt, GraphRecursionError, InvalidUpdateError, isGraphBubbleUp, NodeInterrupt, ParentCommand } from "@langchain/langgraph"
-import { Effect, Exit } from "effect"
+import {
+  Command,
+  GraphInterrupt,
+  GraphRecursionError,
+  InvalidUpdateError,
+  isGraphBubbleUp,
+  NodeInterrupt,
+  ParentCommand
+} from "@langchain/langgraph"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
+import { Effect, Exit } from "effect"
 
 const controlFlow = () => [
   new GraphInterrupt([{ value: "ask a human" }]),

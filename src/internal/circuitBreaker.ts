@@ -1,20 +1,27 @@
 /**
  * The Effect shell around the pure state machine (`breaker/machine.ts`).
  *
- * It owns the breaker's state — one field, read and written only inside
- * `Effect.sync`/`suspend`/`clockWith` callbacks on the calling fiber, as
+ * It owns the breaker's state — one field, `state`, read and written only
+ * inside `Effect.sync`/`suspend`/`clockWith` callbacks on the calling fiber, as
  * `effect/src/internal/rcMap.ts` keeps its `state` (a `Ref` would add an Effect
- * step to every call; see docs/performance.md, "CLOSED, callTimeout null") —
+ * step to every call; docs/performance.md, "CLOSED, callTimeout null") —
  * reads the `Clock`, runs the call (under the timeout and the bulkhead),
  * feeds outcomes to the machine, and publishes the transitions the machine
  * returns: on `changes`, to the ledger, to the metrics, to other processes.
+ *
+ * A breaker is a class instance whose operations (`state`, `reset`,
+ * `isolate`...) are built when read and whose helpers (the timeout's
+ * deadline list, the bulkhead, the `changes` PubSub, the metric labels) are
+ * made on first use, so that a breaker weighs little (docs/performance.md,
+ * "breaker weight").
  */
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { identity } from "effect/Function"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -22,8 +29,9 @@ import type * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+
 import type { BreakerConfig } from "../BreakerConfig.js"
-import type { BreakerError, BreakerMetrics, CircuitBreaker } from "../CircuitBreaker.js"
+import type { BreakerError, BreakerMetrics, BreakerState, CircuitBreaker } from "../CircuitBreaker.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
 import * as consecutive from "./breaker/consecutive.js"
@@ -34,10 +42,16 @@ import * as Machine from "./breaker/machine.js"
 import * as rates from "./breaker/rates.js"
 import { type AnyRule, formatMillis } from "./breaker/rule.js"
 import * as Sync from "./breaker/sync.js"
-import * as timeWindow from "./breaker/timeWindow.js"
 import * as Timeout from "./breaker/timeout.js"
-import { BulkheadFullError, CallTimeoutError, CircuitIsolatedError, CircuitOpenError, InvalidResultError } from "./errors.js"
-import { SharedState } from "./sharedState.js"
+import * as timeWindow from "./breaker/timeWindow.js"
+import {
+  BulkheadFullError,
+  CallTimeoutError,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  InvalidResultError
+} from "./errors.js"
+import { SharedState, type SharedState as SharedStateService } from "./sharedState.js"
 
 export { isControlFlow } from "./breaker/controlFlow.js"
 /** the breaker a failed value passed through, if known (see `breaker/failedThrough.ts`) */
@@ -47,8 +61,7 @@ export const breakerOfFailure = failedThrough.breakerOf
 export const TypeId: unique symbol = Symbol.for("agentarmour/CircuitBreaker")
 
 /** recognises breakers (not a `Context.Tag`, not a registry name) */
-export const isCircuitBreaker = (u: unknown): u is CircuitBreaker =>
-  typeof u === "object" && u !== null && TypeId in u
+export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => typeof u === "object" && u !== null && TypeId in u
 
 /** the default `halfOpenTimeout` when `callTimeout` is `null` */
 export const DEFAULT_HALF_OPEN_TIMEOUT = Duration.seconds(60)
@@ -68,383 +81,527 @@ const rulesOf = (config: BreakerConfig, windowMillis: number): ReadonlyArray<Any
   ]
 }
 
+/**
+ * Machines are pure values: breakers configured alike share one (10,000
+ * breakers of a registry share the defaults' machine).
+ */
+const machines = new Map<string, Machine.Machine>()
+
+const machineOf = (config: BreakerConfig, backoff: ReadonlyArray<number>): Machine.Machine => {
+  const windowMillis = Duration.toMillis(config.windowSize)
+  const halfOpenTimeoutMillis = Duration.toMillis(
+    config.halfOpenTimeout ?? config.callTimeout ?? DEFAULT_HALF_OPEN_TIMEOUT
+  )
+  const key = [
+    config.failureMode,
+    config.failureThreshold,
+    windowMillis,
+    config.failureRateThreshold,
+    config.slowCallDuration === undefined ? undefined : config.slowCallRateThreshold ?? 1,
+    config.minimumCalls,
+    config.countWindow,
+    Duration.toMillis(config.recoveryTimeout),
+    config.halfOpenMaxCalls,
+    config.halfOpenSuccesses,
+    halfOpenTimeoutMillis,
+    backoff.join(",")
+  ].join("|")
+  const known = machines.get(key)
+  if (known !== undefined) return known
+  const machine: Machine.Machine = {
+    rules: rulesOf(config, windowMillis),
+    recoveryMillis: Duration.toMillis(config.recoveryTimeout),
+    backoffMillis: (n) => backoff.length === 0 ? 0 : backoff[Math.min(n, backoff.length) - 1] ?? 0,
+    halfOpenMaxCalls: config.halfOpenMaxCalls,
+    halfOpenSuccesses: config.halfOpenSuccesses,
+    halfOpenTimeoutMillis
+  }
+  if (machines.size < 1000) machines.set(key, machine)
+  return machine
+}
+
 type Outcome = "success" | "failure" | "timeout" | "rejected"
 
-/** builds a breaker from a decoded config */
-export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>
-  Effect.gen(function*() {
-    const ledger = yield* Ledger.Ledger
-    const shared = Option.getOrUndefined(yield* Effect.serviceOption(SharedState))
-    const scope = Option.getOrUndefined(yield* Effect.serviceOption(Scope.Scope))
-    const name = config.name
-    const windowMillis = Duration.toMillis(config.windowSize)
-    const timeoutMillis = config.callTimeout === null ? undefined : Duration.toMillis(config.callTimeout)
-    const slowMillis = config.slowCallDuration === undefined ? undefined : Duration.toMillis(config.slowCallDuration)
+/**
+ * Metric labels of one breaker, each array made on first use: `unsafeUpdate`
+ * caches its hook per label array, so one array per breaker and outcome.
+ */
+class Labels {
+  private readonly label: MetricLabel.MetricLabel
+  private readonly byOutcome: Partial<Record<Outcome, ReadonlyArray<MetricLabel.MetricLabel>>> = {}
+  readonly breaker: ReadonlyArray<MetricLabel.MetricLabel>
+  constructor(name: string) {
+    this.label = MetricLabel.make("breaker", name)
+    this.breaker = [this.label]
+  }
+  outcome(o: Outcome): ReadonlyArray<MetricLabel.MetricLabel> {
+    return this.byOutcome[o] ??= [this.label, MetricLabel.make("outcome", o)]
+  }
+}
 
-    // delays added to the recovery timeout after the 1st, 2nd, ... failed probe
-    const backoff: ReadonlyArray<number> = config.recoveryBackoff === undefined
-      ? []
-      : Chunk.toReadonlyArray(
-        yield* Schedule.run(Schedule.delays(config.recoveryBackoff), 0, Array.from({ length: 64 }, () => undefined))
-          .pipe(Effect.orElseSucceed(() => Chunk.empty<Duration.Duration>()))
-      ).map(Duration.toMillis)
+const withoutStack = <A>(f: () => A): A => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return f()
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
 
-    const machine: Machine.Machine = {
-      rules: rulesOf(config, windowMillis),
-      recoveryMillis: Duration.toMillis(config.recoveryTimeout),
-      backoffMillis: (n) => backoff.length === 0 ? 0 : backoff[Math.min(n, backoff.length) - 1] ?? 0,
-      halfOpenMaxCalls: config.halfOpenMaxCalls,
-      halfOpenSuccesses: config.halfOpenSuccesses,
-      halfOpenTimeoutMillis: Duration.toMillis(
-        config.halfOpenTimeout ?? config.callTimeout ?? DEFAULT_HALF_OPEN_TIMEOUT
-      )
+const ignore = () => Effect.void
+
+const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return "success"
+  const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
+  if (
+    failure instanceof CircuitOpenError || failure instanceof CircuitIsolatedError ||
+    failure instanceof BulkheadFullError
+  ) return "rejected"
+  if (failure instanceof CallTimeoutError) return "timeout"
+  return Exit.isInterrupted(exit) ? "interrupted" : "failure"
+}
+
+/**
+ * The handlers of `matchCauseEffect`, built from anonymous functions: an object
+ * literal of arrows would give them names, which tools that keep names
+ * (esbuild, tsx) set with a `defineProperty` per call.
+ */
+const handlers = <A, E, B, E2>(
+  onSuccess: (a: A) => Effect.Effect<B, E2>,
+  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
+) => ({ onSuccess, onFailure })
+
+type Restore = <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+const noRestore: Restore = (effect) => effect
+
+class Bulkhead {
+  readonly semaphore: Effect.Semaphore
+  readonly capacity: number
+  /** calls running or waiting for a slot */
+  inside = 0
+  readonly leave = Effect.sync(() => {
+    this.inside--
+  })
+  constructor(readonly maxConcurrent: number, maxQueued: number) {
+    this.semaphore = Effect.unsafeMakeSemaphore(maxConcurrent)
+    this.capacity = maxConcurrent + maxQueued
+  }
+}
+
+class BreakerImpl implements CircuitBreaker {
+  readonly [TypeId]: typeof TypeId = TypeId
+  readonly name: string
+  /** the one owner of the breaker's state (see the module comment) */
+  private st: Machine.State
+  private pubsub: PubSub.PubSub<Ledger.TransitionRecord> | undefined
+  private labels: Labels | undefined
+  private deadlines: Timeout.Deadlines<CallTimeoutError> | undefined
+  private bulkhead: Bulkhead | undefined
+  private sync: Sync.Sync | undefined
+  /** `autoHalfOpen`: the times a wake-up is already scheduled for */
+  private scheduled: Set<number> | undefined
+  private readonly timeoutMillis: number | undefined
+  private readonly slowMillis: number | undefined
+  /** whether a CLOSED success changes the machine (consecutive runs, rates); a plain time window does not */
+  private readonly successMatters: boolean
+  // counters for `metrics`
+  private totalCalls = 0
+  private failures = 0
+  private successes = 0
+  private rejections = 0
+  private timeouts = 0
+  private slowCalls = 0
+  private lastFailureAt: number | null = null
+  // Rejections are the hot path of an OPEN breaker under load. Errors are immutable values: one is shared
+  // by every rejection carrying the same retryAfterMillis (docs/performance.md, "OPEN fast-fail").
+  private lastRejection: Effect.Effect<never, CircuitOpenError> | undefined
+  private lastRetryAfter = -1
+  // one CallRecord per outcome and millisecond: records are immutable, many calls share a millisecond
+  private lastRecord: Ledger.CallRecord | undefined
+
+  constructor(
+    readonly config: BreakerConfig,
+    private readonly ledger: Ledger.Ledger,
+    private readonly scope: Scope.Scope | undefined,
+    private readonly machine: Machine.Machine
+  ) {
+    this.name = config.name
+    this.st = Machine.initial(machine)
+    this.timeoutMillis = config.callTimeout === null ? undefined : Duration.toMillis(config.callTimeout)
+    this.slowMillis = config.slowCallDuration === undefined ? undefined : Duration.toMillis(config.slowCallDuration)
+    this.successMatters = machine.rules.length > 1 || config.failureMode === "consecutive"
+    if (config.maxConcurrent !== undefined) this.bulkhead = new Bulkhead(config.maxConcurrent, config.maxQueued)
+  }
+
+  /** with a `SharedState` service: follows and publishes the breaker's shared state */
+  connect(shared: SharedStateService): Effect.Effect<void> {
+    return Effect.map(Sync.make(shared, this.name, (event) => this.apply(event), this.scope), (sync) => {
+      this.sync = sync
+    })
+  }
+
+  // --- publishing what the machine decided ---
+
+  private metricLabels(): Labels {
+    return this.labels ??= new Labels(this.name)
+  }
+
+  private recordCall(outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
+    const labels = this.metricLabels()
+    Telemetry.calls.unsafeUpdate(1, labels.outcome(outcome))
+    let record = this.lastRecord
+    if (
+      record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now
+    ) {
+      record = this.lastRecord = { breakerName: this.name, outcome, slow, createdAt: new Date(now) }
     }
-    /** the one owner of the breaker's state (see the module comment) */
-    let state = Machine.initial(machine)
-    /** made on the first subscription: most breakers never have one */
-    let pubsub: PubSub.PubSub<Ledger.TransitionRecord> | undefined
-    const counters = {
-      totalCalls: 0,
-      failures: 0,
-      successes: 0,
-      rejections: 0,
-      timeouts: 0,
-      slowCalls: 0,
-      lastFailureAt: null as number | null
+    return this.ledger.recordCall(record)
+  }
+
+  private wakeAt(at: number, now: number): Effect.Effect<void> {
+    if (!this.config.autoHalfOpen || !Number.isFinite(at)) return Effect.void
+    const scheduled = this.scheduled ??= new Set()
+    if (scheduled.has(at)) return Effect.void
+    scheduled.add(at)
+    const wake = Effect.sleep(Duration.millis(Math.max(0, at - now))).pipe(
+      Effect.zipRight(Effect.suspend(() => {
+        scheduled.delete(at)
+        return this.apply({ _tag: "Tick" })
+      }))
+    )
+    // in the breaker's Scope when it was built in one; otherwise a daemon that ends when it fires
+    return Effect.asVoid(this.scope === undefined ? Effect.forkDaemon(wake) : Effect.forkIn(wake, this.scope))
+  }
+
+  private announce(ts: ReadonlyArray<Machine.Transition>, now: number): Effect.Effect<void> {
+    const s = this.st
+    Telemetry.breakerState.unsafeUpdate(Telemetry.stateValue[s.status], this.metricLabels().breaker)
+    let effect: Effect.Effect<void> = Effect.void
+    for (const t of ts) {
+      const record = new Ledger.TransitionRecord({
+        breakerName: this.name,
+        fromState: t.from,
+        toState: t.to,
+        reason: t.reason,
+        createdAt: new Date(t.at)
+      }, { disableValidation: true })
+      this.pubsub?.unsafeOffer(record)
+      // a transition applied from another process was written there; with shared state, the
+      // process whose transition the store kept writes it (concurrent identical trips: once)
+      const write = Effect.catchAllCause(this.ledger.recordTransition(record), ignore)
+      if (this.sync !== undefined) effect = Effect.zipRight(effect, this.sync.publish(t, s, write))
+      else if (!t.synced) effect = Effect.zipRight(effect, write)
     }
+    if (s.status === "OPEN") effect = Effect.zipRight(effect, this.wakeAt(s.retryAt, now))
+    return effect
+  }
 
-    // metric labels, made once per breaker: `unsafeUpdate` caches its hook per label array
-    const breakerLabel = MetricLabel.make("breaker", name)
-    const durationLabels = [breakerLabel]
-    const outcomeLabels: Record<Outcome, ReadonlyArray<MetricLabel.MetricLabel>> = {
-      success: [breakerLabel, MetricLabel.make("outcome", "success")],
-      failure: [breakerLabel, MetricLabel.make("outcome", "failure")],
-      timeout: [breakerLabel, MetricLabel.make("outcome", "timeout")],
-      rejected: [breakerLabel, MetricLabel.make("outcome", "rejected")]
+  /** one step of the machine at the clock's now; publishes what it returns */
+  private apply(event: Machine.Event): Effect.Effect<void> {
+    return Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      const [next, ts] = Machine.step(this.machine, this.st, event, now)
+      this.st = next
+      return ts.length === 0 ? Effect.void : this.announce(ts, now)
+    })
+  }
+
+  // --- rejections ---
+
+  private openError(retryAfterMillis: number): Effect.Effect<never, CircuitOpenError> {
+    if (retryAfterMillis !== this.lastRetryAfter || this.lastRejection === undefined) {
+      const error = withoutStack(() => new CircuitOpenError({ breaker: this.name, retryAfterMillis }, true))
+      this.lastRejection = Effect.fail(error)
+      this.lastRetryAfter = retryAfterMillis
     }
-    Telemetry.breakerState.unsafeUpdate(Telemetry.stateValue.CLOSED, durationLabels)
+    return this.lastRejection
+  }
 
-    const recordCall = (outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> => {
-      Telemetry.calls.unsafeUpdate(1, outcomeLabels[outcome])
-      return ledger.recordCall({ breakerName: name, outcome, slow, createdAt: new Date(now) })
+  private reject<E>(failure: Effect.Effect<never, E>, now: number): Effect.Effect<never, E> {
+    this.totalCalls++
+    this.rejections++
+    const recorded = this.recordCall("rejected", false, now)
+    return recorded === Effect.void ? failure : Effect.zipRight(recorded, failure)
+  }
+
+  // --- outcomes ---
+
+  private onFailure(
+    permit: Machine.Permit,
+    startedAt: number,
+    now: number,
+    cause: Cause.Cause<unknown>
+  ): Effect.Effect<never, unknown> {
+    failedThrough.mark(cause, this.name)
+    const classified = Failure.classify(cause, this.config.isFailure)
+    if (!classified.counted) {
+      return permit._tag === "Probe"
+        ? Effect.zipRight(this.apply({ _tag: "Release", permit }), Effect.failCause(cause))
+        : Effect.failCause(cause)
     }
+    const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
+    this.failures++
+    this.lastFailureAt = now
+    if (slow) this.slowCalls++
+    const timedOut = classified.category === "timeout"
+    if (timedOut) this.timeouts++
+    Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, this.metricLabels().breaker)
+    return this.recordCall(timedOut ? "timeout" : "failure", slow, now).pipe(
+      Effect.zipRight(this.ledger.recordFailureCause({
+        breakerName: this.name,
+        category: classified.category,
+        cause,
+        createdAt: new Date(now)
+      })),
+      Effect.catchAllCause(ignore),
+      Effect.zipRight(this.apply({ _tag: "Failure", permit, slow, detail: Failure.describe(classified.error) })),
+      Effect.zipRight(Effect.failCause(cause))
+    )
+  }
 
-    // --- publishing what the machine decided ---
-    let sync: Sync.Sync | undefined
-    /** `autoHalfOpen`: the times a wake-up is already scheduled for */
-    const scheduled = new Set<number>()
-    const wakeAt = (at: number, now: number): Effect.Effect<void> => {
-      if (!config.autoHalfOpen || !Number.isFinite(at) || scheduled.has(at)) return Effect.void
-      scheduled.add(at)
-      const wake = Effect.sleep(Duration.millis(Math.max(0, at - now))).pipe(
-        Effect.zipRight(Effect.suspend(() => {
-          scheduled.delete(at)
-          return apply({ _tag: "Tick" })
-        }))
-      )
-      // in the breaker's Scope when it was built in one; otherwise a daemon that ends when it fires
-      return Effect.asVoid(scope === undefined ? Effect.forkDaemon(wake) : Effect.forkIn(wake, scope))
-    }
-
-    const announce = (ts: ReadonlyArray<Machine.Transition>, now: number): Effect.Effect<void> => {
-      const s = state
-      Telemetry.breakerState.unsafeUpdate(Telemetry.stateValue[s.status], durationLabels)
-      let effect: Effect.Effect<void> = Effect.void
-      for (const t of ts) {
-        const record = new Ledger.TransitionRecord({
-          breakerName: name,
-          fromState: t.from,
-          toState: t.to,
-          reason: t.reason,
-          createdAt: new Date(t.at)
-        }, { disableValidation: true })
-        pubsub?.unsafeOffer(record)
-        // a transition applied from another process was written there; with shared state, the
-        // process whose transition the store kept writes it (concurrent identical trips: once)
-        const write = Effect.catchAllCause(ledger.recordTransition(record), () => Effect.void)
-        if (sync !== undefined) effect = Effect.zipRight(effect, sync.publish(t, s, write))
-        else if (!t.synced) effect = Effect.zipRight(effect, write)
-      }
-      if (s.status === "OPEN") effect = Effect.zipRight(effect, wakeAt(s.retryAt, now))
-      return effect
-    }
-
-    /** one step of the machine at the clock's now; publishes what it returns */
-    const apply = (event: Machine.Event): Effect.Effect<void> =>
-      Effect.clockWith((clock) => {
-        const now = clock.unsafeCurrentTimeMillis()
-        const [next, ts] = Machine.step(machine, state, event, now)
-        state = next
-        return ts.length === 0 ? Effect.void : announce(ts, now)
-      })
-
-    if (shared !== undefined) sync = yield* Sync.make(shared, name, apply, scope)
-
-    // --- rejections ---
-    // Errors are immutable values: one is shared by every rejection carrying the same retryAfterMillis.
-    // Its stack would only point into this file, so none is captured (docs/performance.md, "OPEN fast-fail").
-    let lastRejection: Effect.Effect<never, CircuitOpenError> | undefined
-    let lastRetryAfter = -1
-    const withoutStack = <A>(f: () => A): A => {
-      const limit = Error.stackTraceLimit
-      Error.stackTraceLimit = 0
+  private onSuccess<A>(permit: Machine.Permit, startedAt: number, now: number, a: A): Effect.Effect<A, unknown> {
+    const validate = this.config.validateResult
+    if (validate !== undefined) {
+      let verdict: boolean | string
       try {
-        return f()
-      } finally {
-        Error.stackTraceLimit = limit
+        verdict = validate(a)
+      } catch (defect) {
+        return this.onFailure(permit, startedAt, now, Cause.die(defect))
       }
-    }
-    const openError = (retryAfterMillis: number) => {
-      if (retryAfterMillis !== lastRetryAfter || lastRejection === undefined) {
-        lastRejection = Effect.fail(withoutStack(() => new CircuitOpenError({ breaker: name, retryAfterMillis }, true)))
-        lastRetryAfter = retryAfterMillis
-      }
-      return lastRejection
-    }
-    const isolatedError = Effect.fail(withoutStack(() => new CircuitIsolatedError({ breaker: name }, true)))
-    const reject = <E>(failure: Effect.Effect<never, E>, now: number): Effect.Effect<never, E> => {
-      counters.totalCalls++
-      counters.rejections++
-      return Effect.zipRight(recordCall("rejected", false, now), failure)
-    }
-
-    // --- outcomes ---
-    const isFailure = config.isFailure
-    const validate = config.validateResult
-    /** whether a CLOSED success changes the machine (consecutive runs, rates); a plain time window does not */
-    const successMatters = machine.rules.length > 1 || config.failureMode === "consecutive"
-
-    const onFailure = (
-      permit: Machine.Permit,
-      startedAt: number,
-      now: number,
-      cause: Cause.Cause<unknown>
-    ): Effect.Effect<never, unknown> => {
-      failedThrough.mark(cause, name)
-      const classified = Failure.classify(cause, isFailure)
-      if (!classified.counted) {
-        return permit._tag === "Probe"
-          ? Effect.zipRight(apply({ _tag: "Release", permit }), Effect.failCause(cause))
-          : Effect.failCause(cause)
-      }
-      const slow = slowMillis !== undefined && now - startedAt > slowMillis
-      counters.failures++
-      counters.lastFailureAt = now
-      if (slow) counters.slowCalls++
-      const timedOut = classified.category === "timeout"
-      if (timedOut) counters.timeouts++
-      Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, durationLabels)
-      return recordCall(timedOut ? "timeout" : "failure", slow, now).pipe(
-        Effect.zipRight(ledger.recordFailureCause({
-          breakerName: name,
-          category: classified.category,
-          cause,
-          createdAt: new Date(now)
-        })),
-        Effect.catchAllCause(() => Effect.void),
-        Effect.zipRight(apply({ _tag: "Failure", permit, slow, detail: Failure.describe(classified.error) })),
-        Effect.zipRight(Effect.failCause(cause))
-      )
-    }
-
-    const onSuccess = <A>(permit: Machine.Permit, startedAt: number, now: number, a: A): Effect.Effect<A, unknown> => {
-      if (validate !== undefined) {
-        let verdict: boolean | string
-        try {
-          verdict = validate(a)
-        } catch (defect) {
-          return onFailure(permit, startedAt, now, Cause.die(defect))
-        }
-        if (verdict !== true) {
-          const reason = verdict === false ? "rejected by validateResult" : String(verdict)
-          const error = new InvalidResultError({ breaker: name, reason })
-          return onFailure(permit, startedAt, now, Cause.fail(error))
-        }
-      }
-      counters.successes++
-      const slow = slowMillis !== undefined && now - startedAt > slowMillis
-      Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, durationLabels)
-      let effect = recordCall("success", slow, now)
-      if (slow) {
-        counters.slowCalls++
-        effect = Effect.zipRight(
-          effect,
-          ledger.recordFailure(
-            new Ledger.FailureRecord({
-              breakerName: name,
-              category: "slow",
-              errorType: "SlowCall",
-              errorMessage: `call took ${formatMillis(now - startedAt)}, slower than slowCallDuration ${
-                formatMillis(slowMillis!)
-              }`,
-              traceback: "",
-              createdAt: new Date(now)
-            }, { disableValidation: true })
-          )
+      if (verdict !== true) {
+        const reason = verdict === false ? "rejected by validateResult" : String(verdict)
+        return this.onFailure(
+          permit,
+          startedAt,
+          now,
+          Cause.fail(new InvalidResultError({ breaker: this.name, reason }))
         )
       }
-      if (permit._tag === "Probe" || successMatters || slow) {
-        effect = Effect.zipRight(effect, apply({ _tag: "Success", permit, slow }))
-      }
-      return Effect.as(Effect.catchAllCause(effect, () => Effect.void), a)
     }
-
-    // --- running a call ---
-    const timeout = timeoutMillis === undefined
-      ? undefined
-      : Timeout.make(timeoutMillis, () => new CallTimeoutError({ breaker: name, timeoutMillis }, true))
-
-    /** the call once admitted with `permit` */
-    const runAdmitted = <A, E, R>(
-      self: Effect.Effect<A, E, R>,
-      permit: Machine.Permit,
-      startedAt: number,
-      restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z> = identity
-    ): Effect.Effect<A, E | BreakerError, R> => {
-      counters.totalCalls++
-      const guarded = restore(timeout === undefined ? self : timeout(self))
-      return Effect.matchCauseEffect(guarded, {
-        onSuccess: (a) => Effect.clockWith((clock) => onSuccess(permit, startedAt, clock.unsafeCurrentTimeMillis(), a)),
-        onFailure: (cause) =>
-          Effect.clockWith((clock) => onFailure(permit, startedAt, clock.unsafeCurrentTimeMillis(), cause))
-      }) as Effect.Effect<A, E | BreakerError, R>
+    this.successes++
+    const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
+    Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, this.metricLabels().breaker)
+    const recorded = this.recordCall("success", slow, now)
+    if (permit._tag === "Closed" && !slow && !this.successMatters) {
+      // a ledger that keeps no call statistics answers `Effect.void`: nothing to run
+      return recorded === Effect.void ? Effect.succeed(a) : Effect.as(recorded, a)
     }
-
-    /** a call when the breaker is not CLOSED: the permit is taken and handed back uninterruptibly */
-    const runGuarded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.clockWith((clock) => {
-          const now = clock.unsafeCurrentTimeMillis()
-          const [admission, next, ts] = Machine.admit(machine, state, now)
-          state = next
-          let result: Effect.Effect<A, E | BreakerError, R>
-          switch (admission._tag) {
-            case "Closed":
-            case "Probe":
-              result = runAdmitted(self, admission, now, restore)
-              break
-            case "PassThrough":
-              result = restore(self)
-              break
-            case "Rejected":
-              result = reject(openError(admission.retryAfterMillis), now)
-              break
-            case "Isolated":
-              result = reject(isolatedError, now)
-              break
-          }
-          if (admission._tag === "Probe" && next.probes === 1) result = Effect.zipRight(wakeAt(next.halfOpenUntil, now), result)
-          return ts.length === 0 ? result : Effect.zipRight(announce(ts, now), result)
-        })
-      )
-
-    const core = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> =>
-      Effect.clockWith((clock) => {
-        const s = state
-        const now = clock.unsafeCurrentTimeMillis()
-        const pending = sync?.onCall(now)
-        let run: Effect.Effect<A, E | BreakerError, R>
-        // CLOSED: a closed permit has nothing to hand back, so no uninterruptible region is needed
-        if (s.status === "CLOSED") run = runAdmitted(self, Machine.CLOSED_PERMIT, now)
-        // OPEN before its retry time: reject without touching the state
-        else if (s.status === "OPEN" && now < s.retryAt) run = reject(openError(s.retryAt - now), now)
-        else run = runGuarded(self)
-        return pending === undefined ? run : Effect.zipRight(pending, run)
-      })
-
-    // --- bulkhead ---
-    const maxConcurrent = config.maxConcurrent
-    const bulkhead = maxConcurrent === undefined ? undefined : (() => {
-      const semaphore = Effect.unsafeMakeSemaphore(maxConcurrent)
-      const capacity = maxConcurrent + config.maxQueued
-      /** calls running or waiting for a slot */
-      let inside = 0
-      const full = Effect.fail(new BulkheadFullError({ breaker: name, maxConcurrent }))
-      const leave = Effect.sync(() => {
-        inside--
-      })
-      return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> =>
-        Effect.clockWith((clock): Effect.Effect<A, E | BreakerError, R> => {
-          if (inside >= capacity) return reject(full, clock.unsafeCurrentTimeMillis())
-          inside++
-          return Effect.ensuring(semaphore.withPermits(1)(self), leave)
-        })
-    })()
-
-    const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
-      if (Exit.isSuccess(exit)) return "success"
-      const failure = Option.getOrUndefined(Cause.failureOption(exit.cause))
-      if (
-        failure instanceof CircuitOpenError || failure instanceof CircuitIsolatedError ||
-        failure instanceof BulkheadFullError
-      ) return "rejected"
-      if (failure instanceof CallTimeoutError) return "timeout"
-      return Exit.isInterrupted(exit) ? "interrupted" : "failure"
-    }
-
-    const execute = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> => {
-      if (!config.enabled) return self
-      const guarded = bulkhead === undefined ? core(self) : bulkhead(core(self))
-      if (!config.trace) return guarded
-      return guarded.pipe(
-        Effect.onExit((exit) => Effect.annotateCurrentSpan(Telemetry.names.outcome, outcomeOf(exit))),
-        Effect.withSpan(Telemetry.names.breakerSpan, { attributes: { [Telemetry.names.breaker]: name } })
+    let effect = recorded
+    if (slow) {
+      this.slowCalls++
+      effect = Effect.zipRight(
+        effect,
+        this.ledger.recordFailure(
+          new Ledger.FailureRecord({
+            breakerName: this.name,
+            category: "slow",
+            errorType: "SlowCall",
+            errorMessage: `call took ${formatMillis(now - startedAt)}, slower than slowCallDuration ${
+              formatMillis(this.slowMillis!)
+            }`,
+            traceback: "",
+            createdAt: new Date(now)
+          }, { disableValidation: true })
+        )
       )
     }
+    effect = Effect.zipRight(Effect.catchAllCause(effect, ignore), this.apply({ _tag: "Success", permit, slow }))
+    return Effect.as(effect, a)
+  }
 
-    // --- reading and operating ---
-    /** OPEN -> HALF_OPEN (and the halfOpenTimeout) are lazy: reading the state performs them */
-    const currentState = Effect.zipRight(
-      sync === undefined ? Effect.void : sync.beforeRead,
-      Effect.zipRight(apply({ _tag: "Tick" }), Effect.sync(() => state.status))
+  // --- running a call ---
+
+  private timed<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
+    if (this.timeoutMillis === undefined) return self
+    const timeoutMillis = this.timeoutMillis
+    this.deadlines ??= new Timeout.Deadlines(
+      timeoutMillis,
+      () => new CallTimeoutError({ breaker: this.name, timeoutMillis }, true)
     )
+    return this.deadlines.run(self)
+  }
 
-    const metrics = Effect.zipRight(
-      currentState,
+  /** the call once admitted with `permit` */
+  private runAdmitted<A, E, R>(
+    self: Effect.Effect<A, E, R>,
+    permit: Machine.Permit,
+    startedAt: number,
+    clock: Clock.Clock,
+    restore: Restore
+  ): Effect.Effect<A, E | BreakerError, R> {
+    this.totalCalls++
+    return Effect.matchCauseEffect(
+      restore(this.timed(self)),
+      handlers(
+        (a: A) => this.onSuccess(permit, startedAt, clock.unsafeCurrentTimeMillis(), a),
+        (cause: Cause.Cause<E | CallTimeoutError>) =>
+          this.onFailure(permit, startedAt, clock.unsafeCurrentTimeMillis(), cause)
+      )
+    ) as Effect.Effect<A, E | BreakerError, R>
+  }
+
+  /** a call when the breaker is not CLOSED: the permit is taken and handed back uninterruptibly */
+  private runGuarded<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.clockWith((clock) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const [admission, next, ts] = Machine.admit(this.machine, this.st, now)
+        this.st = next
+        let result: Effect.Effect<A, E | BreakerError, R>
+        switch (admission._tag) {
+          case "Closed":
+          case "Probe":
+            result = this.runAdmitted(self, admission, now, clock, restore)
+            if (admission._tag === "Probe" && next.probes === 1) {
+              result = Effect.zipRight(this.wakeAt(next.halfOpenUntil, now), result)
+            }
+            break
+          case "PassThrough":
+            result = restore(self)
+            break
+          case "Rejected":
+            result = this.reject(this.openError(admission.retryAfterMillis), now)
+            break
+          case "Isolated":
+            result = this.reject(
+              Effect.fail(withoutStack(() => new CircuitIsolatedError({ breaker: this.name }, true))),
+              now
+            )
+            break
+        }
+        return ts.length === 0 ? result : Effect.zipRight(this.announce(ts, now), result)
+      })
+    )
+  }
+
+  private core<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+    return Effect.clockWith((clock) => {
+      const s = this.st
+      const now = clock.unsafeCurrentTimeMillis()
+      const pending = this.sync?.onCall(now)
+      let run: Effect.Effect<A, E | BreakerError, R>
+      // CLOSED: a closed permit has nothing to hand back, so no uninterruptible region is needed
+      if (s.status === "CLOSED") run = this.runAdmitted(self, Machine.CLOSED_PERMIT, now, clock, noRestore)
+      // OPEN before its retry time: reject without touching the state
+      else if (s.status === "OPEN" && now < s.retryAt) run = this.reject(this.openError(s.retryAt - now), now)
+      else run = this.runGuarded(self)
+      return pending === undefined ? run : Effect.zipRight(pending, run)
+    })
+  }
+
+  private throughBulkhead<A, E, R>(
+    bulkhead: Bulkhead,
+    self: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | BreakerError, R> {
+    return Effect.clockWith((clock): Effect.Effect<A, E | BreakerError, R> => {
+      if (bulkhead.inside >= bulkhead.capacity) {
+        const full = new BulkheadFullError({ breaker: this.name, maxConcurrent: bulkhead.maxConcurrent })
+        return this.reject(Effect.fail(full), clock.unsafeCurrentTimeMillis())
+      }
+      bulkhead.inside++
+      // the slot is taken before the breaker's own work: time in the queue is not under callTimeout
+      return Effect.ensuring(bulkhead.semaphore.withPermits(1)(this.core(self)), bulkhead.leave)
+    })
+  }
+
+  execute<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+    if (!this.config.enabled) return self
+    const guarded = this.bulkhead === undefined ? this.core(self) : this.throughBulkhead(this.bulkhead, self)
+    if (!this.config.trace) return guarded
+    return guarded.pipe(
+      Effect.onExit((exit) => Effect.annotateCurrentSpan(Telemetry.names.outcome, outcomeOf(exit))),
+      Effect.withSpan(Telemetry.names.breakerSpan, { attributes: { [Telemetry.names.breaker]: this.name } })
+    )
+  }
+
+  // --- reading and operating (built when read: most breakers never use most of them) ---
+
+  /** OPEN -> HALF_OPEN (and the halfOpenTimeout) are lazy: reading the state performs them */
+  get state(): Effect.Effect<BreakerState> {
+    const read = Effect.zipRight(this.apply({ _tag: "Tick" }), Effect.sync(() => this.st.status))
+    return this.sync === undefined ? read : Effect.zipRight(this.sync.beforeRead, read)
+  }
+
+  get metrics(): Effect.Effect<BreakerMetrics> {
+    return Effect.zipRight(
+      this.state,
       Effect.clockWith((clock) =>
         Effect.sync((): BreakerMetrics => {
-          const s = state
+          const s = this.st
           return {
-            breakerName: name,
+            breakerName: this.name,
             state: s.status,
-            totalCalls: counters.totalCalls,
-            failures: counters.failures,
-            successes: counters.successes,
-            rejections: counters.rejections,
-            timeouts: counters.timeouts,
-            slowCalls: counters.slowCalls,
-            failureCount: Machine.failureCount(machine, s, clock.unsafeCurrentTimeMillis()),
-            lastFailureAt: counters.lastFailureAt === null ? null : new Date(counters.lastFailureAt),
+            totalCalls: this.totalCalls,
+            failures: this.failures,
+            successes: this.successes,
+            rejections: this.rejections,
+            timeouts: this.timeouts,
+            slowCalls: this.slowCalls,
+            failureCount: Machine.failureCount(this.machine, s, clock.unsafeCurrentTimeMillis()),
+            lastFailureAt: this.lastFailureAt === null ? null : new Date(this.lastFailureAt),
             openedAt: s.status === "OPEN" || s.status === "HALF_OPEN" ? new Date(s.openedAt) : null
           }
         })
       )
     )
+  }
 
-    const getPubSub = Effect.suspend(() =>
-      pubsub !== undefined
-        ? Effect.succeed(pubsub)
-        : Effect.map(PubSub.sliding<Ledger.TransitionRecord>(1024), (p) => (pubsub ??= p))
-    )
-    const subscribe: Effect.Effect<Queue.Dequeue<Ledger.TransitionRecord>, never, Scope.Scope> = Effect.flatMap(
-      getPubSub,
+  /** the PubSub is made on the first subscription: most breakers never have one */
+  get subscribe(): Effect.Effect<Queue.Dequeue<Ledger.TransitionRecord>, never, Scope.Scope> {
+    return Effect.flatMap(
+      Effect.suspend(() =>
+        this.pubsub !== undefined
+          ? Effect.succeed(this.pubsub)
+          : Effect.map(PubSub.sliding<Ledger.TransitionRecord>(1024), (p) => (this.pubsub ??= p))
+      ),
       PubSub.subscribe
     )
+  }
 
-    const breaker: CircuitBreaker = {
-      [TypeId]: TypeId,
-      name,
-      config,
-      state: currentState,
-      metrics,
-      changes: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
-      subscribe,
-      reset: apply({ _tag: "Reset" }),
-      forceOpen: apply({ _tag: "ForceOpen" }),
-      disable: apply({ _tag: "Disable" }),
-      enable: apply({ _tag: "Enable" }),
-      isolate: Effect.asVoid(Effect.acquireRelease(apply({ _tag: "Isolate" }), () => apply({ _tag: "Unisolate" }))),
-      execute
-    }
-    return breaker
-  })
+  get changes(): Stream.Stream<Ledger.TransitionRecord> {
+    return Stream.unwrapScoped(Effect.map(this.subscribe, (queue) => Stream.fromQueue(queue)))
+  }
+
+  get reset(): Effect.Effect<void> {
+    return this.apply({ _tag: "Reset" })
+  }
+
+  get forceOpen(): Effect.Effect<void> {
+    return this.apply({ _tag: "ForceOpen" })
+  }
+
+  get disable(): Effect.Effect<void> {
+    return this.apply({ _tag: "Disable" })
+  }
+
+  get enable(): Effect.Effect<void> {
+    return this.apply({ _tag: "Enable" })
+  }
+
+  get isolate(): Effect.Effect<void, never, Scope.Scope> {
+    return Effect.asVoid(
+      Effect.acquireRelease(this.apply({ _tag: "Isolate" }), () => this.apply({ _tag: "Unisolate" }))
+    )
+  }
+}
+
+/** builds a breaker from a decoded config */
+export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>
+  Effect.flatMap(Ledger.Ledger, (ledger) =>
+    Effect.contextWithEffect((context: Context.Context<never>) => {
+      const shared = Option.getOrUndefined(Context.getOption(context, SharedState))
+      const scope = Option.getOrUndefined(Context.getOption(context, Scope.Scope))
+      // delays added to the recovery timeout after the 1st, 2nd, ... failed probe
+      const backoff = config.recoveryBackoff === undefined ? [] : Chunk.toReadonlyArray(
+        Effect.runSync(
+          Schedule.run(Schedule.delays(config.recoveryBackoff), 0, Array.from({ length: 64 }, () => undefined)).pipe(
+            Effect.orElseSucceed(() => Chunk.empty<Duration.Duration>())
+          )
+        )
+      ).map(Duration.toMillis)
+      const breaker = new BreakerImpl(config, ledger, scope, machineOf(config, backoff))
+      return shared === undefined
+        ? Effect.succeed(breaker as CircuitBreaker)
+        : Effect.as(breaker.connect(shared), breaker as CircuitBreaker)
+    }))

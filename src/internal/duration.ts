@@ -13,7 +13,9 @@ export const decodeDuration = (input: unknown): Either.Either<Duration.Duration,
   if (typeof input === "number" && isNegativeOrNaN(input)) {
     return Either.left(`Expected a non-negative number of milliseconds, got ${input}`)
   }
-  if (typeof input === "bigint" && input < BigInt(0)) return Either.left(`Expected a non-negative duration, got ${input}n`)
+  if (typeof input === "bigint" && input < BigInt(0)) {
+    return Either.left(`Expected a non-negative duration, got ${input}n`)
+  }
   if (Array.isArray(input) && input.some((n) => typeof n === "number" && isNegativeOrNaN(n))) {
     return Either.left(`Expected a non-negative [seconds, nanos] duration, got ${JSON.stringify(input)}`)
   }

@@ -31,7 +31,6 @@ export class CallTimeoutError extends Schema.TaggedError<CallTimeoutError>()("Ca
   }
 }
 
-
 /**
  * The node "succeeded" with a value its breaker's `validateResult` rejected
  * (an empty answer, a refusal, bad JSON). Counted as a failure (ledger

@@ -7,6 +7,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
+
 import type { FailureCategory } from "../../Ledger.js"
 import { CallTimeoutError, InvalidResultError } from "../errors.js"
 import { causeIsControlFlow } from "./controlFlow.js"

@@ -6,7 +6,7 @@
  * `windowSize / 20` and memory stays constant. `countWindow` swaps these
  * buckets for the last N calls (`countWindow.ts`); the check is shared.
  */
-import { percent, type Outcome, type Rule } from "./rule.js"
+import { type Outcome, percent, type Rule } from "./rule.js"
 
 export interface Thresholds {
   readonly minimumCalls: number
@@ -29,7 +29,9 @@ export const check = (totals: Totals, t: Thresholds): string | undefined => {
     }`
   }
   if (t.slowRate !== undefined && totals.slow / totals.calls >= t.slowRate) {
-    return `slow-call rate ${percent(totals.slow / totals.calls)} over ${totals.calls} calls reached ${percent(t.slowRate)}`
+    return `slow-call rate ${percent(totals.slow / totals.calls)} over ${totals.calls} calls reached ${
+      percent(t.slowRate)
+    }`
   }
   return undefined
 }
@@ -69,7 +71,10 @@ export const make = (windowMillis: number, thresholds: Thresholds): Rule<Buckets
       const i = Math.floor(start / width) % BUCKETS
       const current = buckets[i]
       const next = buckets.slice()
-      next[i] = add(current !== undefined && current.start === start ? current : { start, calls: 0, failures: 0, slow: 0 }, outcome)
+      next[i] = add(
+        current !== undefined && current.start === start ? current : { start, calls: 0, failures: 0, slow: 0 },
+        outcome
+      )
       return [next, check(totals(next, now), thresholds)]
     },
     failures: (buckets, now) => totals(buckets, now).failures
