@@ -20,8 +20,10 @@ import { createServer } from "node:net"
 import * as os from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+
 import Database from "better-sqlite3"
 import { Effect } from "effect"
+
 import { Ledger } from "../src/index.js"
 import { SqliteLedger } from "../src/sqlite/index.js"
 
@@ -51,14 +53,18 @@ const cleanup = () => {
 /** the ledger's own migrations create the tables, then SQL fills them */
 const generate = async () => {
   await Effect.runPromise(
-    Effect.scoped(Effect.flatMap(Ledger.Ledger, (l) => l.flush).pipe(Effect.provide(SqliteLedger.layer({ filename: db }))))
+    Effect.scoped(
+      Effect.flatMap(Ledger.Ledger, (l) => l.flush).pipe(Effect.provide(SqliteLedger.layer({ filename: db })))
+    )
   )
   const sqlite = new Database(db)
   sqlite.pragma("journal_mode = WAL")
   sqlite.pragma("synchronous = OFF")
   const started = performance.now()
   const tables = new Set(
-    (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name)
+    (sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) =>
+      r.name
+    )
   )
   const series = (n: number) => `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${n})`
   // ids grow with time, as the writer appends them; the newest row is a few seconds old
@@ -79,10 +85,12 @@ const generate = async () => {
   } FROM n`)
   if (tables.has("cb_stats")) {
     // one row per breaker and minute over 7 days
-    sqlite.exec(`INSERT OR REPLACE INTO cb_stats (breaker_name, minute, calls, failures, rejections, timeouts, slow_calls)
+    sqlite.exec(
+      `INSERT OR REPLACE INTO cb_stats (breaker_name, minute, calls, failures, rejections, timeouts, slow_calls)
       ${series(7 * 1440)}, b(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM b WHERE k < 4)
       SELECT 'node-' || k, strftime('%Y-%m-%dT%H:%M:00.000Z', 'now', '-' || i || ' minutes'),
-        20 + (i * (k + 3)) % 40, (i * (k + 1)) % 5, CASE WHEN i % 97 < 5 THEN 3 ELSE 0 END, i % 2, i % 3 FROM n, b`)
+        20 + (i * (k + 3)) % 40, (i * (k + 1)) % 5, CASE WHEN i % 97 < 5 THEN 3 ELSE 0 END, i % 2, i % 3 FROM n, b`
+    )
   }
   sqlite.exec("COMMIT")
   const count = (t: string) => (sqlite.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n
@@ -129,7 +137,9 @@ const main = async () => {
   // warm-up, not measured: the page, a summary and one SSE client load the modules the first requests need
   const fetchText = (path: string) =>
     new Promise<void>((resolve) => http.get(`${base}${path}`, (res) => res.resume().on("end", () => resolve())))
-  for (const path of ["/", "/assets/dashboard.js", "/api/summary", "/api/stats?range=7d", "/metrics"]) await fetchText(path)
+  for (const path of ["/", "/assets/dashboard.js", "/api/summary", "/api/stats?range=7d", "/metrics"]) {
+    await fetchText(path)
+  }
   await new Promise<void>((resolve) => {
     const req = http.get(`${base}/events`, (res) => res.once("data", () => (req.destroy(), resolve())))
   })
@@ -157,6 +167,7 @@ const main = async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 })
   const latencies: Array<number> = []
   let failed = 0
+  const errors = new Set<string>()
   const timeline: Array<[number, number]> = []
   const total = RATE * SECONDS
   const requests: Array<Promise<void>> = []
@@ -167,19 +178,27 @@ const main = async () => {
     const sent = performance.now()
     requests.push(
       new Promise<void>((resolve) => {
+        let done = false
+        const finish = (ok: boolean) => {
+          if (done) return
+          done = true
+          if (ok) latencies.push(performance.now() - sent)
+          else failed++
+          if (process.env["TRACE"]) timeline.push([Math.round(sent - t0), Math.round(performance.now() - sent)])
+          resolve()
+        }
         const req = http.get(`${base}/api/summary`, { agent }, (res) => {
           res.resume()
           res.on("end", () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - sent)
-            if (process.env["TRACE"]) timeline.push([Math.round(sent - t0), Math.round(performance.now() - sent)])
-            else failed++
-            resolve()
+            if (res.statusCode !== 200) errors.add(`HTTP ${res.statusCode}`)
+            finish(res.statusCode === 200)
           })
         })
-        req.setTimeout(10_000, () => req.destroy())
-        req.on("error", () => {
-          failed++
-          resolve()
+        const timer = setTimeout(() => (finish(false), req.destroy()), 10_000)
+        req.on("close", () => clearTimeout(timer))
+        req.on("error", (e) => {
+          errors.add(e.message)
+          finish(false)
         })
       })
     )
@@ -194,7 +213,9 @@ const main = async () => {
 
   if (process.env["TRACE"]) {
     const perSecond = new Map<number, number>()
-    for (const [at, ms] of timeline) perSecond.set(Math.floor(at / 1000), Math.max(perSecond.get(Math.floor(at / 1000)) ?? 0, ms))
+    for (const [at, ms] of timeline) {
+      perSecond.set(Math.floor(at / 1000), Math.max(perSecond.get(Math.floor(at / 1000)) ?? 0, ms))
+    }
     console.error("max latency per second of the run:", JSON.stringify(Array.from(perSecond)))
   }
   latencies.sort((a, b) => a - b)
@@ -211,6 +232,7 @@ const main = async () => {
     summaryRequests: total,
     summaryOk: latencies.length,
     summaryFailed: failed,
+    summaryErrors: Array.from(errors),
     summaryMsP50: Number(percentile(latencies, 50).toFixed(1)),
     summaryMsP99: Number(percentile(latencies, 99).toFixed(1)),
     summaryMsMax: Number((latencies.at(-1) ?? NaN).toFixed(1)),

@@ -2,18 +2,18 @@
  * The dashboard in a real browser: Debian's chromium (/usr/bin/chromium or
  * CHROME_PATH) driven by playwright-core. Run with `npm run test:e2e`.
  */
-import { HttpServer } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, ManagedRuntime } from "effect"
 import { existsSync, mkdtempSync } from "node:fs"
-import { createServer } from "node:http"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { chromium, type Browser } from "playwright-core"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+import { HttpServer } from "@effect/platform"
 import { Ledger } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { type Browser, chromium } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
 import { runDemo } from "../examples/langgraph_pipeline.js"
 
 const executablePath = process.env["CHROME_PATH"] ?? "/usr/bin/chromium"
@@ -28,15 +28,17 @@ let url: string
 const record = (f: Partial<ConstructorParameters<typeof Ledger.FailureRecord>[0]>) =>
   writer.runPromise(Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
-    yield* ledger.recordFailure(new Ledger.FailureRecord({
-      breakerName: "research",
-      category: "exception",
-      errorType: "AgentError",
-      errorMessage: "boom",
-      traceback: "AgentError: boom\n    at researchAgent",
-      createdAt: new Date(),
-      ...f
-    }))
+    yield* ledger.recordFailure(
+      new Ledger.FailureRecord({
+        breakerName: "research",
+        category: "exception",
+        errorType: "AgentError",
+        errorMessage: "boom",
+        traceback: "AgentError: boom\n    at researchAgent",
+        createdAt: new Date(),
+        ...f
+      })
+    )
     yield* ledger.flush
   }))
 
@@ -55,35 +57,47 @@ const seedTraffic = () =>
         const calls = 1 + Math.floor(next() * (6 - i))
         const incident = breakerName === "research" && minute < 25
         for (let c = 0; c < calls; c++) {
-          const outcome = incident ? (c % 3 === 0 ? "timeout" : "failure") : next() < 0.04 * (i + 1) ? "failure" : "success"
+          const outcome = incident
+            ? (c % 3 === 0 ? "timeout" : "failure")
+            : next() < 0.04 * (i + 1)
+            ? "failure"
+            : "success"
           yield* ledger.recordCall({ breakerName, outcome, slow: next() < 0.05, createdAt })
         }
-        if (incident && minute < 12) yield* ledger.recordCall({ breakerName, outcome: "rejected", slow: false, createdAt })
+        if (incident && minute < 12) {
+          yield* ledger.recordCall({ breakerName, outcome: "rejected", slow: false, createdAt })
+        }
       }
     }
     for (let k = 0; k < 6; k++) {
       const createdAt = new Date(now - k * 90_000)
-      yield* ledger.recordFallback(new Ledger.FallbackRecord({ breakerName: "research", strategy: k % 3 === 0 ? "degrade" : "cache", createdAt }))
+      yield* ledger.recordFallback(
+        new Ledger.FallbackRecord({ breakerName: "research", strategy: k % 3 === 0 ? "degrade" : "cache", createdAt })
+      )
     }
-    yield* ledger.recordTransition(new Ledger.TransitionRecord({
-      breakerName: "research",
-      fromState: "CLOSED",
-      toState: "OPEN",
-      reason: "5 failures in 60 s (threshold 3)",
-      createdAt: new Date(now - 11 * 60_000)
-    }))
+    yield* ledger.recordTransition(
+      new Ledger.TransitionRecord({
+        breakerName: "research",
+        fromState: "CLOSED",
+        toState: "OPEN",
+        reason: "5 failures in 60 s (threshold 3)",
+        createdAt: new Date(now - 11 * 60_000)
+      })
+    )
     yield* ledger.flush
   }))
 
 beforeAll(async () => {
-  if (!existsSync(executablePath)) throw new Error(`no chromium at ${executablePath}: apt-get install -y chromium, or set CHROME_PATH`)
+  if (!existsSync(executablePath)) {
+    throw new Error(`no chromium at ${executablePath}: apt-get install -y chromium, or set CHROME_PATH`)
+  }
   await runDemo({ filename, runs: 30, log: () => {} })
   writer = ManagedRuntime.make(SqliteLedger.layer({ filename }))
   await seedTraffic()
   await record({ breakerName: evil, errorMessage: `<script>alert("pwned")</script>`, traceback: `<b>bold?</b>` })
   server = ManagedRuntime.make(
-    Layer.unwrapScoped(Effect.map(Dashboard.make({ pollInterval: "200 millis" }), (app) => HttpServer.serve(app))).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port: 0, host: "127.0.0.1" })),
+    // as `agentarmour dashboard` serves it: /events and /api/summary answered by the Node fast path
+    Dashboard.layer({ port: 0, pollInterval: "200 millis" }).pipe(
       Layer.provide(SqliteLedger.layerReadonly({ filename }))
     )
   )
@@ -92,7 +106,16 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${address.port}/`
   browser = await chromium.launch({
     executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync"
+    ]
   })
 }, 120_000)
 
@@ -141,7 +164,12 @@ describe("the dashboard in headless Chromium", () => {
   })
 
   it("at 390 x 844 the page does not scroll sideways and the breakers read as cards", async () => {
-    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    const page = await browser.newPage({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true
+    })
     const errors: Array<string> = []
     page.on("pageerror", (e) => errors.push(e.message))
     await page.goto(url)
@@ -151,8 +179,34 @@ describe("the dashboard in headless Chromium", () => {
     expect(await page.locator("#breakers thead").isVisible()).toBe(false)
     const reason = page.locator("#breakers tbody tr", { hasText: "research" }).locator("td[data-label='reason']")
     expect(await reason.isVisible()).toBe(true)
-    if (process.env["SCREENSHOTS"]) await page.screenshot({ path: join(process.env["SCREENSHOTS"], "dashboard-mobile.png") })
+    if (process.env["SCREENSHOTS"]) {
+      await page.screenshot({ path: join(process.env["SCREENSHOTS"], "dashboard-mobile.png") })
+    }
     expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it("each breaker keeps one colour, in the tables and the chart, when filtering", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    await page.locator("#chart canvas").first().waitFor()
+    const swatch = (name: string) =>
+      page.locator("#breakers tbody tr", { hasText: name }).locator(".swatch").evaluate((e) =>
+        getComputedStyle(e).backgroundColor
+      )
+    const legend = (name: string) =>
+      page.locator("#chart .u-series", { hasText: name }).locator(".u-marker").evaluate((e) =>
+        getComputedStyle(e).borderColor
+      )
+    const colours = { research: await swatch("research"), extract: await swatch("extract") }
+    expect(colours.research).not.toBe(colours.extract)
+    expect(await legend("research")).toBe(colours.research)
+    await page.locator("#filter").selectOption("extract")
+    expect(await swatch("extract")).toBe(colours.extract)
+    expect(await legend("extract")).toBe(colours.extract)
+    await page.locator("#filter").selectOption("research")
+    expect(await swatch("research")).toBe(colours.research)
+    expect(await legend("research")).toBe(colours.research)
     await page.close()
   })
 
@@ -182,10 +236,17 @@ describe("the dashboard in headless Chromium", () => {
     await page.evaluate(() => ((window as any).__marker = "same page"))
     const before = await page.locator("#card-calls").textContent()
     await record({ breakerName: "extract", errorMessage: "a brand new failure, live" })
-    await writer.runPromise(Effect.flatMap(Ledger.Ledger, (l) =>
-      Effect.zipRight(l.recordCall({ breakerName: "extract", outcome: "failure", slow: false, createdAt: new Date() }), l.flush)))
+    await writer.runPromise(
+      Effect.flatMap(Ledger.Ledger, (l) =>
+        Effect.zipRight(
+          l.recordCall({ breakerName: "extract", outcome: "failure", slow: false, createdAt: new Date() }),
+          l.flush
+        ))
+    )
     await page.locator("#failures", { hasText: "a brand new failure, live" }).waitFor({ timeout: 10_000 })
-    await page.waitForFunction((b) => document.getElementById("card-calls")!.textContent !== b, before, { timeout: 10_000 })
+    await page.waitForFunction((b) => document.getElementById("card-calls")!.textContent !== b, before, {
+      timeout: 10_000
+    })
     expect(await page.evaluate(() => (window as any).__marker)).toBe("same page")
     await page.close()
   })

@@ -3,7 +3,11 @@
  * time window, with typed refusals that fallbacks turn into a cheaper path.
  *
  * ```ts
- * const budget = yield* Budget.make({ name: "research", perRun: { costUsd: 0.5 }, perWindow: { calls: 60, window: "1 minute" } })
+ * const budget = yield* Budget.make({
+ *   name: "research",
+ *   perRun: { costUsd: 0.5 },
+ *   perWindow: { calls: 60, window: "1 minute" }
+ * })
  * const answer = yield* research(question).pipe(
  *   withBudget(budget),                                           // refuses with BudgetExceededError when spent
  *   Fallback.degrade(() => cheaperModel(question), { only: ["BudgetExceededError"] })
@@ -163,7 +167,10 @@ export class BudgetConfig extends Schema.Class<BudgetConfig>("BudgetConfig")({
   name: Schema.String.pipe(Schema.minLength(1, { message: () => "Expected a non-empty budget name" })),
   perRun: Schema.optionalWith(Limits, { exact: true }),
   perWindow: Schema.optionalWith(WindowLimits, { exact: true }),
-  /** "fail" (default): refuse with `BudgetExceededError`; "wait": wait for the window to reset (run limits still fail) */
+  /**
+   * "fail" (default): refuse with `BudgetExceededError`; "wait": wait for the
+   * window to reset (run limits still fail)
+   */
   onExceeded: Schema.optionalWith(Schema.Literal("fail", "wait"), { default: () => "fail" as const, exact: true }),
   /** per-run state kept for at most this many runs (default 10,000; least recently used forgotten first) */
   maxRuns: Schema.optionalWith(
@@ -246,7 +253,11 @@ export interface WindowSpend {
  */
 export interface BudgetStore {
   /** takes one call from `key`'s window if fewer than `limit` were taken in it */
-  readonly takeCall: (key: string, limit: number, window: Duration.Duration) => Effect.Effect<CallPermit, BudgetStoreError>
+  readonly takeCall: (
+    key: string,
+    limit: number,
+    window: Duration.Duration
+  ) => Effect.Effect<CallPermit, BudgetStoreError>
   /** what was charged to `key` in its current window */
   readonly spent: (key: string, window: Duration.Duration) => Effect.Effect<WindowSpend, BudgetStoreError>
   /** adds `amount` to `key`'s current window, opening one when none is open */

@@ -617,10 +617,11 @@ export const countCall = (
   at: Date,
   add: (c: CallCounter) => void
 ): void => {
-  const minute = minuteOf(at.getTime())
-  const key = `${breakerName}\u0000${minute}`
+  const m = Math.floor(at.getTime() / MINUTE_MILLIS)
+  const key = `${breakerName}\u0000${m}`
   let c = counters.get(key)
   if (c === undefined) {
+    const minute = minuteOf(m * MINUTE_MILLIS)
     c = { breakerName, minute, calls: 0, failures: 0, rejections: 0, timeouts: 0, slowCalls: 0, fallbacks: {} }
     counters.set(key, c)
   }

@@ -45,7 +45,7 @@ const handoffGraph = (router: any) =>
     .addEdge("backup", END)
 
 describe("protectNode with Command", () => {
-  it("a fallback answering with a Command navigates, carries the markers in its update, and all reports agree", async () => {
+  it("a fallback's Command navigates and carries the markers; onOutcome, ledger and markers agree", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const outcomes: Array<Outcome> = []
     const router = protectNode(bridge, async (_s: S, config): Promise<Command> => {
@@ -131,7 +131,11 @@ describe("protectNode with Command", () => {
 })
 
 describe("escalate by interrupt, across resume", () => {
-  const pausedGraph = (bridge: LangGraphLedgerBridge, calls: { node: number; notified: number }, outcomes: Array<Outcome>) => {
+  const pausedGraph = (
+    bridge: LangGraphLedgerBridge,
+    calls: { node: number; notified: number },
+    outcomes: Array<Outcome>
+  ) => {
     const research = protectNode(bridge, async (): Promise<{ research: string }> => {
       calls.node++
       return travelAgentTimesOut()
@@ -149,7 +153,7 @@ describe("escalate by interrupt, across resume", () => {
       .compile({ checkpointer: new MemorySaver() })
   }
 
-  it("records the failure and the escalation once when the graph pauses; resume answers without re-running the node", async () => {
+  it("records failure and escalation once at the pause; resume answers without re-running the node", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const calls = { node: 0, notified: 0 }
     const outcomes: Array<Outcome> = []
@@ -190,6 +194,34 @@ describe("escalate by interrupt, across resume", () => {
     expect(done.summary).toBe("summary of by id")
     expect(calls.node).toBe(1)
     await bridge.dispose()
+  })
+
+  it("the escalation is in the checkpoint: a fresh graph and bridge (another process) resume it", async () => {
+    const checkpointer = new MemorySaver()
+    let calls = 0
+    const build = (bridge: LangGraphLedgerBridge) =>
+      new StateGraph(State)
+        .addNode(
+          "researcher",
+          protectNode(bridge, (): { research: string } => {
+            calls++
+            return travelAgentTimesOut()
+          }, { breaker: "research", fallback: { escalate: () => undefined, mode: "interrupt" } })
+        )
+        .addEdge(START, "researcher")
+        .addEdge("researcher", END)
+        .compile({ checkpointer })
+    const config = { configurable: { thread_id: "esc-4" } }
+    const first = LangGraphBridge.make(Ledger.layerMemory)
+    await build(first).invoke({ query: "q" }, config)
+    await first.dispose()
+    const second = LangGraphBridge.make(Ledger.layerMemory)
+    const done = await build(second).invoke(new Command({ resume: { research: "answered elsewhere" } }), config)
+    expect(done.research).toBe("answered elsewhere")
+    expect(done[FALLBACK_KEY]).toBe("escalate")
+    expect(calls).toBe(1)
+    expect(await ledgerOf(second, (l) => l.failures())).toEqual([])
+    await second.dispose()
   })
 
   it("a node that asked its own question before failing gets its escalation answered in the next slot", async () => {
@@ -265,7 +297,9 @@ describe("protectNode around a compiled subgraph", () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const team = protectNode(
       bridge,
-      innerGraph((s) => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: `${s.research}!` } })),
+      innerGraph((s) =>
+        new Command({ graph: Command.PARENT, goto: "summariser", update: { research: `${s.research}!` } })
+      ),
       { breaker: "team", fallback: { degrade: () => ({ research: "wrong: the fallback answered" }) } }
     )
     const out = await parentGraph(team).invoke({ query: "q" })
@@ -444,6 +478,35 @@ describe("the agentarmour.node span", () => {
         "agentarmour.fallback": "cache"
       }
     ])
+    await bridge.dispose()
+  })
+})
+
+describe("a plain node's config.signal", () => {
+  it("is aborted when the graph run is aborted (the signal is made when the node first reads it)", async () => {
+    const bridge = LangGraphBridge.make()
+    let started: () => void = () => {}
+    const running = new Promise<void>((resolve) => (started = resolve))
+    let aborted = false
+    const slow = protectNode(bridge, async (_s: S, config): Promise<{ research: string }> => {
+      const signal = config.signal!
+      started()
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()))
+      aborted = true
+      return { research: "stopped" }
+    }, { breaker: { name: "slow" } })
+    const graph = new StateGraph(State)
+      .addNode("researcher", slow)
+      .addEdge(START, "researcher")
+      .addEdge("researcher", END)
+      .compile()
+    const controller = new AbortController()
+    const run = graph.invoke({ query: "q" }, { signal: controller.signal }).catch((e) => e)
+    await running
+    controller.abort(new Error("user cancelled"))
+    await run
+    for (let i = 0; i < 100 && !aborted; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(aborted).toBe(true)
     await bridge.dispose()
   })
 })

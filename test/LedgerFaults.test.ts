@@ -125,6 +125,27 @@ describe("SqliteLedger in degraded mode", () => {
     }))
 })
 
+describe("SqliteLedger options", () => {
+  it.live("bad options are the only way the layer fails: a LedgerError naming the option", () =>
+    Effect.gen(function*() {
+      const filename = join(tempDir(), "options.db")
+      const bad = [
+        [{ flushTimeout: "soon" }, "flushTimeout"],
+        [{ retention: "-3d" }, "retention"],
+        [{ queueCapacity: 0 }, "queueCapacity"],
+        [{ batchSize: 1.5 }, "batchSize"],
+        [{ tablePrefix: "drop table;" }, "tablePrefix"]
+      ] as const
+      for (const [options, field] of bad) {
+        const error = yield* Effect.flip(
+          Layer.build(SqliteLedger.layer({ filename, ...(options as object) })).pipe(Effect.scoped)
+        )
+        expect(error._tag).toBe("LedgerError")
+        expect(error.message).toContain(field)
+      }
+    }))
+})
+
 describe("SqliteLedger under a lock", () => {
   it.live("a lock held longer than flushTimeout: closing returns while the lock is held, the records are counted dropped", () =>
     Effect.gen(function*() {

@@ -6,6 +6,7 @@ import { program as basicUsage } from "../examples/basic_usage.js"
 import { main as effectNodes } from "../examples/effect_nodes.js"
 import { runDemo } from "../examples/langgraph_pipeline.js"
 import { main as telemetry } from "../examples/telemetry.js"
+import { main as handoff } from "../examples/handoff.js"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -42,6 +43,27 @@ describe("examples", () => {
     const lines = await effectNodes()
     expect(lines[0]).toContain(`a thoughtful answer to "polish:`)
     expect(lines[1]).toBe(`poison pill -> (fallback) I could not answer "poison pill" [fallback: degrade]`)
+  })
+
+  it("examples/handoff.ts: agents hand off with Commands, and fallbacks keep the handoff going", async () => {
+    const lines = await handoff()
+    expect(lines).toEqual([
+      "-- healthy",
+      "travel_advisor: Aruba: warm and sunny all year.",
+      "hotel_advisor: Stay at the Bucuti & Tara Beach Resort.",
+      "events: travel_advisor ok CLOSED, hotel_advisor ok CLOSED",
+      "last fallback marker: none",
+      "-- travel model hangs",
+      "travel_advisor: (backup model) Try Aruba.",
+      "hotel_advisor: Stay at the Bucuti & Tara Beach Resort.",
+      "events: travel_advisor fallback/degrade CLOSED, hotel_advisor ok CLOSED",
+      "last fallback marker: degrade",
+      "-- hotel provider down",
+      "travel_advisor: Aruba: warm and sunny all year.",
+      "on_call: [paged a human for hotel_advisor] We will email you hotel options.",
+      "events: travel_advisor ok CLOSED, hotel_advisor fallback/escalate CLOSED",
+      "last fallback marker: escalate"
+    ])
   })
 
   it("examples/telemetry.ts exports an agentarmour.node span per protected call", async () => {

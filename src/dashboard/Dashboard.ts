@@ -9,11 +9,15 @@
  *
  * @since 0.1.0
  */
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { PassThrough } from "node:stream"
+
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
@@ -24,16 +28,14 @@ import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
-import { PassThrough } from "node:stream"
-import { createRequire } from "node:module"
+
 import { durationOption } from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
+import * as Telemetry from "../Telemetry.js"
 import * as assets from "./assets.js"
-import * as Prometheus from "./prometheus.js"
-import * as Producer from "./snapshot.js"
+import * as Node from "./internal/nodeServer.js"
+import * as Prometheus from "./internal/prometheus.js"
+import * as Producer from "./internal/snapshot.js"
 
 /**
  * The dashboard could not start (no ledger, port in use...).
@@ -58,21 +60,12 @@ export interface Options {
   readonly pollInterval?: Duration.DurationInput | undefined
 }
 
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY"
-}
-
 const require = createRequire(import.meta.url)
 let uplotAssets: { readonly js: string; readonly css: string } | undefined
-const uplot = () =>
-  (uplotAssets ??= {
-    js: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
-    css: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8")
-  })
+const uplot = () => (uplotAssets ??= {
+  js: readFileSync(require.resolve("uplot/dist/uPlot.iife.min.js"), "utf8"),
+  css: readFileSync(require.resolve("uplot/dist/uPlot.min.css"), "utf8")
+})
 
 const asset = (body: () => string, contentType: string) =>
   Effect.sync(() => HttpServerResponse.text(body(), { contentType, headers: { "cache-control": "no-cache" } }))
@@ -92,7 +85,9 @@ const badRequest = (e: ParseResult.ParseError) =>
   HttpServerResponse.unsafeJson(
     {
       error: `bad query parameter: ${
-        ParseResult.ArrayFormatter.formatErrorSync(e).slice(0, 1).map((i) => `${i.path.join(".")}: ${i.message}`).join("")
+        ParseResult.ArrayFormatter.formatErrorSync(e).slice(0, 1).map((i) => `${i.path.join(".")}: ${i.message}`).join(
+          ""
+        )
       }`
     },
     { status: 400 }
@@ -103,7 +98,10 @@ const list = <A>(read: (q: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledg
   HttpServerRequest.schemaSearchParams(ListQuery).pipe(
     Effect.flatMap((q) => read({ breaker: q.breaker, limit: q.limit ?? 50 })),
     Effect.map((rows) => HttpServerResponse.unsafeJson(rows)),
-    Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
+    Effect.catchTags({
+      ParseError: (e) => Effect.succeed(badRequest(e)),
+      LedgerError: (e) => Effect.succeed(serverError(e))
+    })
   )
 
 /**
@@ -113,6 +111,24 @@ const list = <A>(read: (q: Ledger.Query) => Effect.Effect<ReadonlyArray<A>, Ledg
  * @category models
  */
 export type Snapshot = Producer.Snapshot
+
+/**
+ * Reads one snapshot of the ledger, as `/events` publishes it (for a
+ * server, `make` or `layer` share one producer between every client instead).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger> = Effect.scoped(
+  Effect.flatMap(
+    Producer.make({ pollInterval: Duration.infinity }),
+    (producer) =>
+      Effect.flatMap(producer.latest, (frame) =>
+        frame._tag === "Snapshot"
+          ? Effect.succeed(frame.snapshot)
+          : Effect.fail(new Ledger.LedgerError({ message: frame.message })))
+  )
+)
 
 /**
  * A chart range: `15m`, `1h`, `24h` or `7d`.
@@ -141,14 +157,16 @@ const UsageQuery = Schema.Struct({
   )
 })
 
-const json = (body: string) =>
-  HttpServerResponse.text(body, { contentType: "application/json" })
+const json = (body: string) => HttpServerResponse.text(body, { contentType: "application/json" })
 
 const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: message }, { status: 500 })
 
 /** a snapshot the producer made, as the wire shows it */
 const summaryRoute = (producer: Producer.Producer) =>
-  Effect.map(producer.latest, (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message))
+  Effect.map(
+    producer.latest,
+    (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message)
+  )
 
 const statsRoute = (producer: Producer.Producer) =>
   HttpServerRequest.schemaSearchParams(StatsQuery).pipe(
@@ -173,26 +191,18 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
       return HttpServerResponse.unsafeJson(yield* ledger.usage({ by: q.by, since, limit: q.limit ?? 50 }))
     })
   ),
-  Effect.catchTags({ ParseError: (e) => Effect.succeed(badRequest(e)), LedgerError: (e) => Effect.succeed(serverError(e)) })
+  Effect.catchTags({
+    ParseError: (e) => Effect.succeed(badRequest(e)),
+    LedgerError: (e) => Effect.succeed(serverError(e))
+  })
 )
-
-/** a client this far behind (its socket not draining) is dropped; its browser reconnects */
-const MAX_BUFFERED = 4 * 1024 * 1024
 
 const events = (producer: Producer.Producer) =>
   Effect.sync(() => {
-    // a plain Node stream fed by the shared producer: one set entry per client, no fiber per client
     const body = new PassThrough()
-    const unsubscribe = producer.unsafeSubscribe((event) => {
-      if (body.writableLength > MAX_BUFFERED) body.destroy()
-      else body.write(event)
-    })
-    body.once("close", unsubscribe)
+    Node.subscribe(producer, body)
     // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
-    return HttpServerResponse.raw(body, {
-      contentType: "text/event-stream",
-      headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
-    })
+    return HttpServerResponse.raw(body, { headers: Node.SSE_HEADERS })
   })
 
 /**
@@ -202,13 +212,7 @@ const events = (producer: Producer.Producer) =>
  * @since 0.2.0
  * @category constants
  */
-export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = {
-  CLOSED: 0,
-  OPEN: 1,
-  HALF_OPEN: 2,
-  ISOLATED: 3,
-  DISABLED: 4
-}
+export const STATE_VALUE: { readonly [S in Ledger.BreakerState]: number } = Telemetry.stateValue
 
 /** the families computed from the ledger's summary; their names win over a same-named live metric */
 const ledgerFamilies = (summary: ReadonlyArray<Ledger.BreakerSummary>): ReadonlyArray<Prometheus.Family> => {
@@ -341,8 +345,9 @@ const router = (producer: Producer.Producer) =>
     HttpRouter.get("/events", events(producer)),
     HttpRouter.get("/metrics", metricsRoute(producer))
   ).pipe(
-    Effect.catchTag("RouteNotFound", () => Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
-    Effect.map(HttpServerResponse.setHeaders(SECURITY_HEADERS))
+    Effect.catchTag("RouteNotFound", () =>
+      Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
+    Effect.map(HttpServerResponse.setHeaders(Node.SECURITY_HEADERS))
   )
 
 /**
@@ -354,11 +359,10 @@ const router = (producer: Producer.Producer) =>
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options?: AppOptions) =>
-  Effect.map(
-    Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") }),
-    router
-  )
+export const make = (options?: AppOptions) => Effect.map(makeProducer(options), router)
+
+const makeProducer = (options?: AppOptions) =>
+  Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") })
 
 /**
  * The dashboard as an HTTP app over the `Ledger` (0.1's constructor). It has
@@ -388,17 +392,24 @@ export const app = (options?: AppOptions) => {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options) =>
-  Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
-    Layer.provide(NodeHttpServer.layer(() => createServer(), { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" }))
-  )
+export const layer = (
+  options?: Options
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Ledger.Ledger> =>
+  Layer.unwrapScoped(Effect.map(makeProducer(options), (producer) =>
+    HttpServer.serve(router(producer)).pipe(
+      Layer.provideMerge(
+        Node.serverLayer(producer, { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" })
+      )
+    )))
 
 const startError = (e: unknown, host: string, port: number): DashboardError => {
   if (e instanceof Ledger.LedgerError || e instanceof DashboardError) return new DashboardError({ message: e.message })
   const cause = (e as { cause?: { code?: string; message?: string } }).cause
   if (cause?.code === "EADDRINUSE") return new DashboardError({ message: `port ${port} is already in use on ${host}` })
   if (cause?.code === "EACCES") return new DashboardError({ message: `not allowed to listen on ${host}:${port}` })
-  if (cause?.code === "EADDRNOTAVAIL" || cause?.code === "ENOTFOUND") return new DashboardError({ message: `cannot listen on host ${host}` })
+  if (cause?.code === "EADDRNOTAVAIL" || cause?.code === "ENOTFOUND") {
+    return new DashboardError({ message: `cannot listen on host ${host}` })
+  }
   return new DashboardError({ message: `cannot start the dashboard: ${cause?.message ?? String(e)}` })
 }
 
@@ -409,22 +420,27 @@ const startError = (e: unknown, host: string, port: number): DashboardError => {
  * @since 0.1.0
  * @category constructors
  */
-export const serve = (options: Options & { readonly db?: string | undefined; readonly tablePrefix?: string | undefined }) => {
+export const serve = (
+  options: Options & { readonly db?: string | undefined; readonly tablePrefix?: string | undefined }
+) => {
   const port = options.port ?? 8765
   const host = options.host ?? "127.0.0.1"
   const db = options.db ?? "cascadebreaker.db"
   return Effect.gen(function*() {
     const { SqliteLedger } = yield* Effect.promise(() => import("../sqlite/index.js"))
     // the app reads its first snapshot before the server says it is ready
-    const server = Layer.unwrapScoped(Effect.map(make(options), (app) => HttpServer.serve(app))).pipe(
-      Layer.provideMerge(NodeHttpServer.layer(() => createServer(), { port, host })),
+    const server = layer({ ...options, port, host }).pipe(
       Layer.provide(SqliteLedger.layerReadonly({ filename: db, tablePrefix: options.tablePrefix }))
     )
     const context = yield* Layer.build(server)
     // the port the server really listens on (`--port 0` picks a free one)
     const address = Context.get(context, HttpServer.HttpServer).address
     const bound = address._tag === "TcpAddress" ? address.port : port
-    yield* Console.log(`agentarmour dashboard: http://${host.includes(":") ? `[${host}]` : host}:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`)
+    yield* Console.log(
+      `agentarmour dashboard: http://${
+        host.includes(":") ? `[${host}]` : host
+      }:${bound}  (ledger ${db}, read-only; Ctrl-C to stop)`
+    )
     return yield* Effect.never
   }).pipe(Effect.scoped, Effect.mapError((e) => startError(e, host, port)))
 }

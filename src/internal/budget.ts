@@ -90,8 +90,12 @@ export const currentTarget: FiberRef.FiberRef<Cell | undefined> = globalValue(
 /** the synchronous check of a budget made by `make`, when it needs no store */
 const AdmitNow: unique symbol = Symbol.for("agentarmour/Budget/admitNow") as any
 
+/** the check of the current fiber's run, for `withBudget` (no closure per call) */
+const AdmitCurrent: unique symbol = Symbol.for("agentarmour/Budget/admitCurrent") as any
+
 interface BudgetImpl extends Budget.Budget {
   readonly [AdmitNow]: ((runId: string, now: number) => BudgetExceededError | undefined) | undefined
+  readonly [AdmitCurrent]: Effect.Effect<void, BudgetExceededError>
 }
 
 interface RunState {
@@ -194,6 +198,13 @@ export const make = (
     const spentIn = (key: string) =>
       Effect.catchAll(store!.spent(key, window), (e) => Effect.as(storeFailed(e), undefined))
 
+    const checkCost: Effect.Effect<BudgetExceededError | undefined> = perWindow?.costUsd === undefined
+      ? Effect.succeed(undefined)
+      : Effect.map(spentIn(costKey), (cost) =>
+        cost !== undefined && cost.spent >= perWindow.costUsd!
+          ? refuse("window", "costUsd", perWindow.costUsd!, cost.spent, cost.resetAfterMillis)
+          : undefined)
+
     /** refuses when a window amount is spent */
     const checkAmounts: Effect.Effect<BudgetExceededError | undefined> = perWindow === undefined ||
         (perWindow.tokens === undefined && perWindow.costUsd === undefined)
@@ -204,11 +215,7 @@ export const make = (
           if (tokens !== undefined && tokens.spent >= perWindow.tokens!) {
             return Effect.succeed(refuse("window", "tokens", perWindow.tokens!, tokens.spent, tokens.resetAfterMillis))
           }
-          if (perWindow.costUsd === undefined) return Effect.succeed(undefined)
-          return Effect.map(spentIn(costKey), (cost) =>
-            cost !== undefined && cost.spent >= perWindow.costUsd!
-              ? refuse("window", "costUsd", perWindow.costUsd!, cost.spent, cost.resetAfterMillis)
-              : undefined)
+          return checkCost
         }
       )
 
@@ -218,11 +225,14 @@ export const make = (
         onFailure: (e) => Effect.as(storeFailed(e), undefined),
         onSuccess: (permit) =>
           Effect.succeed(
-            permit.taken ? undefined : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
+            permit.taken
+              ? undefined
+              : refuse("window", "calls", perWindow.calls!, permit.count, permit.retryAfterMillis)
           )
       })
 
     const unreserveRun = (runId: string) => {
+      if (perRun === undefined) return
       const run = runs.get(runId)
       if (run !== undefined && run.calls > 0) run.calls--
     }
@@ -230,37 +240,42 @@ export const make = (
     const hasAmounts = perWindow !== undefined && (perWindow.tokens !== undefined || perWindow.costUsd !== undefined)
     const hasCalls = perWindow?.calls !== undefined
 
-    /** after the window amounts: the run (counting the call), then a window call permit */
-    const runThenCall = (runId: string, now: number): Effect.Effect<BudgetExceededError | undefined> => {
-      const runRefused = admitRun(runId, now)
-      if (runRefused !== undefined || !hasCalls) return Effect.succeed(runRefused)
-      return Effect.flatMap(takeCall, (callRefused) => {
-        if (callRefused !== undefined && perRun !== undefined) unreserveRun(runId)
-        return Effect.succeed(callRefused)
-      })
-    }
-
-    /** one attempt: the window amounts, then the run, then a window call permit */
-    const attempt = (runId: string): Effect.Effect<BudgetExceededError | undefined> =>
-      hasAmounts
-        ? Effect.flatMap(checkAmounts, (refused) =>
-          refused !== undefined
-            ? Effect.succeed(refused)
-            : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis())))
-        : Effect.clockWith((clock) => runThenCall(runId, clock.unsafeCurrentTimeMillis()))
-
-    const onRefused = (runId: string) => (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> => {
-      if (refused === undefined) return Effect.void
+    /** a refusal: fails, or in "wait" mode waits for the window and checks again */
+    const onRefused = (refused: BudgetExceededError): Effect.Effect<void, BudgetExceededError> =>
       // a run's budget never comes back, and a zero limit never lets anything through
-      if (!wait || refused.retryAfterMillis === null || refused.limit === 0) return Effect.fail(refused)
-      return Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, refused.retryAfterMillis))), admitFor(runId))
-    }
+      !wait || refused.retryAfterMillis === null || refused.limit === 0
+        ? Effect.fail(refused)
+        : Effect.zipRight(Effect.sleep(Duration.millis(Math.max(1, refused.retryAfterMillis))), admitCurrent)
 
-    const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> => {
-      if (perRun === undefined && perWindow === undefined) return Effect.void
-      // the common case (no window amounts): the run check and the call permit without an extra step
-      return Effect.flatMap(attempt(runId), onRefused(runId))
-    }
+    /** after a call permit was refused: the run gives the call back */
+    const callRefused = (refused: BudgetExceededError) =>
+      Effect.withFiberRuntime<void, BudgetExceededError>((fiber) => {
+        unreserveRun(fiber.getFiberRef(currentRun))
+        return onRefused(refused)
+      })
+    const afterTake = (refused: BudgetExceededError | undefined): Effect.Effect<void, BudgetExceededError> =>
+      refused === undefined ? Effect.void : callRefused(refused)
+    const takeCallOrRefuse: Effect.Effect<void, BudgetExceededError> = Effect.flatMap(takeCall, afterTake)
+
+    /** the run (counting the call), then a window call permit */
+    const runThenCall: Effect.Effect<void, BudgetExceededError> = Effect.withFiberRuntime((fiber) => {
+      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const refused = admitRun(fiber.getFiberRef(currentRun), now)
+      if (refused !== undefined) return onRefused(refused)
+      return hasCalls ? takeCallOrRefuse : Effect.void
+    })
+
+    /**
+     * The check of the current fiber's run with a store involved: the window
+     * amounts, then the run, then a window call permit; in "wait" mode, again
+     * after the window resets. Built once: a call allocates no closures.
+     */
+    const admitCurrent: Effect.Effect<void, BudgetExceededError> = hasAmounts
+      ? Effect.flatMap(checkAmounts, (refused) => (refused === undefined ? runThenCall : onRefused(refused)))
+      : runThenCall
+
+    const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> =>
+      Effect.locally(admitCurrent, currentRun, runId)
 
     const addTo = (key: string, n: number) =>
       Effect.catchAll(store!.add(key, n, window), storeFailed)
@@ -328,13 +343,18 @@ export const make = (
       trackedRuns,
       admit: admitFor,
       charge,
-      [AdmitNow]: admitNow
+      [AdmitNow]: admitNow,
+      [AdmitCurrent]: admitCurrent
     }
     return budget
   })
 
 /** runs `self` with `target` as the charge target of the fiber (`cell` is the fiber's cell, if installed) */
-const withTarget = <A, E, R>(self: Effect.Effect<A, E, R>, cell: Cell | undefined, target: Target): Effect.Effect<A, E, R> => {
+const withTarget = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  cell: Cell | undefined,
+  target: Target
+): Effect.Effect<A, E, R> => {
   if (cell === undefined) {
     // the first withBudget of this fiber installs its cell (the only FiberRef write)
     const installed = makeCell(undefined)
@@ -361,21 +381,30 @@ export const withBudget = dual<
   ) => Effect.Effect<A, E | BudgetExceededError, R>
 >(
   (args) => Effect.isEffect(args[0]),
-  <A, E, R>(self: Effect.Effect<A, E, R>, budget: Budget.Budget, options?: { readonly node?: string | undefined }) =>
-    Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
-      const runId = fiber.getFiberRef(currentRun)
-      const target: Target = { budget, runId, node: options?.node }
-      const admitNow = (budget as BudgetImpl)[AdmitNow]
-      if (admitNow !== undefined) {
-        // no store involved: check and run in this step, without another Effect
-        const refused = admitNow(runId, Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis())
-        return refused === undefined ? withTarget(self, fiber.getFiberRef(currentTarget), target) : Effect.fail(refused)
-      }
+  <A, E, R>(self: Effect.Effect<A, E, R>, budget: Budget.Budget, options?: { readonly node?: string | undefined }) => {
+    const node = options?.node
+    const admitNow = (budget as BudgetImpl)[AdmitNow]
+    // built once per wrapped effect: runs `self` charging `budget` (after an effectful check)
+    const run = Effect.withFiberRuntime<A, E, R>((fiber) =>
+      withTarget(self, fiber.getFiberRef(currentTarget), { budget, runId: fiber.getFiberRef(currentRun), node })
+    )
+    const admitCurrent = (budget as BudgetImpl)[AdmitCurrent]
+    if (admitNow === undefined) {
       return Effect.zipRight(
-        budget.admit(runId),
-        Effect.withFiberRuntime<A, E, R>((fiber) => withTarget(self, fiber.getFiberRef(currentTarget), target))
+        admitCurrent ?? Effect.flatMap(FiberRef.get(currentRun), (runId) => budget.admit(runId)),
+        run
       )
+    }
+    return Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
+      const runId = fiber.getFiberRef(currentRun)
+      // no store involved: check and run in this step, without another Effect
+      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      const refused = admitNow(runId, now)
+      return refused === undefined
+        ? withTarget(self, fiber.getFiberRef(currentTarget), { budget, runId, node })
+        : Effect.fail(refused)
     })
+  }
 )
 
 export const charge = (usage: Budget.Usage): Effect.Effect<void> =>

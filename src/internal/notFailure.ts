@@ -12,4 +12,5 @@ export const notFailureTags: ReadonlySet<string> = new Set(["BudgetExceededError
 
 /** whether `error` is a policy refusal (by its `_tag`), not a node failure */
 export const isNotFailure = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && notFailureTags.has((error as { readonly _tag?: unknown })._tag as string)
+  typeof error === "object" && error !== null &&
+  notFailureTags.has((error as { readonly _tag?: unknown })._tag as string)

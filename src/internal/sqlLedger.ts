@@ -697,8 +697,14 @@ export const make = (
     const pruneInterval = yield* durationOf(options.pruneInterval, "1 hour", "pruneInterval")
     const reopenSchedule = options.reopenSchedule ?? defaultReopenSchedule
     const writeRetry = options.writeRetry ?? defaultWriteRetry
-    const capacity = Math.max(1, options.queueCapacity ?? 100_000)
-    const batchSize = Math.max(1, options.batchSize ?? 1_000)
+    for (const field of ["queueCapacity", "batchSize"] as const) {
+      const value = options[field]
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+        return yield* new Ledger.LedgerError({ message: `${field} must be a whole number of at least 1, got ${String(value)}` })
+      }
+    }
+    const capacity = options.queueCapacity ?? 100_000
+    const batchSize = options.batchSize ?? 1_000
     const layerScope = yield* Effect.scope
 
     // --- state: every record is recorded once and ends written or dropped, exactly once ---
@@ -967,7 +973,20 @@ export const make = (
       return { items, counters: list, callSeq, settled: false }
     }
 
+    // a busy producer fills the queue between two yields of its fiber: let it run a few more
+    // times before taking a partial batch, so a burst is written in few transactions
+    let coalesced = 0
     const writerStep: Effect.Effect<void> = Effect.suspend(() => {
+      if (buffer.length > 0 && buffer.length < batchSize && coalesced < 8) {
+        const before = buffer.length
+        coalesced++
+        return Effect.flatMap(Effect.yieldNow(), () =>
+          Effect.sync(() => {
+            // nothing arrived meanwhile: no burst, write what is there now
+            if (buffer.length === before) coalesced = 8
+          }))
+      }
+      coalesced = 0
       const batch = takeBatch()
       if (batch === undefined) {
         if (callSettled < callSeq) callSettled = callSeq

@@ -13,10 +13,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as BreakerRegistryModule from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
@@ -150,14 +152,42 @@ export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Br
   const runtime: ManagedRuntime.ManagedRuntime<R | Services, unknown> = ManagedRuntime.make(
     withDefaults(orNoopLedger(layer ?? (Layer.empty as Layer.Layer<unknown> as Layer.Layer<R, E>)))
   )
-  const run = async <A, E2>(effect: Effect.Effect<A, E2, R | Services>, config?: LangGraphRunnableConfig): Promise<A> => {
+  // the runtime, once built: calls fork on it directly (see `run`)
+  let built: Runtime.Runtime<R | Services> | undefined
+  const getRuntime = (): Runtime.Runtime<R | Services> | Promise<Runtime.Runtime<R | Services>> =>
+    built ?? runtime.runtime().then((rt) => (built = rt))
+
+  /**
+   * Runs a node's effect in a fiber of the bridge's runtime whose run id and
+   * LangGraph call are set when the fiber is made (`updateRefs`): one copy of
+   * the fiber's refs instead of two `Effect.locally` (each copies them twice).
+   * `config.signal` interrupts the fiber.
+   */
+  const run = async <A, E2>(
+    effect: Effect.Effect<A, E2, R | Services>,
+    config?: LangGraphRunnableConfig
+  ): Promise<A> => {
     const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
-    const program = effect.pipe(
-      CascadeGuard.withRun(runIdOf(config)),
-      Effect.locally(currentCall, Option.some({ store, config: config ?? {} }))
-    )
+    const call = Option.some({ store, config: config ?? {} })
+    const runId = runIdOf(config)
     const signal = config?.signal
-    const exit = await runtime.runPromiseExit(program, signal === undefined ? undefined : { signal })
+    const rt = built ?? await getRuntime()
+    const exit = await new Promise<Exit.Exit<A, E2>>((resolve) => {
+      const fiber = Runtime.runFork(rt, effect, {
+        updateRefs: (refs, id) =>
+          FiberRefs.updateManyAs(refs, {
+            entries: [[CascadeGuard.currentRun, [[id, runId]]], [currentCall, [[id, call]]]]
+          })
+      })
+      if (signal === undefined) return fiber.addObserver(resolve)
+      const onAbort = () => fiber.unsafeInterruptAsFork(fiber.id())
+      if (signal.aborted) onAbort()
+      else signal.addEventListener("abort", onAbort, { once: true })
+      fiber.addObserver((exit) => {
+        signal.removeEventListener("abort", onAbort)
+        resolve(exit)
+      })
+    })
     if (Exit.isSuccess(exit)) return exit.value
     throw toThrowable(exit.cause, signal)
   }

@@ -199,23 +199,36 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     typeof breakerOptions === "string"
       ? Effect.flatMap(BreakerRegistry, (r) => r.get(breakerOptions))
       : Effect.orDie(CircuitBreaker.make(breakerOptions))
-  const getBreaker = Effect.runSync(Effect.cached(makeBreaker))
+  const cachedBreaker = Effect.runSync(Effect.cached(makeBreaker))
+  // the hot path reads one field once the breaker exists (set only inside Effect.sync)
+  let resolved: CircuitBreaker.CircuitBreaker | undefined
+  const getBreaker = Effect.suspend(() =>
+    resolved !== undefined
+      ? Effect.succeed(resolved)
+      : Effect.tap(cachedBreaker, (b) => Effect.sync(() => (resolved = b)))
+  )
 
   /**
-   * Calls the node with a signal that also aborts when the breaker interrupts it
-   * (callTimeout), so a plain async node that honours `config.signal` really stops.
-   * What it returns must be an update, a `Command` or nothing.
+   * Calls the node. Its `config.signal` is made on first read (most nodes never read it) and
+   * aborted when the call is interrupted — by the breaker's callTimeout, or because the graph
+   * run was aborted (`bridge.run` interrupts the fiber) — so a plain async node that honours it
+   * really stops. What it returns must be an update, a `Command` or nothing.
    */
   const callNode = (state: S, c: Strategies.Call<S>): Effect.Effect<unknown, unknown, any> =>
     Effect.suspend(() => {
-      const controller = new AbortController()
-      const parent = c.config.signal
-      const onAbort = () => controller.abort(parent?.reason)
-      if (parent?.aborted) onAbort()
-      else parent?.addEventListener("abort", onAbort, { once: true })
-      return Strategies.call(() => run(state, { ...c.config, signal: controller.signal })).pipe(
-        Effect.onInterrupt(() => Effect.sync(() => controller.abort(new Error(`node "${c.node}" was interrupted`)))),
-        Effect.ensuring(Effect.sync(() => parent?.removeEventListener("abort", onAbort))),
+      let controller: AbortController | undefined
+      const config: LangGraphRunnableConfig = {
+        ...c.config,
+        get signal() {
+          return (controller ??= new AbortController()).signal
+        }
+      }
+      return Strategies.call(() => run(state, config)).pipe(
+        Effect.onExit((exit) =>
+          controller !== undefined && Exit.isInterrupted(exit)
+            ? Effect.sync(() => controller?.abort(new Error(`node "${c.node}" was interrupted`)))
+            : Effect.void
+        ),
         Effect.flatMap((update) =>
           LG.isInvalidUpdate(update)
             ? Effect.fail(new InvalidUpdateError({ node: c.node, returned: LG.describeValue(update) }))
@@ -305,8 +318,14 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           ? { [SPAN_OUTCOME]: outcome.outcome }
           : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
       )
-      return { update: LG.withMarkers(answer.update, markers), outcome, state: yield* breaker.state }
-    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name } }))
+      // the breaker's state is only for the custom event, sent when the run has callbacks
+      const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
+      return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
+    }).pipe(Effect.withSpan(NODE_SPAN, {
+      attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+      // a stack trace per call costs more than the rest of the span (docs/performance.md)
+      captureStackTrace: false
+    }))
   }
 
   /** node under breaker (and guard), then the fallback strategy */
@@ -316,6 +335,8 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     visible: S,
     breaker: CircuitBreaker.CircuitBreaker
   ): Effect.Effect<Answer, unknown, any> => {
+    // the budget (budget helper, `options.budget`/`options.pricing`) goes around this attempt: refused
+    // before the breaker is asked, charged from the AI messages of the update after it
     const attempt = CircuitBreaker.withBreaker(callNode(visible, c), breaker)
     const checked = guard === undefined || guardSpec === undefined
       ? Effect.map(attempt, (update) => answered(update))
@@ -338,11 +359,13 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   return async (state, config) => {
     const cfg = config ?? {}
     const result = await bridge.run(program(state, cfg), cfg)
-    const { fallback, node, outcome } = result.outcome
-    const event: NodeEvent = fallback === undefined
-      ? { node, outcome, state: result.state }
-      : { node, outcome, fallback, state: result.state }
-    await LG.emitEvent(cfg, event)
+    if (result.breakerState !== undefined) {
+      const { fallback, node, outcome } = result.outcome
+      const event: NodeEvent = fallback === undefined
+        ? { node, outcome, state: result.breakerState }
+        : { node, outcome, fallback, state: result.breakerState }
+      await LG.emitEvent(cfg, event)
+    }
     options.onOutcome?.(result.outcome)
     return result.update as Protected<U | F> | Markers
   }

@@ -93,7 +93,9 @@ export const encode = (families: ReadonlyArray<Family>): string => {
   for (const family of families) {
     const name = sanitizeName(family.name)
     lines.push(`# HELP ${name} ${escapeHelp(family.help)}`, `# TYPE ${name} ${family.type}`)
-    for (const s of family.samples) lines.push(`${name}${s.suffix ?? ""}${formatLabels(s.labels)} ${formatValue(s.value)}`)
+    for (const s of family.samples) {
+      lines.push(`${name}${s.suffix ?? ""}${formatLabels(s.labels)} ${formatValue(s.value)}`)
+    }
   }
   return lines.length === 0 ? "" : lines.join("\n") + "\n"
 }
@@ -139,7 +141,9 @@ export const fromEffectMetrics = (pairs: ReadonlyArray<MetricPair.MetricPair.Unt
         samples.push({ labels: [...labels, ["le", formatValue(bound)]], value: count, suffix: "_bucket" })
         last = bound
       }
-      if (last !== Infinity) samples.push({ labels: [...labels, ["le", "+Inf"]], value: state.count, suffix: "_bucket" })
+      if (last !== Infinity) {
+        samples.push({ labels: [...labels, ["le", "+Inf"]], value: state.count, suffix: "_bucket" })
+      }
       samples.push({ labels, value: state.sum, suffix: "_sum" }, { labels, value: state.count, suffix: "_count" })
     } else if (MetricState.isSummaryState(state)) {
       for (const [q, v] of state.quantiles) {

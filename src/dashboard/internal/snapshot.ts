@@ -14,13 +14,11 @@
  */
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
-import * as Ledger from "../Ledger.js"
+
+import * as Ledger from "../../Ledger.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -155,16 +153,16 @@ export type Frame =
 export interface Producer {
   /** the newest frame, waiting for the first one */
   readonly latest: Effect.Effect<Frame>
-  /** the newest frame, then every new one */
-  readonly frames: Stream.Stream<Frame>
   /**
    * Calls `listener` with the newest frame's SSE bytes now and with every new
    * frame's, synchronously, until the returned function is called. This is
    * the SSE hot path: a client costs one entry in a set, not a stream of
    * fibers (200 clients connecting at once stalled other requests for seconds
-   * with a stream per client; `docs/performance.md`).
+   * with a stream per client; "Dashboard under load" in `docs/performance.md`).
    */
   readonly unsafeSubscribe: (listener: (event: Uint8Array) => void) => () => void
+  /** the newest frame, read synchronously (`undefined` before the first) */
+  readonly unsafeCurrent: () => Frame | undefined
 }
 
 const encoder = new TextEncoder()
@@ -173,6 +171,12 @@ const sse = (event: string, data: string) => encoder.encode(`event: ${event}\nda
 const newest = <A extends { readonly createdAt: Date }>(rows: ReadonlyArray<A>) =>
   rows.length === 0 ? null : [rows[0]!.createdAt.getTime(), JSON.stringify(rows[0])]
 
+/**
+ * Recent failures and transitions in a snapshot: a first screen's worth. Every
+ * client receives the snapshot, so its size is paid per client
+ * (`/api/failures` and `/api/transitions` give up to 1,000).
+ */
+const RECENT_ROWS = 25
 /** how many minutes of statistics each tick re-reads: the writer may still update them */
 const RECENT_MINUTES = 5
 /**
@@ -196,18 +200,15 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 > =>
   Effect.gen(function*() {
     const ledger = yield* Ledger.Ledger
-    const ref = yield* SubscriptionRef.make<Option.Option<Frame>>(Option.none())
-    // the SSE clients; touched only in Effect.sync by the producer and by the subscribe/unsubscribe functions
+    // the newest frame and the SSE clients: written by the producer fiber (in Effect.sync) and read
+    // synchronously by the request handlers on the same thread, so a reader never sees half a frame
     const listeners = new Set<(event: Uint8Array) => void>()
     let current: Frame | undefined
     const publish = (frame: Frame) =>
-      Effect.zipRight(
-        SubscriptionRef.set(ref, Option.some(frame)),
-        Effect.sync(() => {
-          current = frame
-          for (const listener of listeners) listener(frame.event)
-        })
-      )
+      Effect.sync(() => {
+        current = frame
+        for (const listener of listeners) listener(frame.event)
+      })
     const first = yield* Deferred.make<void>()
     // owned by the producer fiber alone (each tick runs after the previous one)
     const stats = new Map<string, Ledger.CallStats>()
@@ -263,8 +264,8 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         summaryStale = true
       }
       const [failures, transitions] = yield* Effect.all([
-        ledger.failures({ limit: 50 }),
-        ledger.transitions({ limit: 50 })
+        ledger.failures({ limit: RECENT_ROWS }),
+        ledger.transitions({ limit: RECENT_ROWS })
       ])
       const names = new Set(summary.map((s) => s.breakerName))
       for (const row of stats.values()) names.add(row.breakerName)
@@ -288,8 +289,7 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
           // read everything again once the ledger answers
           token = ""
           summaryToken = ""
-          const current = yield* SubscriptionRef.get(ref)
-          if (Option.isSome(current) && current.value._tag === "Error" && current.value.message === e.message) return
+          if (current?._tag === "Error" && current.message === e.message) return
           yield* publish({
             _tag: "Error",
             message: e.message,
@@ -305,13 +305,12 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 
     const latest = Effect.zipRight(
       Deferred.await(first),
-      Effect.flatMap(SubscriptionRef.get(ref), (frame) =>
-        Option.match(frame, {
-          onNone: () => Effect.dieMessage("the dashboard's producer published nothing"),
-          onSome: Effect.succeed
-        }))
+      Effect.suspend(() =>
+        current === undefined
+          ? Effect.dieMessage("the dashboard's producer published nothing")
+          : Effect.succeed(current)
+      )
     )
-    const frames = ref.changes.pipe(Stream.filterMap((f) => f))
     const unsafeSubscribe = (listener: (event: Uint8Array) => void) => {
       listeners.add(listener)
       if (current !== undefined) listener(current.event)
@@ -319,5 +318,5 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         listeners.delete(listener)
       }
     }
-    return { latest, frames, unsafeSubscribe }
+    return { latest, unsafeSubscribe, unsafeCurrent: () => current }
   })
