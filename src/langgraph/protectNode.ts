@@ -11,6 +11,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Schema from "effect/Schema"
+
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
@@ -150,6 +151,9 @@ export const SPAN_OUTCOME = "agentarmour.outcome"
 /** @since 0.2.0 @category telemetry */
 export const SPAN_FALLBACK = "agentarmour.fallback"
 
+/** Effect's own tracer, in place when no tracer (OpenTelemetry) is installed */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
 interface Served {
   readonly strategy: string
   readonly traceback: string
@@ -261,7 +265,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
 
   const program = (state: S, config: LangGraphRunnableConfig) => {
     const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
-    return Effect.gen(function*() {
+    const body = Effect.gen(function*() {
       const breaker = yield* getBreaker
       const runId = yield* CascadeGuard.currentRun
       const guard = guardSpec === undefined ? undefined : yield* CascadeGuard.CascadeGuard
@@ -313,19 +317,28 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
         error: served?.error,
         quarantined
       }
-      yield* Effect.annotateCurrentSpan(
-        outcome.fallback === undefined
-          ? { [SPAN_OUTCOME]: outcome.outcome }
-          : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
-      )
       // the breaker's state is only for the custom event, sent when the run has callbacks
       const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
       return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
-    }).pipe(Effect.withSpan(NODE_SPAN, {
-      attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
-      // a stack trace per call costs more than the rest of the span (docs/performance.md)
-      captureStackTrace: false
-    }))
+    })
+    // no tracer installed (Effect's default, which exports nowhere): no span to make
+    return Effect.flatMap(Effect.tracer, (tracer) =>
+      tracer === defaultTracer
+        ? body
+        : body.pipe(
+          Effect.tap(({ outcome }) =>
+            Effect.annotateCurrentSpan(
+              outcome.fallback === undefined
+                ? { [SPAN_OUTCOME]: outcome.outcome }
+                : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+            )
+          ),
+          Effect.withSpan(NODE_SPAN, {
+            attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+            // a stack trace per call costs more than the rest of the span (docs/performance.md)
+            captureStackTrace: false
+          })
+        ))
   }
 
   /** node under breaker (and guard), then the fallback strategy */
