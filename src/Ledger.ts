@@ -436,7 +436,7 @@ export const failureFromInput = (input: FailureInput): FailureRecord => {
  * @since 0.1.0
  * @category metrics
  */
-export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records", {
+export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records_total", {
   description:
     "ledger records that could not be written: queue overflow (the oldest go first), a database that cannot be opened or written, the flush deadline",
   incremental: true
@@ -448,7 +448,7 @@ export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records
  * @since 0.1.0
  * @category metrics
  */
-export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
+export const writeErrors = Metric.counter("agentarmour_ledger_write_errors_total", {
   description: "ledger batch writes that failed and were retried",
   incremental: true
 })
