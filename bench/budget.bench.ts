@@ -60,6 +60,10 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const runOnly = await mk({ name: "bench-run", perRun: huge })
   const both = await mk({ name: "bench-both", perRun: huge, perWindow: { ...huge, window: "1 minute" } })
   const windowCalls = await mk({ name: "bench-window-calls", perWindow: { calls: 1e15, window: "1 minute" } })
+  const windowAmounts = await mk({
+    name: "bench-window-amounts",
+    perWindow: { tokens: 1e15, costUsd: 1e15, window: "1 minute" }
+  })
   const limiter = await runtime.runPromise(RateLimiter.make.pipe(Effect.provide(RateLimiter.layerStoreMemory)))
   const consume = limiter.consume({
     key: "bench",
@@ -75,6 +79,7 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   const bodies = {
     "bare Effect.succeed (budget baseline)": body,
     "withBudget per-run limits (tokens, cost, calls)": body.pipe(withBudget(runOnly)),
+    "withBudget per-window tokens and cost (memory store)": body.pipe(withBudget(windowAmounts)),
     "withBudget per-window calls (RateLimiter, memory store)": body.pipe(withBudget(windowCalls)),
     "RateLimiter.consume alone (fixed window, memory store), for comparison": Effect.zipRight(consume, body),
     "withBudget per-run + per-window (all limits, memory store)": body.pipe(withBudget(both)),
