@@ -430,9 +430,8 @@ describe("Budget with fallbacks and breakers", () => {
       expect(yield* breaker.state).toBe("CLOSED")
     }).pipe(Effect.provide(Ledger.layerNoop)))
 
-  // Needs the breaker's default `isFailure` to skip `notFailureTags` (src/internal/notFailure.ts);
-  // the breaker helper owns src/internal/circuitBreaker.ts. Flip to `it.effect` once that is merged.
-  it.effect.fails("with withBudget inside withBreaker, a refusal is not counted as a failure", () =>
+  // the breaker's default `isFailure` skips `notFailureTags` (src/internal/notFailure.ts)
+  it.effect("with withBudget inside withBreaker, a refusal is not counted as a failure", () =>
     Effect.gen(function*() {
       const breaker = yield* CircuitBreaker.make({ name: "b", failureThreshold: 1 })
       const budget = yield* make({ name: "i", perRun: { calls: 0 } })

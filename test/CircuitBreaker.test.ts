@@ -1,6 +1,31 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Stream, TestClock } from "effect"
-import { BreakerConfig, BreakerRegistry, CallTimeoutError, CascadeGuard, CircuitBreaker, CircuitOpenError, Ledger, withBreaker } from "agentarmour"
+import {
+  BreakerConfig,
+  BreakerRegistry,
+  CallTimeoutError,
+  CascadeGuard,
+  CircuitBreaker,
+  CircuitOpenError,
+  Ledger,
+  withBreaker
+} from "agentarmour"
+import {
+  Cause,
+  Chunk,
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Queue,
+  Schedule,
+  Stream,
+  TestClock
+} from "effect"
 
 class Boom {
   readonly _tag = "Boom"
@@ -56,7 +81,9 @@ describe("CircuitBreaker state machine", () => {
       let calls = 0
       const result = yield* attempt(Effect.sync(() => ++calls).pipe(withBreaker(b)))
       expect(calls).toBe(0)
-      expect(Either.getLeft(result)).toEqual(Option.some(new CircuitOpenError({ breaker: "t", retryAfterMillis: 30_000 })))
+      expect(Either.getLeft(result)).toEqual(
+        Option.some(new CircuitOpenError({ breaker: "t", retryAfterMillis: 30_000 }))
+      )
       expect((yield* b.metrics).rejections).toBe(1)
     })))
 
@@ -141,7 +168,11 @@ describe("withBreaker", () => {
       const b = yield* CircuitBreaker.make({ name: "slow", callTimeout: "1 second", failureThreshold: 1 })
       const interrupted = yield* Deferred.make<void>()
       const fiber = yield* Effect.fork(
-        Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)), withBreaker(b), Effect.flip)
+        Effect.never.pipe(
+          Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined)),
+          withBreaker(b),
+          Effect.flip
+        )
       )
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(fiber)
@@ -158,7 +189,13 @@ describe("withBreaker", () => {
       const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "1 second" })
       const runId = yield* CascadeGuard.currentRun.pipe(withBreaker(b), CascadeGuard.withRun("thread-7"))
       expect(runId).toBe("thread-7")
-      const fiber = yield* Effect.fork(Effect.sleep("500 millis").pipe(Effect.zipRight(CascadeGuard.currentRun), withBreaker(b), CascadeGuard.withRun("thread-8")))
+      const fiber = yield* Effect.fork(
+        Effect.sleep("500 millis").pipe(
+          Effect.zipRight(CascadeGuard.currentRun),
+          withBreaker(b),
+          CascadeGuard.withRun("thread-8")
+        )
+      )
       yield* TestClock.adjust("500 millis")
       expect(yield* Fiber.join(fiber)).toBe("thread-8")
     })))
@@ -210,7 +247,13 @@ describe("withBreaker", () => {
 
   it.effect("halfOpenMaxCalls limits concurrent probes", () =>
     run(Effect.gen(function*() {
-      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", halfOpenMaxCalls: 2, callTimeout: null })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        halfOpenMaxCalls: 2,
+        callTimeout: null
+      })
       yield* attempt(fail.pipe(withBreaker(b)))
       yield* TestClock.adjust("1 second")
       const gate = yield* Deferred.make<void>()
@@ -229,7 +272,10 @@ describe("withBreaker", () => {
       const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 3, callTimeout: "1 second" })
       const changes = yield* b.subscribe
       yield* Effect.forEach(
-        Array.from({ length: 20 }, () => Effect.sleep("10 millis").pipe(Effect.zipRight(fail), withBreaker(b), Effect.either)),
+        Array.from(
+          { length: 20 },
+          () => Effect.sleep("10 millis").pipe(Effect.zipRight(fail), withBreaker(b), Effect.either)
+        ),
         (e) => e,
         { concurrency: "unbounded" }
       ).pipe(Effect.fork, Effect.tap(() => TestClock.adjust("10 millis")), Effect.flatMap(Fiber.join))
@@ -257,7 +303,11 @@ describe("withBreaker", () => {
       yield* TestClock.adjust("1 second")
       yield* ok.pipe(withBreaker(b))
       const transitions = Chunk.toReadonlyArray(yield* Fiber.join(seen))
-      expect(transitions.map((t) => `${t.fromState}->${t.toState}`)).toEqual(["CLOSED->OPEN", "OPEN->HALF_OPEN", "HALF_OPEN->CLOSED"])
+      expect(transitions.map((t) => `${t.fromState}->${t.toState}`)).toEqual([
+        "CLOSED->OPEN",
+        "OPEN->HALF_OPEN",
+        "HALF_OPEN->CLOSED"
+      ])
     })))
 
   it.effect("a disabled breaker passes the original error through and never opens", () =>
@@ -297,7 +347,12 @@ describe("withBreaker", () => {
 
   it.effect("trips on the failure rate once minimumCalls calls are in the window", () =>
     run(Effect.gen(function*() {
-      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 100, failureRateThreshold: 0.5, minimumCalls: 4 })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 100,
+        failureRateThreshold: 0.5,
+        minimumCalls: 4
+      })
       yield* ok.pipe(withBreaker(b))
       yield* ok.pipe(withBreaker(b))
       yield* attempt(fail.pipe(withBreaker(b)))
@@ -309,7 +364,12 @@ describe("withBreaker", () => {
   it.effect("trips on the slow-call rate and records slow calls", () =>
     run(Effect.gen(function*() {
       const ledger = yield* Ledger.Ledger
-      const b = yield* CircuitBreaker.make({ name: "t", slowCallDuration: "1 second", slowCallRateThreshold: 0.5, minimumCalls: 2 })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        slowCallDuration: "1 second",
+        slowCallRateThreshold: 0.5,
+        minimumCalls: 2
+      })
       const slowCall = Effect.sleep("2 seconds").pipe(withBreaker(b), Effect.fork)
       yield* ok.pipe(withBreaker(b))
       const f = yield* slowCall
@@ -373,7 +433,9 @@ describe("layers and the registry", () => {
       expect(result).toBe(1)
       const b = yield* Research
       expect(b.name).toBe("research")
-    }).pipe(Effect.provide(CircuitBreaker.layer(Research, { name: "research" }).pipe(Layer.provide(Ledger.layerMemory)))))
+    }).pipe(
+      Effect.provide(CircuitBreaker.layer(Research, { name: "research" }).pipe(Layer.provide(Ledger.layerMemory)))
+    ))
 
   it.effect("withBreaker accepts a registry name and the registry creates the breaker once", () =>
     Effect.gen(function*() {
@@ -479,7 +541,12 @@ describe("0.1 correctness holes", () => {
 
   it.effect("with callTimeout null, a probe that never returns cannot hold HALF_OPEN past 60 seconds", () =>
     run(Effect.gen(function*() {
-      const b = yield* CircuitBreaker.make({ name: "t", failureThreshold: 1, recoveryTimeout: "1 second", callTimeout: null })
+      const b = yield* CircuitBreaker.make({
+        name: "t",
+        failureThreshold: 1,
+        recoveryTimeout: "1 second",
+        callTimeout: null
+      })
       yield* trip(b)
       yield* TestClock.adjust("1 second")
       yield* Effect.fork(Effect.never.pipe(withBreaker(b)))
@@ -505,10 +572,14 @@ describe("the call timeout's deadline list (docs/performance.md, suspending node
       yield* TestClock.adjust("100 millis")
       expect(yield* Fiber.join(quick)).toBe("quick")
       yield* TestClock.adjust("400 millis") // t = 1000
-      expect(Either.getLeft(yield* Fiber.join(first)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect(Either.getLeft(yield* Fiber.join(first)).pipe(Option.map((e) => e._tag))).toEqual(
+        Option.some("CallTimeoutError")
+      )
       expect(Option.isNone(yield* Fiber.poll(second))).toBe(true)
       yield* TestClock.adjust("500 millis") // t = 1500
-      expect(Either.getLeft(yield* Fiber.join(second)).pipe(Option.map((e) => e._tag))).toEqual(Option.some("CallTimeoutError"))
+      expect(Either.getLeft(yield* Fiber.join(second)).pipe(Option.map((e) => e._tag))).toEqual(
+        Option.some("CallTimeoutError")
+      )
       expect((yield* b.metrics).timeouts).toBe(2)
     })))
 
@@ -538,7 +609,11 @@ describe("the registry 0.2", () => {
       expect(custom.config.failureThreshold).toBe(5)
       expect(custom.config.halfOpenSuccesses).toBe(2)
       expect((yield* registry.all).size).toBe(2)
-    }).pipe(Effect.provide(BreakerRegistry.layer({ failureThreshold: 2, halfOpenSuccesses: 2 }).pipe(Layer.provide(Ledger.layerMemory)))))
+    }).pipe(
+      Effect.provide(
+        BreakerRegistry.layer({ failureThreshold: 2, halfOpenSuccesses: 2 }).pipe(Layer.provide(Ledger.layerMemory))
+      )
+    ))
 
   it.effect("bad overrides for a new name are reported with the field", () =>
     Effect.gen(function*() {

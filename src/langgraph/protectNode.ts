@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
+
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as Budget from "../Budget.js"
@@ -206,6 +207,9 @@ export const SPAN_OUTCOME = "agentarmour.outcome"
 /** @since 0.2.0 @category telemetry */
 export const SPAN_FALLBACK = "agentarmour.fallback"
 
+/** Effect's own tracer, in place when no tracer (OpenTelemetry) is installed */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
 interface Served {
   readonly strategy: string
   readonly traceback: string
@@ -332,7 +336,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
 
   const program = (state: S, config: LangGraphRunnableConfig) => {
     const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
-    return Effect.gen(function*() {
+    const body = Effect.gen(function*() {
       const breaker = yield* getBreaker
       const budget = budgetOption === undefined ? undefined : yield* getBudget
       const runId = yield* CascadeGuard.currentRun
@@ -387,19 +391,28 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
         quarantined,
         ...(answer.refusal === undefined ? {} : { budget: answer.refusal })
       }
-      yield* Effect.annotateCurrentSpan(
-        outcome.fallback === undefined
-          ? { [SPAN_OUTCOME]: outcome.outcome }
-          : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
-      )
       // the breaker's state is only for the custom event, sent when the run has callbacks
       const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
       return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
-    }).pipe(Effect.withSpan(NODE_SPAN, {
-      attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
-      // a stack trace per call costs more than the rest of the span (docs/performance.md)
-      captureStackTrace: false
-    }))
+    })
+    // no tracer installed (Effect's default, which exports nowhere): no span to make
+    return Effect.flatMap(Effect.tracer, (tracer) =>
+      tracer === defaultTracer
+        ? body
+        : body.pipe(
+          Effect.tap(({ outcome }) =>
+            Effect.annotateCurrentSpan(
+              outcome.fallback === undefined
+                ? { [SPAN_OUTCOME]: outcome.outcome }
+                : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+            )
+          ),
+          Effect.withSpan(NODE_SPAN, {
+            attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+            // a stack trace per call costs more than the rest of the span (docs/performance.md)
+            captureStackTrace: false
+          })
+        ))
   }
 
   /** node under breaker (and guard), then the fallback strategy */

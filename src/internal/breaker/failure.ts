@@ -1,6 +1,8 @@
 /**
  * What a failed call is to the breaker: uncounted (interruption of the
- * caller, LangGraph control flow, a failure `isFailure` ignores) or counted,
+ * caller, LangGraph control flow, a failure `isFailure` ignores — by default,
+ * agentarmour's own policy refusals such as `BudgetExceededError`,
+ * `../notFailure.ts`) or counted,
  * with its ledger category and a one-line description for transition
  * reasons. Rendering the full cause (`Cause.pretty`) is the ledger writer's
  * job, off the caller's fiber (`Ledger.recordFailureCause`).
@@ -10,6 +12,7 @@ import * as Option from "effect/Option"
 
 import type { FailureCategory } from "../../Ledger.js"
 import { CallTimeoutError, InvalidResultError } from "../errors.js"
+import { isNotFailure } from "../notFailure.js"
 import { causeIsControlFlow } from "./controlFlow.js"
 
 export type Classified =
@@ -25,6 +28,7 @@ export const classify = (
   if (Cause.isInterruptedOnly(cause) || causeIsControlFlow(cause)) return UNCOUNTED
   if (isFailure !== undefined && !isFailure(cause)) return UNCOUNTED
   const failure = Cause.failureOption(cause)
+  if (isFailure === undefined && Option.isSome(failure) && isNotFailure(failure.value)) return UNCOUNTED
   if (Option.isSome(failure)) {
     const error = failure.value
     const category: FailureCategory = error instanceof CallTimeoutError
