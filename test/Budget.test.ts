@@ -222,6 +222,20 @@ describe("Budget per window", () => {
       expect(added).toEqual(["s:costUsd=0.25"])
     }))
 
+  it.effect("a custom store's window spend refuses, with its time until the window resets", () =>
+    Effect.gen(function*() {
+      const store: Budget.BudgetStore = {
+        takeCall: () => Effect.succeed({ taken: true }),
+        spent: (key) => Effect.succeed({ spent: key.endsWith(":costUsd") ? 2 : 0, resetAfterMillis: 1234 }),
+        add: () => Effect.void
+      }
+      const budget = yield* make({ name: "s", perWindow: { tokens: 10, costUsd: 1, window: "1 minute" }, store })
+      const n = node()
+      const error = yield* Effect.flip(n.call.pipe(withBudget(budget)))
+      expect(error).toMatchObject({ scope: "window", resource: "costUsd", spent: 2, limit: 1, retryAfterMillis: 1234 })
+      expect(n.runs()).toBe(0)
+    }))
+
   it.effect("a failing store fails open: the call runs", () =>
     Effect.gen(function*() {
       const broken = Effect.fail(new Budget.BudgetStoreError({ message: "database down" }))

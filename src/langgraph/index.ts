@@ -81,6 +81,20 @@ export {
 } from "./protectNode.js"
 export type {
   /**
+   * Dollars per million tokens, per model, for `protectNode`'s `budget`.
+   *
+   * @since 0.2.0
+   */
+  Pricing
+} from "./internal/usage.js"
+export type {
+  /**
+   * Why a budget refused a call, in `Outcome` and the `agentarmour` event.
+   *
+   * @since 0.2.0
+   */
+  BudgetRefusal,
+  /**
    * @since 0.1.0
    */
   FallbackOption,
