@@ -5,6 +5,7 @@
  */
 import * as RateLimiter from "@effect/experimental/RateLimiter"
 import { Effect, Layer, ManagedRuntime } from "effect"
+
 import { Budget, Ledger, withBudget } from "../src/index.js"
 import type { Row } from "./index.js"
 

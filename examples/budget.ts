@@ -11,10 +11,10 @@
  */
 import { AIMessage, type BaseMessage, type StandardMessageStructure } from "@langchain/core/messages"
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
-import { Effect } from "effect"
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { Effect } from "effect"
 
 /** dollars per million tokens: yours to keep current (agentarmour ships no price list) */
 const pricing = {
@@ -26,7 +26,11 @@ const pricing = {
 const chat = (model: string, content: string, inputTokens: number, outputTokens: number) =>
   new AIMessage<StandardMessageStructure>({
     content,
-    usage_metadata: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
+    usage_metadata: {
+      input_tokens: inputTokens,
+      output_tokens: outputTokens,
+      total_tokens: inputTokens + outputTokens
+    },
     response_metadata: { model_name: model }
   })
 
@@ -84,16 +88,26 @@ export const main = async (options: Options = {}) => {
   }
   const refusal = outcomes.find((o) => o.budget !== undefined)?.budget
   if (refusal !== undefined) {
-    log(`refused: budget "${refusal.budget}" spent $${refusal.spent.toFixed(3)} of $${refusal.limit} for the ${refusal.scope}`)
+    log(
+      `refused: budget "${refusal.budget}" spent $${
+        refusal.spent.toFixed(3)
+      } of $${refusal.limit} for the ${refusal.scope}`
+    )
   }
 
   const [byRun, byNode] = await bridge.runtime.runPromise(
-    Effect.flatMap(Ledger.Ledger, (ledger) =>
-      Effect.zipRight(ledger.flush, Effect.all([ledger.usage({ by: "run" }), ledger.usage({ by: "node" })])))
+    Effect.flatMap(
+      Ledger.Ledger,
+      (ledger) => Effect.zipRight(ledger.flush, Effect.all([ledger.usage({ by: "run" }), ledger.usage({ by: "node" })]))
+    )
   )
-  for (const u of byRun) log(`run ${u.key}: ${u.calls} calls, ${u.tokensIn + u.tokensOut} tokens, $${u.costUsd.toFixed(3)}`)
+  for (const u of byRun) {
+    log(`run ${u.key}: ${u.calls} calls, ${u.tokensIn + u.tokensOut} tokens, $${u.costUsd.toFixed(3)}`)
+  }
   for (const u of byNode) log(`node ${u.key}: ${u.calls} calls, $${u.costUsd.toFixed(3)}`)
-  if (options.filename !== undefined) log(`see it in the CLI: npx agentarmour ledger usage --by run --db ${options.filename}`)
+  if (options.filename !== undefined) {
+    log(`see it in the CLI: npx agentarmour ledger usage --by run --db ${options.filename}`)
+  }
   await bridge.dispose()
   return { outcomes, byRun, byNode }
 }

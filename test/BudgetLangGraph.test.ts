@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest"
 import { AIMessage, type BaseMessage, HumanMessage, type StandardMessageStructure } from "@langchain/core/messages"
 import { Annotation, Command, END, START, StateGraph } from "@langchain/langgraph"
-import { Effect, Layer } from "effect"
 import { BreakerRegistry, Budget, Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "vitest"
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
@@ -51,7 +51,11 @@ describe("protectNode with a budget", () => {
   it("charges the usage_metadata of the AI messages the node returns, priced per model, per thread", async () => {
     const { bridge, usage } = recording()
     const researcher = protectNode(bridge, () => ({
-      messages: [new HumanMessage("ignored"), aiMessage("gpt-4o", 1000, 200), aiMessage("claude-x", 2000, 100, "model")],
+      messages: [
+        new HumanMessage("ignored"),
+        aiMessage("gpt-4o", 1000, 200),
+        aiMessage("claude-x", 2000, 100, "model")
+      ],
       answer: "done"
     }), { breaker: { name: "research" }, budget: { name: "research-budget" }, pricing })
     await oneNodeGraph(researcher).invoke({ query: "q" }, { configurable: { thread_id: "thread-9" } })
@@ -144,7 +148,9 @@ describe("protectNode with a budget", () => {
     })
     const graph = oneNodeGraph(researcher)
     const answers: Array<string | undefined> = []
-    for (let i = 0; i < 3; i++) answers.push((await graph.invoke({ query: "q" }, { configurable: { thread_id: "t" } })).answer)
+    for (let i = 0; i < 3; i++) {
+      answers.push((await graph.invoke({ query: "q" }, { configurable: { thread_id: "t" } })).answer)
+    }
     expect(answers).toEqual(["x", "cheap", "cheap"])
     const metrics = await bridge.runtime.runPromise(
       Effect.flatMap(BreakerRegistry.BreakerRegistry, (r) => Effect.flatMap(r.get("research"), (b) => b.metrics))

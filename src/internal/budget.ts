@@ -12,6 +12,7 @@ import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+
 import type * as Budget from "../Budget.js"
 import { currentRun } from "../CascadeGuard.js"
 import * as Ledger from "../Ledger.js"
@@ -300,8 +301,7 @@ export const make = (
     const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> =>
       Effect.locally(admitCurrent, currentRun, runId)
 
-    const addTo = (key: string, n: number) =>
-      Effect.catchAll(store!.add(key, n, window), storeFailed)
+    const addTo = (key: string, n: number) => Effect.catchAll(store!.add(key, n, window), storeFailed)
 
     const charge = (runId: string, usage: Budget.Usage): Effect.Effect<void> =>
       Effect.clockWith((clock) => {

@@ -17,6 +17,7 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+
 import type * as Budget from "../Budget.js"
 import { BudgetStoreError } from "./budgetError.js"
 
