@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-import type { Layer, Layer } from "effect"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type { Layer } from "effect"
 import { Effect, ManagedRuntime } from "effect"
 
 import { CircuitBreaker, Ledger, withBreaker } from "../src/index.js"
