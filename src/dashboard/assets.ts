@@ -64,6 +64,13 @@ export const html = `<!doctype html>
     <div id="chart" class="chart"></div>
     <p id="chart-empty" class="hint" hidden>no call statistics in this range</p>
   </section>
+  <section id="spend">
+    <h2>spend <span class="hint" id="spend-hint">tokens and cost charged by budgets, over the chart range</span></h2>
+    <div class="spend">
+      <table id="spend-node" class="cardify"><thead><tr><th>node</th><th class="num">calls</th><th class="num">tokens in</th><th class="num">tokens out</th><th class="num">cost (USD)</th></tr></thead><tbody></tbody></table>
+      <table id="spend-run" class="cardify"><thead><tr><th>run</th><th class="num">calls</th><th class="num">tokens in</th><th class="num">tokens out</th><th class="num">cost (USD)</th></tr></thead><tbody></tbody></table>
+    </div>
+  </section>
   <section>
     <h2>recent failures <span class="hint">click a message for its traceback</span></h2>
     <table id="failures" class="cardify"><thead><tr><th>time (UTC)</th><th>breaker</th><th>category</th><th>type</th><th>message</th></tr></thead><tbody></tbody></table>
@@ -103,6 +110,7 @@ header h1 { font-size: 1.15rem; margin: 0; }
 main { padding: 0.75rem 1.25rem 2rem; max-width: 1400px; margin: 0 auto; }
 h2 { font-size: 0.95rem; color: var(--muted); font-weight: 600; margin: 1.25rem 0 0.5rem; }
 .hint { color: var(--muted); font-weight: 400; font-size: 0.8rem; }
+.spend { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 0.75rem; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0.75rem; }
 .card { background: var(--panel); border-radius: 6px; padding: 0.6rem 0.9rem; min-width: 0; }
 .card .label { color: var(--muted); font-size: 0.8rem; }
@@ -365,8 +373,32 @@ export const js = String.raw`"use strict";
     box.setAttribute("data-points", String(c.times.length));
   }
 
+  // spend per node and per run over the chart's range, from /api/usage
+  var spendAsked = 0;
+  function spendRow(label) {
+    return function (u) {
+      return row([
+        cell(label, u.key, "breaker"),
+        cell("calls", u.calls, "num"),
+        cell("tokens in", u.tokensIn, "num"),
+        cell("tokens out", u.tokensOut, "num"),
+        cell("cost (USD)", u.costUsd.toFixed(4), "num")
+      ]);
+    };
+  }
+  function loadSpend() {
+    var asked = ++spendAsked;
+    ["node", "run"].forEach(function (by) {
+      fetch("/api/usage?by=" + by + "&range=" + encodeURIComponent(range) + "&limit=20")
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (rows) { if (asked === spendAsked) fillTable("spend-" + by, rows, spendRow(by)); })
+        .catch(function () {});
+    });
+  }
+
   function setRange(r) {
     range = r;
+    loadSpend();
     Array.prototype.forEach.call(document.querySelectorAll(".ranges button"), function (b) {
       b.setAttribute("aria-pressed", b.getAttribute("data-range") === r ? "true" : "false");
     });
@@ -394,6 +426,7 @@ export const js = String.raw`"use strict";
       live.className = "live on";
       error.hidden = true;
       render();
+      loadSpend();
     });
     source.addEventListener("ledger-error", function (e) {
       error.textContent = "the ledger cannot be read: " + JSON.parse(e.data).error;
