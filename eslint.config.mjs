@@ -43,7 +43,7 @@ export default tseslint.config(
       "import/no-duplicates": "error",
       "import/no-unresolved": "off",
       "import/order": "off",
-      "simple-import-sort/imports": "error",
+      "simple-import-sort/imports": "off", // dprint orders imports; the two rules disagree on "@effect/sql-pg" vs "@effect/sql/..."
       "@typescript-eslint/array-type": ["warn", { default: "generic", readonly: "generic" }],
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-explicit-any": "off",

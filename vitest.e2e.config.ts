@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config"
+
 import { alias } from "./vitest.shared.js"
 
 export default defineConfig({

@@ -7,6 +7,7 @@
  */
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
 import { Effect } from "effect"
+
 import { CascadeAnnotation, LangGraphBridge, protectNode } from "../src/langgraph/index.js"
 import type { Row } from "./index.js"
 
@@ -38,8 +39,11 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   // the floor of any Effect-based node: one bare fiber per node call
   const fiberGraph = chain((_, node) => (s: S) =>
     new Promise((resolve) =>
-      Effect.runFork(Effect.sync(() => node(s))).addObserver((exit) => resolve(exit._tag === "Success" ? exit.value : {}))
-    ))
+      Effect.runFork(Effect.sync(() => node(s))).addObserver((exit) =>
+        resolve(exit._tag === "Success" ? exit.value : {})
+      )
+    )
+  )
   const rounds = Number(process.env["BENCH_LANGGRAPH_ROUNDS"] ?? 6)
   const perRound = 150
   await time(plain, 200) // warm-up

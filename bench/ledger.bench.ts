@@ -4,11 +4,14 @@
  * ledger versus the no-op ledger; the Postgres writer versus a raw `unnest`
  * insert on the same server.
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type { Layer } from "effect"
+import { Effect, ManagedRuntime } from "effect"
+
 import { CircuitBreaker, Ledger, withBreaker } from "../src/index.js"
 import { PgLedger } from "../src/pg/index.js"
 import { SqliteLedger } from "../src/sqlite/index.js"
@@ -105,7 +108,10 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     let sqlite = Infinity
     for (let round = 0; round < 3; round++) {
       noop = Math.min(noop, await failingCalls(Ledger.layerNoop, n))
-      sqlite = Math.min(sqlite, await failingCalls(SqliteLedger.layer({ filename: join(dir, `percall-${round}.db`) }), n))
+      sqlite = Math.min(
+        sqlite,
+        await failingCalls(SqliteLedger.layer({ filename: join(dir, `percall-${round}.db`) }), n)
+      )
     }
     rows.push({ name: "failing call (new Error) through withBreaker, no-op ledger, flush included", nsPerOp: noop })
     rows.push({
@@ -147,7 +153,10 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
       let pgSeconds = Infinity
       let raw = Infinity
       for (let round = 0; round < 3; round++) {
-        pgSeconds = Math.min(pgSeconds, await writeAll(PgLedger.layer({ ...server.options(), tablePrefix: `bench${round}_` }), pgRecords))
+        pgSeconds = Math.min(
+          pgSeconds,
+          await writeAll(PgLedger.layer({ ...server.options(), tablePrefix: `bench${round}_` }), pgRecords)
+        )
         if (round === 0) await writeAll(PgLedger.layer({ ...server.options(), tablePrefix: "bench_" }), [])
         raw = Math.min(raw, await Effect.runPromise(rawInsert(`raw_failures_${round}`)))
       }

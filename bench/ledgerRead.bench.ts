@@ -3,12 +3,15 @@
  * 50 breakers (generated in SQL, see ledgerVolume.ts), read through the
  * read-only layer the CLI and the dashboard use, and through the CLI binary.
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+
+import type { Layer } from "effect"
+import { Effect, ManagedRuntime } from "effect"
+
 import { Ledger } from "../src/index.js"
 import { SqliteLedger } from "../src/sqlite/index.js"
 import type { Row } from "./index.js"
@@ -26,7 +29,10 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
   try {
     const g0 = performance.now()
     await generate(filename, volume)
-    rows.push({ name: "generate a ledger of 1,000,000 failures + 100,000 transitions (WITH RECURSIVE, one transaction)", ms: performance.now() - g0 })
+    rows.push({
+      name: "generate a ledger of 1,000,000 failures + 100,000 transitions (WITH RECURSIVE, one transaction)",
+      ms: performance.now() - g0
+    })
 
     const rt = ManagedRuntime.make(SqliteLedger.layerReadonly({ filename }) as Layer.Layer<Ledger.Ledger>)
     const time = async <A>(effect: Effect.Effect<A, unknown, Ledger.Ledger>, n: number) => {
@@ -43,7 +49,11 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     const summary = await time(Effect.flatMap(Ledger.Ledger, (l) => l.summary), 5)
     const agent7 = summary.last.find((s) => s.breakerName === "agent-7")
     if (summary.last.length !== 50 || agent7?.state !== expectedState(volume, 7)) throw new Error("wrong summary")
-    rows.push({ name: "Ledger.summary, 1M failures + 100k transitions, 50 breakers", ms: summary.ms, target: "<= 100 ms" })
+    rows.push({
+      name: "Ledger.summary, 1M failures + 100k transitions, 50 breakers",
+      ms: summary.ms,
+      target: "<= 100 ms"
+    })
     const one = await time(Effect.flatMap(Ledger.Ledger, (l) => l.failures({ breaker: "agent-7", limit: 20 })), 20)
     if (one.last.length !== 20) throw new Error("wrong failures")
     rows.push({ name: "Ledger.failures of one breaker, limit 20, same ledger", ms: one.ms, target: "<= 20 ms" })
@@ -62,7 +72,9 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
     }
     cli()
     rows.push({
-      name: `agentarmour ledger summary, same ledger, wall incl. process start (${built ? "bin/agentarmour.js" : "tsx src/cli/main.ts"})`,
+      name: `agentarmour ledger summary, same ledger, wall incl. process start (${
+        built ? "bin/agentarmour.js" : "tsx src/cli/main.ts"
+      })`,
       ms: median([cli(), cli(), cli()]),
       target: "<= 2000 ms"
     })

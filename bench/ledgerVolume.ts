@@ -9,6 +9,7 @@
  */
 import Database from "better-sqlite3"
 import { Effect, Exit, Layer, Scope } from "effect"
+
 import { SqliteLedger } from "../src/sqlite/index.js"
 
 export interface Volume {

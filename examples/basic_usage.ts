@@ -3,8 +3,8 @@
  * cache and a backup agent, and the in-memory ledger.
  * Run: npx tsx examples/basic_usage.ts
  */
-import { Effect } from "effect"
 import { CircuitBreaker, Fallback, Ledger, withBreaker } from "agentarmour"
+import { Effect } from "effect"
 
 class ModelError {
   readonly _tag = "ModelError"
@@ -37,7 +37,7 @@ export const program = Effect.gen(function*() {
   }
   const ledger = yield* Ledger.Ledger
   const transitions = yield* ledger.transitions()
-  answers.push(...transitions.map((t) => `transition ${t.fromState} -> ${t.toState}: ${t.reason}`))
+  for (const t of transitions) answers.push(`transition ${t.fromState} -> ${t.toState}: ${t.reason}`)
   return answers
 }).pipe(Effect.provide(Ledger.layerMemory))
 

@@ -4,9 +4,9 @@
  * Run: npx tsx examples/effect_nodes.ts
  */
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
-import { Context, Effect, Layer } from "effect"
 import { CascadeGuard, Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, protectNode } from "agentarmour/langgraph"
+import { Context, Effect, Layer } from "effect"
 
 /** the LLM client the nodes need: a service, swapped for a fake here */
 class Llm extends Context.Tag("examples/Llm")<Llm, {
@@ -32,7 +32,9 @@ const State = Annotation.Root({
 type S = typeof State.State
 
 export const main = async (questions: ReadonlyArray<string> = ["what is a circuit breaker?", "poison pill"]) => {
-  const bridge = LangGraphBridge.make(Layer.mergeAll(FakeLlm, CascadeGuard.layer().pipe(Layer.provideMerge(Ledger.layerMemory))))
+  const bridge = LangGraphBridge.make(
+    Layer.mergeAll(FakeLlm, CascadeGuard.layer().pipe(Layer.provideMerge(Ledger.layerMemory)))
+  )
 
   // an Effect node through bridge.node: failures are rethrown to LangGraph as the original error
   const draft = bridge.node((state: S) =>
@@ -48,7 +50,9 @@ export const main = async (questions: ReadonlyArray<string> = ["what is a circui
       return { answer: yield* llm.complete(`polish: ${state.draft} ${state.question}`) }
     }), {
     breaker: { name: "answer", failureThreshold: 2 },
-    fallback: { degrade: (state: S) => Effect.succeed({ answer: `(fallback) I could not answer "${state.question}"` }) },
+    fallback: {
+      degrade: (state: S) => Effect.succeed({ answer: `(fallback) I could not answer "${state.question}"` })
+    },
     guard: { quarantineOnFailure: ["answer"], readsFrom: ["draft"] }
   })
 
@@ -63,7 +67,11 @@ export const main = async (questions: ReadonlyArray<string> = ["what is a circui
   const results: Array<string> = []
   for (const [i, question] of questions.entries()) {
     const out = await graph.invoke({ question }, { configurable: { thread_id: `q-${i}` } })
-    results.push(`${question} -> ${out.answer}${out.__cascadebreaker_fallback__ ? ` [fallback: ${out.__cascadebreaker_fallback__}]` : ""}`)
+    results.push(
+      `${question} -> ${out.answer}${
+        out.__cascadebreaker_fallback__ ? ` [fallback: ${out.__cascadebreaker_fallback__}]` : ""
+      }`
+    )
   }
   await bridge.dispose()
   return results

@@ -2,8 +2,8 @@
  * The four fallback strategies, one after the other, on fake agents.
  * Run: npx tsx examples/fallbacks.ts
  */
-import { Effect, Option } from "effect"
 import { CircuitBreaker, Fallback, Ledger, withBreaker } from "agentarmour"
+import { Effect, Option } from "effect"
 
 class AgentDown {
   readonly _tag = "AgentDown"
@@ -33,7 +33,9 @@ export const program = Effect.gen(function*() {
   // 3. escalate: ask a human (here: an on-call bot that answers at once)
   const escalated = flakyResearch(false).pipe(
     withBreaker(breaker),
-    Fallback.escalate((ctx) => Effect.succeed(Option.some(`on-call answered for ${ctx.breaker}`)), { timeout: "10 seconds" })
+    Fallback.escalate((ctx) => Effect.succeed(Option.some(`on-call answered for ${ctx.breaker}`)), {
+      timeout: "10 seconds"
+    })
   )
   lines.push(`escalate:        ${yield* escalated}`)
 

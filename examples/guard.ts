@@ -3,8 +3,8 @@
  * run sees `undefined` instead of stale entities, while run "thread-2" is
  * untouched. Run: npx tsx examples/guard.ts
  */
-import { Effect, Layer, Schema } from "effect"
 import { CascadeGuard, Ledger } from "agentarmour"
+import { Effect, Layer, Schema } from "effect"
 
 interface State extends Record<string, unknown> {
   readonly document: string

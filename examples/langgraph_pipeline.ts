@@ -17,10 +17,10 @@
  * Run: npx tsx examples/langgraph_pipeline.ts [runs]   (or: npm start)
  */
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
-import { Effect, Schema } from "effect"
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { Effect, Schema } from "effect"
 
 /** a small seeded PRNG, so every run of the demo tells the same story */
 const mulberry32 = (seed: number) => () => {
@@ -154,7 +154,13 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     o.outcome === "ok"
       ? "ok"
       : o.outcome === "fallback"
-      ? `${o.error?.includes("CallTimeoutError") || o.error?.includes("callTimeout") ? "timeout" : o.error?.startsWith("CircuitOpenError") ? "open" : "failed"} -> ${o.fallback}`
+      ? `${
+        o.error?.includes("CallTimeoutError") || o.error?.includes("callTimeout")
+          ? "timeout"
+          : o.error?.startsWith("CircuitOpenError")
+          ? "open"
+          : "failed"
+      } -> ${o.fallback}`
       : o.outcome === "contaminated"
       ? "garbage -> quarantined"
       : "failed, nothing answered"
@@ -188,7 +194,9 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     log("\nledger summary:\n")
     log(table(
       ["BREAKER", "STATE", "FAILURES", "TRANSITIONS", "FALLBACKS"],
-      summary.map((s) => [s.breakerName, s.state, String(s.failuresTotal), String(s.transitions), String(s.fallbacksServed)])
+      summary.map((
+        s
+      ) => [s.breakerName, s.state, String(s.failuresTotal), String(s.transitions), String(s.fallbacksServed)])
     ))
     // the hints name the ledger the demo wrote, so they can be pasted as they are
     const dbFlag = filename === "cascadebreaker.db" ? "" : ` --db ${shellQuote(filename)}`

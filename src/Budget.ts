@@ -35,6 +35,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+
 import * as internal from "./internal/budget.js"
 import { BudgetExceededError, BudgetStoreError } from "./internal/budgetError.js"
 import type * as Ledger from "./Ledger.js"

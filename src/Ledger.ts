@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import type { SqlClient } from "@effect/sql/SqlClient"
 import type * as Cause from "effect/Cause"
 import * as CauseModule from "effect/Cause"
 import * as Context from "effect/Context"
@@ -18,8 +19,6 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import type { SqlClient } from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 
 /**
  * A breaker's state, as stored and shown everywhere.
@@ -436,7 +435,7 @@ export const failureFromInput = (input: FailureInput): FailureRecord => {
  * @since 0.1.0
  * @category metrics
  */
-export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records", {
+export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records_total", {
   description:
     "ledger records that could not be written: queue overflow (the oldest go first), a database that cannot be opened or written, the flush deadline",
   incremental: true
@@ -448,7 +447,7 @@ export const droppedRecords = Metric.counter("agentarmour_ledger_dropped_records
  * @since 0.1.0
  * @category metrics
  */
-export const writeErrors = Metric.counter("agentarmour_ledger_write_errors", {
+export const writeErrors = Metric.counter("agentarmour_ledger_write_errors_total", {
   description: "ledger batch writes that failed and were retried",
   incremental: true
 })
@@ -690,7 +689,10 @@ export const withCallStats = (
   stats: Iterable<Omit<CallCounter, "minute">>
 ): ReadonlyArray<BreakerSummary> => {
   const byName = new Map<string, BreakerSummary>(summaries.map((s) => [s.breakerName, s]))
-  const totals = new Map<string, { calls: number; failures: number; rejections: number; fallbacks: Record<string, number> }>()
+  const totals = new Map<
+    string,
+    { calls: number; failures: number; rejections: number; fallbacks: Record<string, number> }
+  >()
   for (const c of stats) {
     let t = totals.get(c.breakerName)
     if (t === undefined) totals.set(c.breakerName, t = { calls: 0, failures: 0, rejections: 0, fallbacks: {} })
@@ -701,22 +703,25 @@ export const withCallStats = (
   }
   for (const name of totals.keys()) {
     if (!byName.has(name)) {
-      byName.set(name, new BreakerSummary({
-        breakerName: name,
-        state: "CLOSED",
-        failuresTotal: 0,
-        failuresLast24h: 0,
-        lastFailureAt: null,
-        transitions: 0,
-        fallbacksServed: 0,
-        since: null,
-        reason: null,
-        calls: 0,
-        failures: 0,
-        failureRate: 0,
-        rejections: 0,
-        fallbacks: {}
-      }, true))
+      byName.set(
+        name,
+        new BreakerSummary({
+          breakerName: name,
+          state: "CLOSED",
+          failuresTotal: 0,
+          failuresLast24h: 0,
+          lastFailureAt: null,
+          transitions: 0,
+          fallbacksServed: 0,
+          since: null,
+          reason: null,
+          calls: 0,
+          failures: 0,
+          failureRate: 0,
+          rejections: 0,
+          fallbacks: {}
+        }, true)
+      )
     }
   }
   return Array.from(byName.values())
@@ -794,7 +799,10 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
           const since = query?.since === undefined ? "" : minuteOf(query.since.getTime())
           return Array.from(calls.values())
             .filter((c) => (query?.breaker === undefined || c.breakerName === query.breaker) && c.minute >= since)
-            .sort((a, b) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : a.breakerName < b.breakerName ? -1 : 1))
+            .sort((
+              a,
+              b
+            ) => (a.minute < b.minute ? -1 : a.minute > b.minute ? 1 : a.breakerName < b.breakerName ? -1 : 1))
             .map((c) => callStatsOf({ ...c, fallbacks: { ...c.fallbacks }, minute: new Date(c.minute) }))
         }),
       usage: (query) => Effect.sync(() => summarizeUsage(usage.newestFirst(), query)),

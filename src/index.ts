@@ -105,7 +105,6 @@ export {
 /**
  * @since 0.2.0
  */
-export * as Telemetry from "./Telemetry.js"
 export {
   /**
    * A call refused because the breaker's bulkhead is full.
@@ -126,3 +125,4 @@ export {
    */
   InvalidResultError
 } from "./CircuitBreaker.js"
+export * as Telemetry from "./Telemetry.js"

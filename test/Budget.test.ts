@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Layer, TestClock } from "effect"
 import {
   Budget,
   BudgetExceededError,
@@ -10,6 +9,7 @@ import {
   withBreaker,
   withBudget
 } from "agentarmour"
+import { Effect, Either, Exit, Fiber, Layer, TestClock } from "effect"
 
 /** a ledger that keeps the usage records it is given */
 const recordingLedger = () => {
@@ -94,7 +94,9 @@ describe("Budget per run", () => {
       const n = node()
       const call = Effect.zipRight(Effect.sleep("1 second"), n.call)
       const fiber = yield* Effect.fork(
-        Effect.all(Array.from({ length: 100 }, () => Effect.either(withBudget(call, budget))), { concurrency: "unbounded" })
+        Effect.all(Array.from({ length: 100 }, () => Effect.either(withBudget(call, budget))), {
+          concurrency: "unbounded"
+        })
       )
       yield* TestClock.adjust("1 second")
       const results = yield* Fiber.join(fiber)
@@ -155,7 +157,13 @@ describe("Budget per window", () => {
       yield* TestClock.adjust("10 seconds")
       yield* n.call.pipe(withBudget(budget), CascadeGuard.withRun("B")) // 700 -> 1400
       const error = yield* Effect.flip(n.call.pipe(withBudget(budget), CascadeGuard.withRun("C")))
-      expect(error).toMatchObject({ scope: "window", resource: "tokens", limit: 1000, spent: 1400, retryAfterMillis: 50_000 })
+      expect(error).toMatchObject({
+        scope: "window",
+        resource: "tokens",
+        limit: 1000,
+        spent: 1400,
+        retryAfterMillis: 50_000
+      })
       yield* TestClock.adjust("50 seconds")
       yield* n.call.pipe(withBudget(budget), CascadeGuard.withRun("C"))
       expect(n.runs()).toBe(3)
@@ -220,6 +228,20 @@ describe("Budget per window", () => {
       )
       yield* node({ costUsd: 0.25 }).call.pipe(withBudget(budget))
       expect(added).toEqual(["s:costUsd=0.25"])
+    }))
+
+  it.effect("a custom store's window spend refuses, with its time until the window resets", () =>
+    Effect.gen(function*() {
+      const store: Budget.BudgetStore = {
+        takeCall: () => Effect.succeed({ taken: true }),
+        spent: (key) => Effect.succeed({ spent: key.endsWith(":costUsd") ? 2 : 0, resetAfterMillis: 1234 }),
+        add: () => Effect.void
+      }
+      const budget = yield* make({ name: "s", perWindow: { tokens: 10, costUsd: 1, window: "1 minute" }, store })
+      const n = node()
+      const error = yield* Effect.flip(n.call.pipe(withBudget(budget)))
+      expect(error).toMatchObject({ scope: "window", resource: "costUsd", spent: 2, limit: 1, retryAfterMillis: 1234 })
+      expect(n.runs()).toBe(0)
     }))
 
   it.effect("a failing store fails open: the call runs", () =>
@@ -358,7 +380,10 @@ describe("Budget.charge", () => {
       const breaker = yield* CircuitBreaker.make({ name: "t", callTimeout: "10 seconds" })
       const budget = yield* make({ name: "t", perRun: { tokens: 100 } })
       const fiber = yield* Effect.fork(
-        Effect.zipRight(Effect.sleep("1 second"), Budget.charge({ tokens: 7 })).pipe(withBreaker(breaker), withBudget(budget))
+        Effect.zipRight(Effect.sleep("1 second"), Budget.charge({ tokens: 7 })).pipe(
+          withBreaker(breaker),
+          withBudget(budget)
+        )
       )
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(fiber)
@@ -369,7 +394,10 @@ describe("Budget.charge", () => {
     Effect.gen(function*() {
       const budget = yield* Budget.make({ name: "spend" })
       const call = (node: string, run: string, costUsd: number) =>
-        Budget.charge({ tokensIn: 100, tokensOut: 10, costUsd }).pipe(withBudget(budget, { node }), CascadeGuard.withRun(run))
+        Budget.charge({ tokensIn: 100, tokensOut: 10, costUsd }).pipe(
+          withBudget(budget, { node }),
+          CascadeGuard.withRun(run)
+        )
       yield* call("researcher", "t1", 0.5)
       yield* call("researcher", "t2", 0.25)
       yield* call("writer", "t1", 0.125)

@@ -1,8 +1,24 @@
-import { describe, expect, it } from "vitest"
-import { Annotation, Command, END, MemorySaver, ParentCommand, START, StateGraph, interrupt } from "@langchain/langgraph"
-import { Context, Effect, Layer, Schema } from "effect"
+import {
+  Annotation,
+  Command,
+  END,
+  interrupt,
+  MemorySaver,
+  ParentCommand,
+  START,
+  StateGraph
+} from "@langchain/langgraph"
 import { BreakerRegistry, CascadeGuard, Ledger } from "agentarmour"
-import { CascadeAnnotation, FALLBACK_KEY, LangGraphBridge, QUARANTINED_KEY, TRACEBACK_KEY, protectNode } from "agentarmour/langgraph"
+import {
+  CascadeAnnotation,
+  FALLBACK_KEY,
+  LangGraphBridge,
+  protectNode,
+  QUARANTINED_KEY,
+  TRACEBACK_KEY
+} from "agentarmour/langgraph"
+import { Context, Effect, Layer, Schema } from "effect"
+import { describe, expect, it } from "vitest"
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
@@ -30,7 +46,9 @@ function researchAgentExplodes(): never {
 describe("LangGraphBridge", () => {
   it("runs an Effect node inside a real StateGraph with services from the bridge's layer", async () => {
     const bridge = LangGraphBridge.make(LlmLive)
-    const research = bridge.node((state: S) => Effect.map(Llm, (llm) => llm.complete(state.query)).pipe(Effect.flatten, Effect.map((research) => ({ research }))))
+    const research = bridge.node((state: S) =>
+      Effect.map(Llm, (llm) => llm.complete(state.query)).pipe(Effect.flatten, Effect.map((research) => ({ research })))
+    )
     const graph = twoNodes(research).compile()
     const out = await graph.invoke({ query: "circuit breakers" })
     expect(out.research).toBe("answer to circuit breakers")
@@ -197,10 +215,14 @@ describe("protectNode in a StateGraph", () => {
       if (s.thread === "bad") throw new Error("extractor crashed")
       return { entities: ["Ada"] }
     }, { breaker: { name: "extract", failureThreshold: 10 }, guard: { quarantineOnFailure: ["entities"] } })
-    const analyse = protectNode(bridge, async (s: G) => ({ analysis: s.entities === undefined ? "no entities" : `${s.entities.length} entities` }), {
-      breaker: { name: "analyse" },
-      guard: { readsFrom: ["entities"] }
-    })
+    const analyse = protectNode(
+      bridge,
+      async (s: G) => ({ analysis: s.entities === undefined ? "no entities" : `${s.entities.length} entities` }),
+      {
+        breaker: { name: "analyse" },
+        guard: { readsFrom: ["entities"] }
+      }
+    )
     const graph = new StateGraph(GuardState)
       .addNode("extract", extract)
       .addNode("analyse", analyse)
@@ -232,9 +254,13 @@ describe("protectNode in a StateGraph", () => {
 
   it("a node returning a Command navigates as LangGraph intends, untouched", async () => {
     const bridge = LangGraphBridge.make()
-    const router = protectNode(bridge, (s: S) => new Command({ goto: "summariser", update: { research: `routed ${s.query}` } }), {
-      breaker: { name: "router" }
-    })
+    const router = protectNode(
+      bridge,
+      (s: S) => new Command({ goto: "summariser", update: { research: `routed ${s.query}` } }),
+      {
+        breaker: { name: "router" }
+      }
+    )
     const graph = new StateGraph(State)
       .addNode("router", router, { ends: ["summariser", "skipped"] })
       .addNode("skipped", () => ({ summary: "wrong branch" }))
@@ -251,7 +277,10 @@ describe("protectNode in a StateGraph", () => {
   it("a ParentCommand thrown from a subgraph inside a protected node reaches the parent graph, uncounted", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     const sub = new StateGraph(State)
-      .addNode("inner", () => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: "from the subgraph" } }))
+      .addNode(
+        "inner",
+        () => new Command({ graph: Command.PARENT, goto: "summariser", update: { research: "from the subgraph" } })
+      )
       .addEdge(START, "inner")
       .compile()
     let sawParentCommand = false

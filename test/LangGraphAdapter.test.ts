@@ -1,8 +1,6 @@
-import { describe, expect, expectTypeOf, it, vi } from "vitest"
-import { Annotation, Command, END, interrupt, MemorySaver, START, StateGraph } from "@langchain/langgraph"
 import { NodeSdk } from "@effect/opentelemetry"
+import { Annotation, Command, END, interrupt, MemorySaver, START, StateGraph } from "@langchain/langgraph"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Effect, Layer } from "effect"
 import { BreakerRegistry, Ledger } from "agentarmour"
 import {
   CascadeAnnotation,
@@ -13,6 +11,8 @@ import {
   protectNode,
   TRACEBACK_KEY
 } from "agentarmour/langgraph"
+import { Effect, Layer } from "effect"
+import { describe, expect, expectTypeOf, it, vi } from "vitest"
 
 const State = Annotation.Root({
   ...CascadeAnnotation,

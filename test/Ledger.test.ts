@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
 import { Ledger } from "agentarmour"
+import { Effect, TestClock } from "effect"
 
 const failure = (breakerName: string, at: number) =>
   new Ledger.FailureRecord({
@@ -30,7 +30,13 @@ describe("Ledger.layerMemory", () => {
       yield* ledger.recordFailure(failure("a", 0))
       yield* ledger.recordFailure(failure("a", 2 * 24 * 3600_000 - 1000))
       yield* ledger.recordTransition(
-        new Ledger.TransitionRecord({ breakerName: "a", fromState: "CLOSED", toState: "OPEN", reason: "x", createdAt: new Date(10) })
+        new Ledger.TransitionRecord({
+          breakerName: "a",
+          fromState: "CLOSED",
+          toState: "OPEN",
+          reason: "x",
+          createdAt: new Date(10)
+        })
       )
       const [s] = yield* ledger.summary
       expect(s).toMatchObject({ breakerName: "a", state: "OPEN", failuresTotal: 2, failuresLast24h: 1, transitions: 1 })

@@ -2,15 +2,17 @@
  * `agentarmour ledger prune`, `ledger usage`, and `ledger summary` on a
  * generated ledger with a large history, run as child processes from the sources.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope } from "effect"
 import { execFile } from "node:child_process"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+
+import { describe, expect, it } from "@effect/vitest"
 import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { Effect, Exit, Layer, Scope } from "effect"
+
 import { expectedState, generate } from "../bench/ledgerVolume.js"
 
 const root = join(import.meta.dirname, "..")
@@ -18,11 +20,15 @@ const exec = promisify(execFile)
 
 const cli = async (...args: Array<string>) => {
   try {
-    const { stderr, stdout } = await exec(process.execPath, ["--import", "tsx", join(root, "src/cli/main.ts"), ...args], {
-      cwd: root,
-      env: { ...process.env, NO_COLOR: "1" },
-      maxBuffer: 50_000_000
-    })
+    const { stderr, stdout } = await exec(
+      process.execPath,
+      ["--import", "tsx", join(root, "src/cli/main.ts"), ...args],
+      {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: "1" },
+        maxBuffer: 50_000_000
+      }
+    )
     return { code: 0, stdout, stderr }
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string }
@@ -50,22 +56,26 @@ describe("agentarmour ledger prune", () => {
       yield* seed(db, (l) =>
         Effect.gen(function*() {
           for (const days of [60, 45, 31, 2]) {
-            yield* l.recordFailure(new Ledger.FailureRecord({
-              breakerName: "research",
-              category: "exception",
-              errorType: "E",
-              errorMessage: `${days}d`,
-              traceback: "t",
-              createdAt: new Date(now - days * DAY)
-            }))
+            yield* l.recordFailure(
+              new Ledger.FailureRecord({
+                breakerName: "research",
+                category: "exception",
+                errorType: "E",
+                errorMessage: `${days}d`,
+                traceback: "t",
+                createdAt: new Date(now - days * DAY)
+              })
+            )
           }
-          yield* l.recordTransition(new Ledger.TransitionRecord({
-            breakerName: "research",
-            fromState: "CLOSED",
-            toState: "OPEN",
-            reason: "old",
-            createdAt: new Date(now - 90 * DAY)
-          }))
+          yield* l.recordTransition(
+            new Ledger.TransitionRecord({
+              breakerName: "research",
+              fromState: "CLOSED",
+              toState: "OPEN",
+              reason: "old",
+              createdAt: new Date(now - 90 * DAY)
+            })
+          )
         }))
       const r = yield* Effect.promise(() => cli("ledger", "prune", "--older-than", "30d", "--db", db))
       expect(r.stderr).toBe("")
@@ -80,14 +90,16 @@ describe("agentarmour ledger prune", () => {
     Effect.gen(function*() {
       const db = tempDb()
       yield* seed(db, (l) =>
-        l.recordFailure(new Ledger.FailureRecord({
-          breakerName: "a",
-          category: "exception",
-          errorType: "E",
-          errorMessage: "m",
-          traceback: "t",
-          createdAt: new Date(0)
-        })))
+        l.recordFailure(
+          new Ledger.FailureRecord({
+            breakerName: "a",
+            category: "exception",
+            errorType: "E",
+            errorMessage: "m",
+            traceback: "t",
+            createdAt: new Date(0)
+          })
+        ))
       const r = yield* Effect.promise(() => cli("ledger", "prune", "--older-than", "soon", "--db", db))
       expect(r.code).not.toBe(0)
       expect(r.stderr.trim().split("\n")).toHaveLength(1)
@@ -106,7 +118,12 @@ describe("agentarmour ledger usage", () => {
       const db = tempDb()
       yield* seed(db, (l) =>
         Effect.forEach(
-          [["research", "run-1", 1000, 0.02], ["research", "run-2", 3000, 0.06], ["writer", "run-1", 500, 0.01]] as const,
+          [["research", "run-1", 1000, 0.02], ["research", "run-2", 3000, 0.06], [
+            "writer",
+            "run-1",
+            500,
+            0.01
+          ]] as const,
           ([node, runId, tokensIn, costUsd]) =>
             l.recordUsage(
               new Ledger.UsageRecord({
@@ -135,21 +152,27 @@ describe("agentarmour ledger usage", () => {
 })
 
 describe("agentarmour ledger summary at volume", () => {
-  it.live("reads a ledger with a long history (200,000 failures, 20,000 transitions, 50 breakers) correctly", () =>
-    Effect.gen(function*() {
-      const db = tempDb()
-      const volume = { failures: 200_000, transitions: 20_000, breakers: 50 }
-      yield* Effect.promise(() => generate(db, volume))
-      const r = yield* Effect.promise(() => cli("ledger", "summary", "--db", db, "--json"))
-      expect(r.code).toBe(0)
-      const rows = JSON.parse(r.stdout) as Array<{ breakerName: string; state: string; failuresTotal: number; transitions: number; reason: string }>
-      expect(rows).toHaveLength(50)
-      for (const b of [0, 1, 17, 49]) {
-        const row = rows.find((s) => s.breakerName === `agent-${b}`)!
-        expect(row.state).toBe(expectedState(volume, b))
-        expect(row.failuresTotal).toBe(4000)
-        expect(row.transitions).toBe(400)
-        expect(row.reason).toBe(`generated ${19_950 + b}`)
-      }
-    }), 120_000)
+  it.live(
+    "reads a ledger with a long history (200,000 failures, 20,000 transitions, 50 breakers) correctly",
+    () =>
+      Effect.gen(function*() {
+        const db = tempDb()
+        const volume = { failures: 200_000, transitions: 20_000, breakers: 50 }
+        yield* Effect.promise(() => generate(db, volume))
+        const r = yield* Effect.promise(() => cli("ledger", "summary", "--db", db, "--json"))
+        expect(r.code).toBe(0)
+        const rows = JSON.parse(r.stdout) as Array<
+          { breakerName: string; state: string; failuresTotal: number; transitions: number; reason: string }
+        >
+        expect(rows).toHaveLength(50)
+        for (const b of [0, 1, 17, 49]) {
+          const row = rows.find((s) => s.breakerName === `agent-${b}`)!
+          expect(row.state).toBe(expectedState(volume, b))
+          expect(row.failuresTotal).toBe(4000)
+          expect(row.transitions).toBe(400)
+          expect(row.reason).toBe(`generated ${19_950 + b}`)
+        }
+      }),
+    120_000
+  )
 })

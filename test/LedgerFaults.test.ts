@@ -3,17 +3,18 @@
  * a lock held past the flush deadline. The pipeline never breaks, and every
  * record ends written or counted dropped (Ledger.stats).
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer, Schedule, Scope } from "effect"
-import Database from "better-sqlite3"
 import { execFile } from "node:child_process"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
+
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import Database from "better-sqlite3"
+import { Effect, Either, Exit, Layer, Schedule, Scope } from "effect"
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "agentarmour-faults-"))
 
@@ -92,7 +93,13 @@ describe("SqliteLedger in degraded mode", () => {
       )
       const { ledger, scope } = yield* open(layer as Layer.Layer<Ledger.Ledger, Ledger.LedgerError>)
       yield* ledger.recordTransition(
-        new Ledger.TransitionRecord({ breakerName: "a", fromState: "CLOSED", toState: "OPEN", reason: "r", createdAt: new Date() })
+        new Ledger.TransitionRecord({
+          breakerName: "a",
+          fromState: "CLOSED",
+          toState: "OPEN",
+          reason: "r",
+          createdAt: new Date()
+        })
       )
       yield* ledger.flush
       expect(yield* ledger.stats).toMatchObject({ recorded: 1, written: 0, dropped: 1, pending: 0 })
@@ -103,7 +110,9 @@ describe("SqliteLedger in degraded mode", () => {
     Effect.gen(function*() {
       const dir = join(tempDir(), "later")
       const filename = join(dir, "ledger.db")
-      const { ledger, scope } = yield* open(SqliteLedger.layer({ filename, reopenSchedule: Schedule.spaced("50 millis") }))
+      const { ledger, scope } = yield* open(
+        SqliteLedger.layer({ filename, reopenSchedule: Schedule.spaced("50 millis") })
+      )
       yield* ledger.recordFailure(failure("early", 1))
       yield* ledger.flush
       expect((yield* ledger.stats).dropped).toBe(1)
@@ -189,71 +198,82 @@ describe("SqliteLedger under a lock", () => {
       yield* Scope.close(scope, Exit.void)
     }))
 
-  it.live("stats hold recorded = written + dropped + pending at every sample during a multi-second exclusive lock", () =>
-    Effect.gen(function*() {
-      const filename = join(tempDir(), "sampled.db")
-      const { ledger, scope } = yield* open(SqliteLedger.layer({
-        filename,
-        queueCapacity: 500,
-        batchSize: 50,
-        writeRetry: Schedule.spaced("100 millis").pipe(Schedule.upTo("1 second"))
-      }))
-      yield* ledger.flush
-      const locker = new Database(filename)
-      locker.exec("BEGIN EXCLUSIVE")
-      const samples: Array<Ledger.LedgerStats> = []
-      let i = 0
-      const started = Date.now()
-      while (Date.now() - started < 3000) {
+  it.live(
+    "stats hold recorded = written + dropped + pending at every sample during a multi-second exclusive lock",
+    () =>
+      Effect.gen(function*() {
+        const filename = join(tempDir(), "sampled.db")
+        const { ledger, scope } = yield* open(SqliteLedger.layer({
+          filename,
+          queueCapacity: 500,
+          batchSize: 50,
+          writeRetry: Schedule.spaced("100 millis").pipe(Schedule.upTo("1 second"))
+        }))
+        yield* ledger.flush
+        const locker = new Database(filename)
+        locker.exec("BEGIN EXCLUSIVE")
+        const samples: Array<Ledger.LedgerStats> = []
+        let i = 0
+        const started = Date.now()
+        while (Date.now() - started < 3000) {
+          for (let k = 0; k < 20; k++) yield* ledger.recordFailure(failure("sampled", i++))
+          samples.push(yield* ledger.stats)
+          yield* Effect.sleep("10 millis")
+        }
+        locker.exec("COMMIT")
+        locker.close()
         for (let k = 0; k < 20; k++) yield* ledger.recordFailure(failure("sampled", i++))
-        samples.push(yield* ledger.stats)
-        yield* Effect.sleep("10 millis")
-      }
-      locker.exec("COMMIT")
-      locker.close()
-      for (let k = 0; k < 20; k++) yield* ledger.recordFailure(failure("sampled", i++))
-      yield* ledger.flush
-      const end = yield* ledger.stats
-      yield* Scope.close(scope, Exit.void)
-      expect(samples.length).toBeGreaterThan(20)
-      expect(samples.filter((s) => !invariant(s))).toEqual([])
-      // the lock outlived the retries: some records were dropped, counted, never written
-      expect(samples.some((s) => s.dropped > 0)).toBe(true)
-      expect(end.pending).toBe(0)
-      expect(end.recorded).toBe(i)
-      expect(invariant(end)).toBe(true)
-      const db = new Database(filename, { readonly: true })
-      expect((db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get() as { n: number }).n).toBe(end.written)
-      db.close()
-    }), 30_000)
+        yield* ledger.flush
+        const end = yield* ledger.stats
+        yield* Scope.close(scope, Exit.void)
+        expect(samples.length).toBeGreaterThan(20)
+        expect(samples.filter((s) => !invariant(s))).toEqual([])
+        // the lock outlived the retries: some records were dropped, counted, never written
+        expect(samples.some((s) => s.dropped > 0)).toBe(true)
+        expect(end.pending).toBe(0)
+        expect(end.recorded).toBe(i)
+        expect(invariant(end)).toBe(true)
+        const db = new Database(filename, { readonly: true })
+        expect((db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get() as { n: number }).n).toBe(end.written)
+        db.close()
+      }),
+    30_000
+  )
 })
 
 describe("SqliteLedger on a full disk", () => {
-  it.live("under a file-size limit, the rows in the file equal stats.written and the rest is counted dropped", () =>
-    Effect.gen(function*() {
-      const dir = tempDir()
-      const filename = join(dir, "full.db")
-      const script = join(import.meta.dirname, "fixtures", "ledgerUnderFileLimit.ts")
-      const tsx = join(import.meta.dirname, "..", "node_modules", "tsx", "dist", "loader.mjs")
-      // 4096 blocks of 512 bytes = 2 MB per file, far below the 6 MB the records need
-      const { stdout } = yield* Effect.promise(() =>
-        promisify(execFile)("sh", ["-c", `ulimit -f 4096 && exec "${process.execPath}" --import "${tsx}" "${script}" "${filename}"`], {
-          cwd: join(import.meta.dirname, ".."),
-          env: { ...process.env, NO_COLOR: "1" },
-          maxBuffer: 10_000_000
-        })
-      )
-      const line = stdout.split("\n").find((l) => l.startsWith("STATS "))
-      expect(line).toBeDefined()
-      const stats = JSON.parse(line!.slice(6)) as Ledger.LedgerStats
-      expect(stats.recorded).toBe(3000)
-      expect(stats.pending).toBe(0)
-      expect(stats.dropped).toBeGreaterThan(0)
-      expect(stats.written).toBeGreaterThan(0)
-      expect(invariant(stats)).toBe(true)
-      const db = new Database(filename, { readonly: true })
-      const rows = (db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get() as { n: number }).n
-      db.close()
-      expect(rows).toBe(stats.written)
-    }), 60_000)
+  it.live(
+    "under a file-size limit, the rows in the file equal stats.written and the rest is counted dropped",
+    () =>
+      Effect.gen(function*() {
+        const dir = tempDir()
+        const filename = join(dir, "full.db")
+        const script = join(import.meta.dirname, "fixtures", "ledgerUnderFileLimit.ts")
+        const tsx = join(import.meta.dirname, "..", "node_modules", "tsx", "dist", "loader.mjs")
+        // 4096 blocks of 512 bytes = 2 MB per file, far below the 6 MB the records need
+        const { stdout } = yield* Effect.promise(() =>
+          promisify(execFile)("sh", [
+            "-c",
+            `ulimit -f 4096 && exec "${process.execPath}" --import "${tsx}" "${script}" "${filename}"`
+          ], {
+            cwd: join(import.meta.dirname, ".."),
+            env: { ...process.env, NO_COLOR: "1" },
+            maxBuffer: 10_000_000
+          })
+        )
+        const line = stdout.split("\n").find((l) => l.startsWith("STATS "))
+        expect(line).toBeDefined()
+        const stats = JSON.parse(line!.slice(6)) as Ledger.LedgerStats
+        expect(stats.recorded).toBe(3000)
+        expect(stats.pending).toBe(0)
+        expect(stats.dropped).toBeGreaterThan(0)
+        expect(stats.written).toBeGreaterThan(0)
+        expect(invariant(stats)).toBe(true)
+        const db = new Database(filename, { readonly: true })
+        const rows = (db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get() as { n: number }).n
+        db.close()
+        expect(rows).toBe(stats.written)
+      }),
+    60_000
+  )
 })

@@ -2,14 +2,15 @@
  * Call statistics, usage, stats, failure causes, the 0.2 summary fields,
  * migrations, prune and retention — on the memory ledger and the SQL ledger.
  */
-import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
-import Database from "better-sqlite3"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import { describe, expect, it } from "@effect/vitest"
 import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
+import Database from "better-sqlite3"
+import { Cause, Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
 
 const tempDb = () => join(mkdtempSync(join(tmpdir(), "agentarmour-stats-")), "ledger.db")
 
@@ -44,8 +45,12 @@ const activity = (ledger: Ledger.Ledger) =>
     yield* call("rejected", 4_000)
     yield* call("success", 61_000) // the next minute
     yield* call("success", 5_000, false, "quiet") // calls, but no failure and no transition
-    yield* ledger.recordFallback(new Ledger.FallbackRecord({ breakerName: "research", strategy: "cache", createdAt: at(4_000) }))
-    yield* ledger.recordFallback(new Ledger.FallbackRecord({ breakerName: "research", strategy: "degrade", createdAt: at(62_000) }))
+    yield* ledger.recordFallback(
+      new Ledger.FallbackRecord({ breakerName: "research", strategy: "cache", createdAt: at(4_000) })
+    )
+    yield* ledger.recordFallback(
+      new Ledger.FallbackRecord({ breakerName: "research", strategy: "degrade", createdAt: at(62_000) })
+    )
     yield* ledger.recordFailureCause({
       breakerName: "research",
       category: "exception",
@@ -53,7 +58,13 @@ const activity = (ledger: Ledger.Ledger) =>
       createdAt: at(2_000)
     })
     yield* ledger.recordTransition(
-      new Ledger.TransitionRecord({ breakerName: "research", fromState: "CLOSED", toState: "OPEN", reason: "2 failures", createdAt: at(3_000) })
+      new Ledger.TransitionRecord({
+        breakerName: "research",
+        fromState: "CLOSED",
+        toState: "OPEN",
+        reason: "2 failures",
+        createdAt: at(3_000)
+      })
     )
   })
 
@@ -67,7 +78,11 @@ describe("Ledger call statistics, usage and summary", () => {
         yield* ledger.flush
         yield* ledger.recordCall({ breakerName: "research", outcome: "failure", slow: false, createdAt: at(10_000) })
         const stats = yield* ledger.callStats({ breaker: "research" })
-        expect(stats.map((s) => [s.minute.toISOString(), s.calls, s.failures, s.timeouts, s.rejections, s.slowCalls, s.fallbacks]))
+        expect(
+          stats.map((
+            s
+          ) => [s.minute.toISOString(), s.calls, s.failures, s.timeouts, s.rejections, s.slowCalls, s.fallbacks])
+        )
           .toEqual([
             [at(0).toISOString(), 5, 2, 1, 1, 1, { cache: 1 }],
             [at(60_000).toISOString(), 1, 0, 0, 0, 0, { degrade: 1 }]
@@ -85,7 +100,14 @@ describe("Ledger call statistics, usage and summary", () => {
         const summary = yield* ledger.summary
         expect(summary.map((s) => s.breakerName)).toEqual(["quiet", "research"])
         const [quiet, research] = summary
-        expect(quiet).toMatchObject({ state: "CLOSED", since: null, reason: null, calls: 1, failures: 0, failureRate: 0 })
+        expect(quiet).toMatchObject({
+          state: "CLOSED",
+          since: null,
+          reason: null,
+          calls: 1,
+          failures: 0,
+          failureRate: 0
+        })
         expect(research).toMatchObject({
           state: "OPEN",
           reason: "2 failures",
@@ -120,7 +142,11 @@ describe("Ledger call statistics, usage and summary", () => {
         const { ledger, close } = yield* make()
         yield* activity(ledger)
         const [f] = yield* ledger.failures({ breaker: "research" })
-        expect(f).toMatchObject({ errorType: "TypeError", errorMessage: "model returned garbage", category: "exception" })
+        expect(f).toMatchObject({
+          errorType: "TypeError",
+          errorMessage: "model returned garbage",
+          category: "exception"
+        })
         expect(f!.traceback).toContain("TypeError: model returned garbage")
         yield* close
       }))
@@ -206,7 +232,9 @@ describe("SQL ledger schema", () => {
       expect(yield* second.ledger.failures()).toHaveLength(1)
       yield* second.close
       const check = new Database(filename, { readonly: true })
-      const names = (check.prepare("SELECT name FROM sqlite_master").all() as Array<{ name: string }>).map((r) => r.name)
+      const names = (check.prepare("SELECT name FROM sqlite_master").all() as Array<{ name: string }>).map((r) =>
+        r.name
+      )
       const plan = check.prepare(
         "EXPLAIN QUERY PLAN SELECT * FROM cb_failures WHERE breaker_name = 'a' ORDER BY id DESC LIMIT 20"
       ).all() as Array<{ detail: string }>

@@ -1,11 +1,12 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Metric, Scope } from "effect"
-import Database from "better-sqlite3"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
+import Database from "better-sqlite3"
+import { Effect, Exit, Layer, Metric, Scope } from "effect"
 
 const tempDb = () => join(mkdtempSync(join(tmpdir(), "agentarmour-")), "ledger.db")
 
@@ -20,7 +21,10 @@ const failure = (breakerName: string, i: number) =>
   })
 
 /** builds the layer in a scope we close ourselves, as an application shutting down would */
-const withLedger = <A, E>(layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>, use: (l: Ledger.Ledger) => Effect.Effect<A, E>) =>
+const withLedger = <A, E>(
+  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>,
+  use: (l: Ledger.Ledger) => Effect.Effect<A, E>
+) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ctx = yield* Layer.buildWithScope(layer, scope)
@@ -43,7 +47,12 @@ describe("SqliteLedger", () => {
       const transitions = db.prepare("SELECT * FROM cb_transitions").all() as Array<Record<string, unknown>>
       db.close()
       expect(failures).toHaveLength(2)
-      expect(failures[0]).toMatchObject({ breaker_name: "research", category: "exception", error_type: "Error", error_message: "rate limited" })
+      expect(failures[0]).toMatchObject({
+        breaker_name: "research",
+        category: "exception",
+        error_type: "Error",
+        error_message: "rate limited"
+      })
       expect(String(failures[0]!.created_at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
       expect(transitions).toEqual([
         expect.objectContaining({ breaker_name: "research", from_state: "CLOSED", to_state: "OPEN" })
@@ -57,16 +66,25 @@ describe("SqliteLedger", () => {
         Effect.gen(function*() {
           for (let i = 0; i < 5; i++) yield* ledger.recordFailure(failure(i % 2 === 0 ? "a" : "b", i))
           yield* ledger.recordTransition(
-            new Ledger.TransitionRecord({ breakerName: "a", fromState: "CLOSED", toState: "OPEN", reason: "3 failures", createdAt: new Date() })
+            new Ledger.TransitionRecord({
+              breakerName: "a",
+              fromState: "CLOSED",
+              toState: "OPEN",
+              reason: "3 failures",
+              createdAt: new Date()
+            })
           )
-          yield* ledger.recordFallback!(new Ledger.FallbackRecord({ breakerName: "a", strategy: "cache", createdAt: new Date() }))
+          yield* ledger.recordFallback!(
+            new Ledger.FallbackRecord({ breakerName: "a", strategy: "cache", createdAt: new Date() })
+          )
           const a = yield* ledger.failures({ breaker: "a", limit: 2 })
           expect(a.map((f) => f.errorMessage)).toEqual(["failure 4", "failure 2"])
           const summary = yield* ledger.summary
-          expect(summary.map((s) => [s.breakerName, s.state, s.failuresTotal, s.transitions, s.fallbacksServed])).toEqual([
-            ["a", "OPEN", 3, 1, 1],
-            ["b", "CLOSED", 2, 0, 0]
-          ])
+          expect(summary.map((s) => [s.breakerName, s.state, s.failuresTotal, s.transitions, s.fallbacksServed]))
+            .toEqual([
+              ["a", "OPEN", 3, 1, 1],
+              ["b", "CLOSED", 2, 0, 0]
+            ])
           expect(summary[0]!.lastFailureAt?.toISOString()).toBe("2026-01-01T00:00:04.000Z")
         }))
     }))
@@ -74,8 +92,10 @@ describe("SqliteLedger", () => {
   it.live("a table prefix keeps two ledgers apart in one file", () =>
     Effect.gen(function*() {
       const filename = tempDb()
-      yield* withLedger(SqliteLedger.layer({ filename, tablePrefix: "staging_" }), (l) => l.recordFailure(failure("x", 1)))
-      yield* withLedger(SqliteLedger.layer({ filename }), (l) => l.recordFailure(failure("y", 2)))
+      yield* withLedger(SqliteLedger.layer({ filename, tablePrefix: "staging_" }), (l) =>
+        l.recordFailure(failure("x", 1)))
+      yield* withLedger(SqliteLedger.layer({ filename }), (l) =>
+        l.recordFailure(failure("y", 2)))
       const db = new Database(filename, { readonly: true })
       expect(db.prepare("SELECT breaker_name FROM staging_failures").all()).toEqual([{ breaker_name: "x" }])
       expect(db.prepare("SELECT breaker_name FROM cb_failures").all()).toEqual([{ breaker_name: "y" }])
@@ -86,7 +106,11 @@ describe("SqliteLedger", () => {
     Effect.gen(function*() {
       const filename = tempDb()
       yield* withLedger(SqliteLedger.layer({ filename, batchSize: 100 }), (l) =>
-        Effect.forEach(Array.from({ length: 5000 }, (_, i) => failure("bulk", i)), l.recordFailure, { discard: true }))
+        Effect.forEach(
+          Array.from({ length: 5000 }, (_, i) => failure("bulk", i)),
+          l.recordFailure,
+          { discard: true }
+        ))
       const db = new Database(filename, { readonly: true })
       expect(db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get()).toEqual({ n: 5000 })
       db.close()
@@ -152,7 +176,9 @@ describe("SqliteLedger", () => {
       expect(e1.message).toContain("not an SQLite database")
       const filename = tempDb()
       yield* withLedger(SqliteLedger.layer({ filename }), (l) => l.recordFailure(failure("a", 1)))
-      const e2 = yield* Effect.flip(Layer.build(SqliteLedger.layerReadonly({ filename, tablePrefix: "nope_" })).pipe(Effect.scoped))
+      const e2 = yield* Effect.flip(
+        Layer.build(SqliteLedger.layerReadonly({ filename, tablePrefix: "nope_" })).pipe(Effect.scoped)
+      )
       expect(e2.message).toContain(`not an agentarmour ledger with table prefix "nope_"`)
       const rows = yield* withLedger(SqliteLedger.layerReadonly({ filename }), (l) => l.failures())
       expect(rows).toHaveLength(1)

@@ -1,6 +1,7 @@
-import { describe, expect, it } from "vitest"
 import { readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
+
+import { describe, expect, it } from "vitest"
 
 const src = join(import.meta.dirname, "..", "src")
 
@@ -31,7 +32,13 @@ describe("entry points", () => {
 
   it("each subpath loads only its own heavy dependency", () => {
     // @effect/experimental: Reactivity, which the SQL clients need to be built
-    expect([...valueImports("sqlite/index.ts").packages].sort()).toEqual(["@effect/experimental", "@effect/sql", "@effect/sql-sqlite-node", "effect", "node:fs"])
+    expect([...valueImports("sqlite/index.ts").packages].sort()).toEqual([
+      "@effect/experimental",
+      "@effect/sql",
+      "@effect/sql-sqlite-node",
+      "effect",
+      "node:fs"
+    ])
     expect(valueImports("langgraph/index.ts").packages).not.toContain("@effect/sql-sqlite-node")
     expect(valueImports("dashboard/index.ts").packages).not.toContain("@langchain/langgraph")
   })

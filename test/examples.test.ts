@@ -1,16 +1,19 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { program as fallbacks } from "../examples/fallbacks.js"
-import { program as guard } from "../examples/guard.js"
-import { program as basicUsage } from "../examples/basic_usage.js"
-import { main as effectNodes } from "../examples/effect_nodes.js"
-import { runDemo } from "../examples/langgraph_pipeline.js"
-import { main as telemetry } from "../examples/telemetry.js"
-import { main as handoff } from "../examples/handoff.js"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+
+import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
+import { Effect } from "effect"
+
+import { program as basicUsage } from "../examples/basic_usage.js"
+import { main as budget } from "../examples/budget.js"
+import { main as effectNodes } from "../examples/effect_nodes.js"
+import { program as fallbacks } from "../examples/fallbacks.js"
+import { program as guard } from "../examples/guard.js"
+import { main as handoff } from "../examples/handoff.js"
+import { runDemo } from "../examples/langgraph_pipeline.js"
+import { main as telemetry } from "../examples/telemetry.js"
 
 describe("examples", () => {
   it.effect("examples/fallbacks.ts shows each strategy answering", () =>
@@ -76,21 +79,53 @@ describe("examples", () => {
     ])
   })
 
-  it("examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger", async () => {
-    const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-demo-")), "cascadebreaker.db")
-    const log: Array<string> = []
-    const result = await runDemo({ filename, runs: 32, log: (l) => log.push(l) })
-    const text = log.join("\n")
-    expect(text).toContain("breaker research: CLOSED -> OPEN")
-    expect(text).toContain("breaker research: HALF_OPEN -> CLOSED (probe succeeded)")
-    expect(text).toContain("timeout -> degrade")
-    expect(text).toContain("garbage -> quarantined")
-    expect(text).toContain("paged on-call")
-    expect(text).toContain("npx agentarmour dashboard")
-    expect(result.outcomes.filter((o) => o.outcome === "failed")).toEqual([])
-    const db = new Database(filename, { readonly: true })
-    const categories = db.prepare("SELECT DISTINCT category FROM cb_failures ORDER BY category").all()
-    db.close()
-    expect(categories).toEqual([{ category: "contamination" }, { category: "exception" }, { category: "timeout" }])
-  }, 60_000)
+  it(
+    "examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger",
+    async () => {
+      const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-demo-")), "cascadebreaker.db")
+      const log: Array<string> = []
+      const result = await runDemo({ filename, runs: 32, log: (l) => log.push(l) })
+      const text = log.join("\n")
+      expect(text).toContain("breaker research: CLOSED -> OPEN")
+      expect(text).toContain("breaker research: HALF_OPEN -> CLOSED (probe succeeded)")
+      expect(text).toContain("timeout -> degrade")
+      expect(text).toContain("garbage -> quarantined")
+      expect(text).toContain("paged on-call")
+      expect(text).toContain("npx agentarmour dashboard")
+      expect(result.outcomes.filter((o) => o.outcome === "failed")).toEqual([])
+      const db = new Database(filename, { readonly: true })
+      const categories = db.prepare("SELECT DISTINCT category FROM cb_failures ORDER BY category").all()
+      db.close()
+      expect(categories).toEqual([{ category: "contamination" }, { category: "exception" }, { category: "timeout" }])
+    },
+    60_000
+  )
+
+  it(
+    "examples/budget.ts stops the looping researcher with a per-run cost budget and degrades to the cheaper model",
+    async () => {
+      const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-budget-")), "budget.db")
+      const log: Array<string> = []
+      const result = await budget({ filename, log: (l) => log.push(l) })
+      expect(log[0]).toBe(
+        "thread-1: 4 rounds on gpt-4o, then degrade: circuit breakers: 4 findings, summarised by gpt-4o-mini"
+      )
+      expect(log[1]).toBe(
+        "thread-2: 4 rounds on gpt-4o, then degrade: agent budgets: 4 findings, summarised by gpt-4o-mini"
+      )
+      expect(log[2]).toBe(`refused: budget "research" spent $0.024 of $0.02 for the run`)
+      expect(result.byRun.map((u) => [u.key, u.calls, u.tokensIn, u.tokensOut])).toEqual([
+        ["thread-1", 4, 4800, 1200],
+        ["thread-2", 4, 4800, 1200]
+      ])
+      expect(result.byNode.map((u) => [u.key, u.calls])).toEqual([["researcher", 8]])
+      expect(result.byNode[0]!.costUsd).toBeCloseTo(0.048, 9)
+      expect(log.at(-1)).toContain("npx agentarmour ledger usage --by run --db")
+      const db = new Database(filename, { readonly: true })
+      const rows = db.prepare("SELECT COUNT(*) AS n FROM cb_usage").get()
+      db.close()
+      expect(rows).toEqual({ n: 8 })
+    },
+    60_000
+  )
 })

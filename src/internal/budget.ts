@@ -12,11 +12,12 @@ import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+
 import type * as Budget from "../Budget.js"
 import { currentRun } from "../CascadeGuard.js"
 import * as Ledger from "../Ledger.js"
 import { BudgetExceededError } from "./budgetError.js"
-import { makeMemory } from "./budgetStore.js"
+import { makeMemory, type MemoryStore, SpentNow } from "./budgetStore.js"
 
 export const TypeId: Budget.TypeId = Symbol.for("agentarmour/Budget") as Budget.TypeId
 
@@ -257,9 +258,32 @@ export const make = (
       refused === undefined ? Effect.void : callRefused(refused)
     const takeCallOrRefuse: Effect.Effect<void, BudgetExceededError> = Effect.flatMap(takeCall, afterTake)
 
-    /** the run (counting the call), then a window call permit */
+    // the memory store's windows are read without an Effect, in the same step as the run
+    const spentNow = store !== undefined && SpentNow in store ? (store as MemoryStore)[SpentNow] : undefined
+    const syncAmounts = hasAmounts && spentNow !== undefined
+    /** refuses when a window amount is spent (memory store, synchronously) */
+    const amountsNow = (now: number): BudgetExceededError | undefined =>
+      amountNow("tokens", tokensKey, perWindow?.tokens, now) ?? amountNow("costUsd", costKey, perWindow?.costUsd, now)
+    const amountNow = (
+      resource: "tokens" | "costUsd",
+      key: string,
+      limit: number | undefined,
+      now: number
+    ): BudgetExceededError | undefined => {
+      if (limit === undefined) return undefined
+      const w = spentNow!(key, windowMillis, now)
+      const spent = w?.spent ?? 0
+      if (spent < limit) return undefined
+      return refuse("window", resource, limit, spent, w === undefined ? windowMillis : w.start + windowMillis - now)
+    }
+
+    /** the window amounts (memory store), the run (counting the call), then a window call permit */
     const runThenCall: Effect.Effect<void, BudgetExceededError> = Effect.withFiberRuntime((fiber) => {
       const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+      if (syncAmounts) {
+        const spent = amountsNow(now)
+        if (spent !== undefined) return onRefused(spent)
+      }
       const refused = admitRun(fiber.getFiberRef(currentRun), now)
       if (refused !== undefined) return onRefused(refused)
       return hasCalls ? takeCallOrRefuse : Effect.void
@@ -270,15 +294,14 @@ export const make = (
      * amounts, then the run, then a window call permit; in "wait" mode, again
      * after the window resets. Built once: a call allocates no closures.
      */
-    const admitCurrent: Effect.Effect<void, BudgetExceededError> = hasAmounts
+    const admitCurrent: Effect.Effect<void, BudgetExceededError> = hasAmounts && !syncAmounts
       ? Effect.flatMap(checkAmounts, (refused) => (refused === undefined ? runThenCall : onRefused(refused)))
       : runThenCall
 
     const admitFor = (runId: string): Effect.Effect<void, BudgetExceededError> =>
       Effect.locally(admitCurrent, currentRun, runId)
 
-    const addTo = (key: string, n: number) =>
-      Effect.catchAll(store!.add(key, n, window), storeFailed)
+    const addTo = (key: string, n: number) => Effect.catchAll(store!.add(key, n, window), storeFailed)
 
     const charge = (runId: string, usage: Budget.Usage): Effect.Effect<void> =>
       Effect.clockWith((clock) => {
@@ -331,8 +354,11 @@ export const make = (
     })
 
     /** the whole check without an Effect when no store is involved (per-run limits only) */
-    const admitNow = hasAmounts || hasCalls
+    // ("wait" mode on a window needs the effectful path, which sleeps)
+    const admitNow = hasCalls || (hasAmounts && (!syncAmounts || wait))
       ? undefined
+      : syncAmounts
+      ? (runId: string, now: number): BudgetExceededError | undefined => amountsNow(now) ?? admitRun(runId, now)
       : (runId: string, now: number): BudgetExceededError | undefined => admitRun(runId, now)
 
     const budget: BudgetImpl = {

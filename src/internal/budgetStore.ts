@@ -17,12 +17,25 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+
 import type * as Budget from "../Budget.js"
 import { BudgetStoreError } from "./budgetError.js"
 
-interface AmountWindow {
+export interface AmountWindow {
   readonly start: number
   spent: number
+}
+
+/**
+ * The memory store's synchronous read of a window (`spent`, without an
+ * Effect): a budget on this store checks its token and cost windows in the
+ * same step as its run (docs/performance.md, "Budgets").
+ */
+export const SpentNow: unique symbol = Symbol.for("agentarmour/BudgetStore/spentNow") as any
+
+export interface MemoryStore extends Budget.BudgetStore {
+  /** the open window of `key` (its start and what it holds), `undefined` when none is open */
+  readonly [SpentNow]: (key: string, windowMillis: number, now: number) => AmountWindow | undefined
 }
 
 /** a permit answer shared by every successful take (no allocation on the hot path) */
@@ -65,7 +78,8 @@ export const makeMemory: Effect.Effect<Budget.BudgetStore> = Effect.gen(function
     return w
   }
 
-  const store: Budget.BudgetStore = {
+  const store: MemoryStore = {
+    [SpentNow]: open,
     takeCall: (key, limit, window) => {
       if (limit <= 0) return Effect.succeed({ taken: false, count: 0, retryAfterMillis: Duration.toMillis(window) })
       let consume = consumers.get(key)

@@ -11,14 +11,15 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
+
 import * as Ledger from "../Ledger.js"
 
 type Item =
@@ -38,7 +39,9 @@ const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/
 /** table names of a ledger */
 export const tables = (prefix: string) => {
   if (!PREFIX.test(prefix)) {
-    throw new Ledger.LedgerError({ message: `invalid tablePrefix ${JSON.stringify(prefix)}: use letters, digits and _` })
+    throw new Ledger.LedgerError({
+      message: `invalid tablePrefix ${JSON.stringify(prefix)}: use letters, digits and _`
+    })
   }
   return {
     failures: `${prefix}failures`,
@@ -179,7 +182,9 @@ export const rebuildTotals = (prefix: string) =>
     yield* sql`DELETE FROM ${sql(t.totals)}`
     yield* sql`INSERT INTO ${sql(t.totals)} (breaker_name, failures, last_failure_at, transitions, fallbacks)
       SELECT breaker_name, SUM(f), MAX(l), SUM(tr), SUM(fb) FROM (
-        SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+        SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${
+      sql(t.failures)
+    } GROUP BY breaker_name
         UNION ALL
         SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
         UNION ALL
@@ -209,16 +214,32 @@ interface TransitionRow {
 type Row = Record<string, string | number | null>
 
 /** renders a failure; the same error object failing again is rendered once */
-const renderCache = new WeakMap<object, { readonly errorType: string; readonly errorMessage: string; readonly traceback: string }>()
+const renderCache = new WeakMap<
+  object,
+  { readonly errorType: string; readonly errorMessage: string; readonly traceback: string }
+>()
 const render = (input: Ledger.FailureInput): Ledger.FailureRecord => {
-  const single = input.cause._tag === "Fail" ? input.cause.error : input.cause._tag === "Die" ? input.cause.defect : undefined
+  const single = input.cause._tag === "Fail"
+    ? input.cause.error
+    : input.cause._tag === "Die"
+    ? input.cause.defect
+    : undefined
   if (single !== null && typeof single === "object") {
     const hit = renderCache.get(single)
     if (hit !== undefined) {
-      return new Ledger.FailureRecord({ ...hit, breakerName: input.breakerName, category: input.category, createdAt: input.createdAt }, true)
+      return new Ledger.FailureRecord({
+        ...hit,
+        breakerName: input.breakerName,
+        category: input.category,
+        createdAt: input.createdAt
+      }, true)
     }
     const record = Ledger.failureFromInput(input)
-    renderCache.set(single, { errorType: record.errorType, errorMessage: record.errorMessage, traceback: record.traceback })
+    renderCache.set(single, {
+      errorType: record.errorType,
+      errorMessage: record.errorMessage,
+      traceback: record.traceback
+    })
     return record
   }
   return Ledger.failureFromInput(input)
@@ -250,10 +271,21 @@ const toRow = (item: Item): [Kind, Row] => {
       }]
     }
     case "fallback":
-      return ["fallback", { breaker_name: item.record.breakerName, strategy: item.record.strategy, created_at: iso(item.record.createdAt) }]
+      return ["fallback", {
+        breaker_name: item.record.breakerName,
+        strategy: item.record.strategy,
+        created_at: iso(item.record.createdAt)
+      }]
     case "quarantine": {
       const r = item.record
-      return ["quarantine", { run_id: r.runId, key: r.key, node: r.node, action: r.action, reason: r.reason, created_at: iso(r.createdAt) }]
+      return ["quarantine", {
+        run_id: r.runId,
+        key: r.key,
+        node: r.node,
+        action: r.action,
+        reason: r.reason,
+        created_at: iso(r.createdAt)
+      }]
     }
     case "usage": {
       const r = item.record
@@ -301,7 +333,9 @@ export const makeReader = (prefix: string) =>
       nameColumn = "breaker_name"
     ) =>
     (q?: Ledger.Query): Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError> =>
-      sql<Row>`SELECT ${sql.unsafe(columns)} FROM ${sql(table)} ${where(q, nameColumn)} ORDER BY id DESC LIMIT ${limitOf(q)}`.pipe(
+      sql<Row>`SELECT ${sql.unsafe(columns)} FROM ${sql(table)} ${where(q, nameColumn)} ORDER BY id DESC LIMIT ${
+        limitOf(q)
+      }`.pipe(
         Effect.map((rows) => rows.map(toRecord)),
         Effect.mapError(toLedgerError(what))
       )
@@ -337,7 +371,11 @@ export const makeReader = (prefix: string) =>
       t.fallbacks,
       "breaker_name, strategy, created_at",
       "fallbacks",
-      (r) => new Ledger.FallbackRecord({ breakerName: r.breaker_name, strategy: r.strategy, createdAt: date(r.created_at) }, true)
+      (r) =>
+        new Ledger.FallbackRecord(
+          { breakerName: r.breaker_name, strategy: r.strategy, createdAt: date(r.created_at) },
+          true
+        )
     )
     const quarantines = newest<
       { run_id: string; key: string; node: string; action: string; reason: string; created_at: string },
@@ -425,20 +463,21 @@ export const makeReader = (prefix: string) =>
       return sql<{ key: string; calls: unknown; tokens_in: unknown; tokens_out: unknown; cost_usd: unknown }>`
         SELECT ${key} AS key, COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,
           SUM(cost_usd) AS cost_usd
-        FROM ${sql(t.usage)} ${since} GROUP BY ${key} ORDER BY SUM(cost_usd) DESC, ${key} LIMIT ${limitOf(q, 100)}`.pipe(
-        Effect.map((rows) =>
-          rows.map((r) =>
-            new Ledger.UsageSummary({
-              key: r.key,
-              calls: num(r.calls),
-              tokensIn: num(r.tokens_in),
-              tokensOut: num(r.tokens_out),
-              costUsd: num(r.cost_usd)
-            }, true)
-          )
-        ),
-        Effect.mapError(toLedgerError("usage"))
-      )
+        FROM ${sql(t.usage)} ${since} GROUP BY ${key} ORDER BY SUM(cost_usd) DESC, ${key} LIMIT ${limitOf(q, 100)}`
+        .pipe(
+          Effect.map((rows) =>
+            rows.map((r) =>
+              new Ledger.UsageSummary({
+                key: r.key,
+                calls: num(r.calls),
+                tokensIn: num(r.tokens_in),
+                tokensOut: num(r.tokens_out),
+                costUsd: num(r.cost_usd)
+              }, true)
+            )
+          ),
+          Effect.mapError(toLedgerError("usage"))
+        )
     }
 
     /** one grouped, indexed query per table; never a per-row subquery */
@@ -447,13 +486,25 @@ export const makeReader = (prefix: string) =>
       const since = new Date(now - DAY_MILLIS).toISOString()
       const sinceMinute = Ledger.minuteOf(now - DAY_MILLIS)
       // the running totals (one row per breaker); a 0.1 file read without migrating has none: count
-      const totals = yield* sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+      const totals = yield* sql<
+        { breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }
+      >`
         SELECT breaker_name, failures, last_failure_at AS last_at, transitions, fallbacks FROM ${sql(t.totals)}
         WHERE failures > 0 OR transitions > 0 OR fallbacks > 0`.pipe(
         Effect.catchAll(() =>
-          sql<{ breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }>`
+          sql<
+            {
+              breaker_name: string
+              failures: unknown
+              last_at: string | null
+              transitions: unknown
+              fallbacks: unknown
+            }
+          >`
             SELECT breaker_name, SUM(f) AS failures, MAX(l) AS last_at, SUM(tr) AS transitions, SUM(fb) AS fallbacks FROM (
-              SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)} GROUP BY breaker_name
+              SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${
+            sql(t.failures)
+          } GROUP BY breaker_name
               UNION ALL
               SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
               UNION ALL
@@ -478,7 +529,9 @@ export const makeReader = (prefix: string) =>
         FROM (SELECT breaker_name, MAX(id) AS id FROM ${sql(t.transitions)} GROUP BY breaker_name) m
         JOIN ${sql(t.transitions)} t ON t.id = m.id`
       // tables added in 0.2 may be missing in an older file read without migrating (CLI, dashboard)
-      const stats = yield* sql<{ breaker_name: string; calls: unknown; failures: unknown; timeouts: unknown; rejections: unknown }>`
+      const stats = yield* sql<
+        { breaker_name: string; calls: unknown; failures: unknown; timeouts: unknown; rejections: unknown }
+      >`
         SELECT breaker_name, SUM(calls) AS calls, SUM(failures) AS failures, SUM(timeouts) AS timeouts,
           SUM(rejections) AS rejections
         FROM ${sql(t.stats)} WHERE minute >= ${sinceMinute} GROUP BY breaker_name`.pipe(
@@ -577,7 +630,9 @@ export const pruneOlderThan = (
   Effect.gen(function*() {
     const age = Ledger.parseAge(olderThan)
     if (Option.isNone(age)) {
-      return yield* new Ledger.LedgerError({ message: `not a duration: ${JSON.stringify(olderThan)} (try 30d, 12h, 90m)` })
+      return yield* new Ledger.LedgerError({
+        message: `not a duration: ${JSON.stringify(olderThan)} (try 30d, 12h, 90m)`
+      })
     }
     yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
     const now = yield* Clock.currentTimeMillis
@@ -667,7 +722,11 @@ const durationOf = (value: Duration.DurationInput | undefined, fallback: Duratio
     const decoded = Duration.decodeUnknown(value ?? fallback)
     return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) >= 0
       ? Effect.succeed(decoded.value)
-      : Effect.fail(new Ledger.LedgerError({ message: `${field} must be a duration such as "10 seconds", got ${JSON.stringify(value)}` }))
+      : Effect.fail(
+        new Ledger.LedgerError({
+          message: `${field} must be a duration such as "10 seconds", got ${JSON.stringify(value)}`
+        })
+      )
   })
 
 /** the default reopen schedule: exponential from 1 second, capped at 1 minute */
@@ -692,7 +751,9 @@ export const make = (
     const flushTimeout = yield* durationOf(options.flushTimeout, "10 seconds", "flushTimeout")
     const retention = options.retention === undefined ? undefined : Ledger.parseAge(options.retention)
     if (retention !== undefined && Option.isNone(retention)) {
-      return yield* new Ledger.LedgerError({ message: `retention must be a duration such as "30 days", got ${JSON.stringify(options.retention)}` })
+      return yield* new Ledger.LedgerError({
+        message: `retention must be a duration such as "30 days", got ${JSON.stringify(options.retention)}`
+      })
     }
     const pruneInterval = yield* durationOf(options.pruneInterval, "1 hour", "pruneInterval")
     const reopenSchedule = options.reopenSchedule ?? defaultReopenSchedule
@@ -700,7 +761,9 @@ export const make = (
     for (const field of ["queueCapacity", "batchSize"] as const) {
       const value = options[field]
       if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-        return yield* new Ledger.LedgerError({ message: `${field} must be a whole number of at least 1, got ${String(value)}` })
+        return yield* new Ledger.LedgerError({
+          message: `${field} must be a whole number of at least 1, got ${String(value)}`
+        })
       }
     }
     const capacity = options.queueCapacity ?? 100_000
@@ -719,7 +782,9 @@ export const make = (
     let inFlight: Batch | undefined
     let connection: Connection | undefined
     let wake: Deferred.Deferred<void> | undefined
-    let waiters: Array<{ readonly target: number; readonly callTarget: number; readonly done: Deferred.Deferred<boolean> }> = []
+    let waiters: Array<
+      { readonly target: number; readonly callTarget: number; readonly done: Deferred.Deferred<boolean> }
+    > = []
 
     const wakeWriter = () => {
       if (wake !== undefined) {
@@ -746,7 +811,9 @@ export const make = (
       return Effect.zipRight(
         Metric.incrementBy(droppedRecords, n),
         dropWarnings === 1 || dropWarnings % 100 === 0
-          ? Effect.logWarning(`agentarmour ledger (${connector.target}): ${n} records dropped (${dropped} so far): ${why}`)
+          ? Effect.logWarning(
+            `agentarmour ledger (${connector.target}): ${n} records dropped (${dropped} so far): ${why}`
+          )
           : Effect.void
       )
     }
@@ -870,7 +937,16 @@ export const make = (
 
     /** adds a batch's failures, transitions and fallbacks to the per-breaker totals */
     const upsertTotals = (sql: SqlClient.SqlClient, rows: Record<Kind, Array<Row>>) => {
-      const acc = new Map<string, { breaker_name: string; failures: number; last_failure_at: string | null; transitions: number; fallbacks: number }>()
+      const acc = new Map<
+        string,
+        {
+          breaker_name: string
+          failures: number
+          last_failure_at: string | null
+          transitions: number
+          fallbacks: number
+        }
+      >()
       const get = (name: string) => {
         let a = acc.get(name)
         if (a === undefined) {
@@ -937,7 +1013,9 @@ export const make = (
             lastError = why
             yield* Metric.increment(writeErrors)
             // a transaction left open by a failed COMMIT/ROLLBACK would block every later batch
-            if (conn.dialect === "sqlite") yield* Effect.ignore(Effect.catchAllDefect(conn.sql`ROLLBACK`, () => Effect.void))
+            if (conn.dialect === "sqlite") {
+              yield* Effect.ignore(Effect.catchAllDefect(conn.sql`ROLLBACK`, () => Effect.void))
+            }
             if (!failing) {
               failing = true
               yield* Effect.logWarning(
@@ -948,7 +1026,8 @@ export const make = (
         ),
         Effect.retry(writeRetry),
         Effect.matchEffect({
-          onFailure: (error) => settle(batch, { ok: false, why: `write failed after retries: ${describeCause(Cause.fail(error))}` }),
+          onFailure: (error) =>
+            settle(batch, { ok: false, why: `write failed after retries: ${describeCause(Cause.fail(error))}` }),
           onSuccess: () =>
             Effect.zipRight(
               failing
@@ -1053,26 +1132,32 @@ export const make = (
     // --- opening (degraded mode until it works) ---
     const openOnce: Effect.Effect<Connection, string> = Effect.gen(function*() {
       const child = yield* Scope.fork(layerScope, ExecutionStrategy.sequential)
-      const exit = yield* Effect.exit(Effect.gen(function*() {
-        const sql = yield* connector.connect
-        const dialect = sql.onDialectOrElse({ pg: () => "pg" as const, sqlite: () => "sqlite" as const, orElse: () => "other" as const })
-        if (dialect === "sqlite") {
-          // better-sqlite3 is synchronous: a long busy timeout would block the whole event
-          // loop, so wait at most 50 ms in SQLite and retry from Effect instead
-          yield* Effect.ignore(sql`PRAGMA busy_timeout = 50`)
-        }
-        yield* migrate(prefix).pipe(
-          Effect.provideService(SqlClient.SqlClient, sql),
-          // another process migrating at the same moment (a lock in SQLite, a duplicate
-          // catalog row or migration id in Postgres): wait for it a little
-          Effect.retry({
-            schedule: Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(6))),
-            while: (e) => dialect !== "sqlite" || /busy|locked/i.test(describeCause(Cause.fail(e)))
+      const exit = yield* Effect.exit(
+        Effect.gen(function*() {
+          const sql = yield* connector.connect
+          const dialect = sql.onDialectOrElse({
+            pg: () => "pg" as const,
+            sqlite: () => "sqlite" as const,
+            orElse: () => "other" as const
           })
-        )
-        const reader = yield* Effect.provideService(makeReader(prefix), SqlClient.SqlClient, sql)
-        return { sql, reader, dialect } satisfies Connection
-      }).pipe(Scope.extend(child)))
+          if (dialect === "sqlite") {
+            // better-sqlite3 is synchronous: a long busy timeout would block the whole event
+            // loop, so wait at most 50 ms in SQLite and retry from Effect instead
+            yield* Effect.ignore(sql`PRAGMA busy_timeout = 50`)
+          }
+          yield* migrate(prefix).pipe(
+            Effect.provideService(SqlClient.SqlClient, sql),
+            // another process migrating at the same moment (a lock in SQLite, a duplicate
+            // catalog row or migration id in Postgres): wait for it a little
+            Effect.retry({
+              schedule: Schedule.exponential("50 millis").pipe(Schedule.intersect(Schedule.recurs(6))),
+              while: (e) => dialect !== "sqlite" || /busy|locked/i.test(describeCause(Cause.fail(e)))
+            })
+          )
+          const reader = yield* Effect.provideService(makeReader(prefix), SqlClient.SqlClient, sql)
+          return { sql, reader, dialect } satisfies Connection
+        }).pipe(Scope.extend(child))
+      )
       if (Exit.isSuccess(exit)) return exit.value
       yield* Scope.close(child, Exit.void)
       return yield* Effect.fail(Cause.isInterruptedOnly(exit.cause) ? "interrupted" : describeCause(exit.cause))
@@ -1129,7 +1214,9 @@ export const make = (
           prune(prefix, new Date(now - Duration.toMillis(age))).pipe(
             Effect.provideService(SqlClient.SqlClient, conn.sql),
             Effect.flatMap((n) =>
-              n > 0 ? Effect.logDebug(`agentarmour ledger: retention removed ${n} rows older than ${Duration.format(age)}`) : Effect.void
+              n > 0
+                ? Effect.logDebug(`agentarmour ledger: retention removed ${n} rows older than ${Duration.format(age)}`)
+                : Effect.void
             ),
             Effect.catchAllCause((cause) =>
               Effect.logWarning(`agentarmour ledger: retention pruning failed: ${describeCause(cause)}`)
@@ -1148,12 +1235,16 @@ export const make = (
               `(flushTimeout ${Duration.format(flushTimeout)}); ${dropped} dropped in total`
           )
           : dropped > 0
-          ? Effect.logWarning(`agentarmour ledger (${connector.target}): closed; ${dropped} records were dropped in total`)
+          ? Effect.logWarning(
+            `agentarmour ledger (${connector.target}): closed; ${dropped} records were dropped in total`
+          )
           : Effect.void)
     )
 
     const unavailable = Effect.suspend(() =>
-      Effect.fail(new Ledger.LedgerError({ message: `the ledger ${connector.target} is not open: ${lastError ?? "opening"}` }))
+      Effect.fail(
+        new Ledger.LedgerError({ message: `the ledger ${connector.target} is not open: ${lastError ?? "opening"}` })
+      )
     )
     /** reads flush first (briefly) so a process sees its own records */
     const read = <A>(f: (reader: Connection["reader"]) => Effect.Effect<A, Ledger.LedgerError>) =>
@@ -1164,8 +1255,10 @@ export const make = (
       )
 
     return Ledger.make({
-      recordFailure: (record) => offer({ _tag: "failure", record }),
-      recordFailureCause: (input) => offer({ _tag: "failureCause", input }),
+      recordFailure: (record) =>
+        offer({ _tag: "failure", record }),
+      recordFailureCause: (input) =>
+        offer({ _tag: "failureCause", input }),
       recordTransition: (record) => offer({ _tag: "transition", record }),
       recordFallback: (record) =>
         Effect.suspend(() => {
@@ -1173,7 +1266,8 @@ export const make = (
           return offer({ _tag: "fallback", record })
         }),
       recordQuarantine: (record) => offer({ _tag: "quarantine", record }),
-      recordCall: (record) => Effect.sync(() => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
+      recordCall: (record) =>
+        Effect.sync(() => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
       recordUsage: (record) => offer({ _tag: "usage", record }),
       failures: (q) => read((r) => r.failures(q)),
       transitions: (q) => read((r) => r.transitions(q)),
@@ -1197,4 +1291,7 @@ export const make = (
 export const layerSqlEffect = (
   options: Ledger.SqlOptions
 ): Effect.Effect<Ledger.Ledger, Ledger.LedgerError, SqlClient.SqlClient | Scope.Scope> =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => make(options, { target: "the SQL database", connect: Effect.succeed(sql) }))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => make(options, { target: "the SQL database", connect: Effect.succeed(sql) })
+  )

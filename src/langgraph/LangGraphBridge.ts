@@ -19,8 +19,9 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import { BreakerRegistry } from "../BreakerRegistry.js"
+
 import * as BreakerRegistryModule from "../BreakerRegistry.js"
+import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as Ledger from "../Ledger.js"
 
@@ -53,7 +54,10 @@ export interface Bridge<R> {
 /** the LangGraph call context of the current node (for `interrupt()` from Effect code) */
 const currentCall = globalValue(
   Symbol.for("agentarmour/LangGraphCall"),
-  () => FiberRef.unsafeMake<Option.Option<{ readonly store: unknown; readonly config: LangGraphRunnableConfig }>>(Option.none())
+  () =>
+    FiberRef.unsafeMake<Option.Option<{ readonly store: unknown; readonly config: LangGraphRunnableConfig }>>(
+      Option.none()
+    )
 )
 
 /**
@@ -103,7 +107,11 @@ const withDefaults = <R, E>(layer: Layer.Layer<R, E, never>): Layer.Layer<R | Se
         ctx = Context.add(ctx, Ledger.Ledger, yield* Ledger.makeMemory())
       }
       if (Option.isNone(Context.getOption(ctx, BreakerRegistry))) {
-        ctx = Context.add(ctx, BreakerRegistry, yield* Effect.orDie(BreakerRegistryModule.make().pipe(Effect.provide(ctx))))
+        ctx = Context.add(
+          ctx,
+          BreakerRegistry,
+          yield* Effect.orDie(BreakerRegistryModule.make().pipe(Effect.provide(ctx)))
+        )
       }
       if (Option.isNone(Context.getOption(ctx, CascadeGuard.CascadeGuard))) {
         ctx = Context.add(ctx, CascadeGuard.CascadeGuard, yield* CascadeGuard.make().pipe(Effect.provide(ctx)))

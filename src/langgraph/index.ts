@@ -14,6 +14,14 @@ export {
 /**
  * @since 0.1.0
  */
+export type {
+  /**
+   * Dollars per million tokens, per model, for `protectNode`'s `budget`.
+   *
+   * @since 0.2.0
+   */
+  Pricing
+} from "./internal/usage.js"
 export * as LangGraphBridge from "./LangGraphBridge.js"
 export {
   /**
@@ -80,6 +88,12 @@ export {
   SPAN_OUTCOME
 } from "./protectNode.js"
 export type {
+  /**
+   * Why a budget refused a call, in `Outcome` and the `agentarmour` event.
+   *
+   * @since 0.2.0
+   */
+  BudgetRefusal,
   /**
    * @since 0.1.0
    */

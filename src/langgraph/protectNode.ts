@@ -9,16 +9,21 @@
 import type { LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
+
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
+import * as Budget from "../Budget.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import type * as Ledger from "../Ledger.js"
 import { InvalidUpdateError } from "./errors.js"
 import * as LG from "./internal/langgraph.js"
 import * as Strategies from "./internal/strategies.js"
+import { decodePricing, type Pricing, usagesOf } from "./internal/usage.js"
 import type { Bridge } from "./LangGraphBridge.js"
 import { FALLBACK_KEY, QUARANTINED_KEY, TRACEBACK_KEY } from "./markers.js"
 
@@ -66,6 +71,47 @@ export interface Outcome {
   readonly fallback?: string | undefined
   readonly error?: string | undefined
   readonly quarantined: ReadonlyArray<string>
+  /** the node's budget refused the call (it did not run) */
+  readonly budget?: BudgetRefusal | undefined
+}
+
+/**
+ * Why a budget refused a call (from its `BudgetExceededError`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface BudgetRefusal {
+  readonly budget: string
+  readonly scope: "run" | "window"
+  readonly resource: "tokens" | "costUsd" | "calls" | undefined
+  readonly limit: number
+  readonly spent: number
+  readonly retryAfterMillis: number | null
+}
+
+/** the value, or the ParseError itself thrown (options checked when the graph is built) */
+const throwParseError = <A>(decoded: Effect.Effect<A, ParseResult.ParseError>): A => {
+  const result = Effect.runSync(Effect.either(decoded))
+  if (Either.isLeft(result)) throw result.left
+  return result.right
+}
+
+/** the budget refusal in a failure, if it is one */
+const refusalOf = (cause: Cause.Cause<unknown>): BudgetRefusal | undefined => {
+  for (const e of Cause.failures(cause)) {
+    if (e instanceof Budget.BudgetExceededError) {
+      return {
+        budget: e.budget,
+        scope: e.scope,
+        resource: e.resource,
+        limit: e.limit,
+        spent: e.spent,
+        retryAfterMillis: e.retryAfterMillis
+      }
+    }
+  }
+  return undefined
 }
 
 /**
@@ -81,6 +127,8 @@ export interface NodeEvent {
   readonly fallback?: string | undefined
   /** the breaker's state after the call */
   readonly state: CircuitBreaker.BreakerState
+  /** the node's budget refused the call */
+  readonly budget?: BudgetRefusal
 }
 
 /**
@@ -100,6 +148,15 @@ export interface ProtectOptions<S, U> {
   } | undefined
   /** called after every call with what happened */
   readonly onOutcome?: ((outcome: Outcome) => void) | undefined
+  /**
+   * What the node may spend (options: one budget for this node, made on first
+   * use; or a `Budget` shared with other nodes). Charged with the
+   * `usage_metadata` of the AI messages the node returns; a spent budget
+   * refuses the call before it runs and the fallback answers.
+   */
+  readonly budget?: Budget.BudgetOptions | Budget.Budget | undefined
+  /** dollars per million input and output tokens, per model name (no built-in prices) */
+  readonly pricing?: Pricing | undefined
 }
 
 /**
@@ -150,6 +207,9 @@ export const SPAN_OUTCOME = "agentarmour.outcome"
 /** @since 0.2.0 @category telemetry */
 export const SPAN_FALLBACK = "agentarmour.fallback"
 
+/** Effect's own tracer, in place when no tracer (OpenTelemetry) is installed */
+const defaultTracer = Effect.runSync(Effect.tracer)
+
 interface Served {
   readonly strategy: string
   readonly traceback: string
@@ -161,6 +221,7 @@ interface Answer {
   readonly update: unknown
   readonly served: Served | undefined
   readonly contaminated: boolean
+  readonly refusal?: BudgetRefusal | undefined
 }
 
 const answered = (update: unknown, contaminated = false): Answer => ({ update, served: undefined, contaminated })
@@ -207,6 +268,20 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       ? Effect.succeed(resolved)
       : Effect.tap(cachedBreaker, (b) => Effect.sync(() => (resolved = b)))
   )
+  const budgetOption = options.budget
+  // bad budget options or prices fail here, when the graph is built, with a ParseError naming the field
+  if (budgetOption !== undefined && !Budget.isBudget(budgetOption)) {
+    const { store: _, ...rest } = budgetOption
+    throwParseError(Budget.decode(rest))
+  }
+  const pricing = options.pricing === undefined ? undefined : throwParseError(decodePricing(options.pricing))
+  const getBudget: Effect.Effect<Budget.Budget | undefined, never, Ledger.Ledger> = budgetOption === undefined
+    ? Effect.succeed(undefined)
+    : Budget.isBudget(budgetOption)
+    ? Effect.succeed(budgetOption)
+    : Effect.runSync(Effect.cached(Effect.orDie(Budget.make(budgetOption))))
+  /** charges what the AI messages of the node's output spent to the enclosing budget */
+  const charge = (output: unknown) => Effect.forEach(usagesOf(output, pricing), Budget.charge, { discard: true })
 
   /**
    * Calls the node. Its `config.signal` is made on first read (most nodes never read it) and
@@ -261,8 +336,9 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
 
   const program = (state: S, config: LangGraphRunnableConfig) => {
     const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
-    return Effect.gen(function*() {
+    const body = Effect.gen(function*() {
       const breaker = yield* getBreaker
+      const budget = budgetOption === undefined ? undefined : yield* getBudget
       const runId = yield* CascadeGuard.currentRun
       const guard = guardSpec === undefined ? undefined : yield* CascadeGuard.CascadeGuard
       const { masked, state: visible } = guard === undefined || reads.length === 0
@@ -282,7 +358,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
               contaminated: false
             })
           )
-          : recover(c, guard, visible, breaker)
+          : recover(c, guard, visible, breaker, budget)
       )
 
       if (Exit.isFailure(exit) && isControlFlowCause(exit.cause)) return yield* Effect.failCause(exit.cause)
@@ -290,7 +366,8 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       const answer: Answer = Exit.isSuccess(exit) ? exit.value : {
         update: undefined,
         served: { strategy: "none", traceback: Cause.pretty(exit.cause), error: Strategies.describeCause(exit.cause) },
-        contaminated: false
+        contaminated: false,
+        refusal: refusalOf(exit.cause)
       }
       const { contaminated, served } = answer
       const markers = served !== undefined
@@ -311,21 +388,31 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           : "fallback",
         fallback: served?.strategy,
         error: served?.error,
-        quarantined
+        quarantined,
+        ...(answer.refusal === undefined ? {} : { budget: answer.refusal })
       }
-      yield* Effect.annotateCurrentSpan(
-        outcome.fallback === undefined
-          ? { [SPAN_OUTCOME]: outcome.outcome }
-          : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
-      )
       // the breaker's state is only for the custom event, sent when the run has callbacks
       const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
       return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
-    }).pipe(Effect.withSpan(NODE_SPAN, {
-      attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
-      // a stack trace per call costs more than the rest of the span (docs/performance.md)
-      captureStackTrace: false
-    }))
+    })
+    // no tracer installed (Effect's default, which exports nowhere): no span to make
+    return Effect.flatMap(Effect.tracer, (tracer) =>
+      tracer === defaultTracer
+        ? body
+        : body.pipe(
+          Effect.tap(({ outcome }) =>
+            Effect.annotateCurrentSpan(
+              outcome.fallback === undefined
+                ? { [SPAN_OUTCOME]: outcome.outcome }
+                : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+            )
+          ),
+          Effect.withSpan(NODE_SPAN, {
+            attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+            // a stack trace per call costs more than the rest of the span (docs/performance.md)
+            captureStackTrace: false
+          })
+        ))
   }
 
   /** node under breaker (and guard), then the fallback strategy */
@@ -333,16 +420,20 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     c: Strategies.Call<S>,
     guard: CascadeGuard.CascadeGuard | undefined,
     visible: S,
-    breaker: CircuitBreaker.CircuitBreaker
+    breaker: CircuitBreaker.CircuitBreaker,
+    budget: Budget.Budget | undefined
   ): Effect.Effect<Answer, unknown, any> => {
-    // the budget (budget helper, `options.budget`/`options.pricing`) goes around this attempt: refused
-    // before the breaker is asked, charged from the AI messages of the update after it
-    const attempt = CircuitBreaker.withBreaker(callNode(visible, c), breaker)
+    // the budget goes around this attempt (below): refused before the breaker is asked,
+    // charged from the AI messages of the update after it
+    const called = budget === undefined ? callNode(visible, c) : Effect.tap(callNode(visible, c), charge)
+    const attempt = CircuitBreaker.withBreaker(called, breaker)
     const checked = guard === undefined || guardSpec === undefined
       ? Effect.map(attempt, (update) => answered(update))
       : guarded(guard, guardSpec, attempt)
+    // outside the breaker and the guard: a refusal is not the node's failure, and the node never runs
+    const budgeted = budget === undefined ? checked : Budget.withBudget(checked, budget, { node: c.node })
     const onSuccess = strategy.onSuccess
-    return checked.pipe(
+    return budgeted.pipe(
       onSuccess === undefined
         ? (self) => self
         : Effect.tap((a: Answer) => (a.contaminated ? Effect.void : onSuccess(a.update, c))),
@@ -350,7 +441,8 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
         Effect.map(strategy.recover(Effect.failCause(cause), c), (update): Answer => ({
           update,
           served: { strategy: strategy.name, traceback: Cause.pretty(cause), error: Strategies.describeCause(cause) },
-          contaminated: false
+          contaminated: false,
+          refusal: refusalOf(cause)
         }))
       )
     )
@@ -360,10 +452,14 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     const cfg = config ?? {}
     const result = await bridge.run(program(state, cfg), cfg)
     if (result.breakerState !== undefined) {
-      const { fallback, node, outcome } = result.outcome
-      const event: NodeEvent = fallback === undefined
-        ? { node, outcome, state: result.breakerState }
-        : { node, outcome, fallback, state: result.breakerState }
+      const { budget, fallback, node, outcome } = result.outcome
+      const event: NodeEvent = {
+        node,
+        outcome,
+        ...(fallback === undefined ? {} : { fallback }),
+        state: result.breakerState,
+        ...(budget === undefined ? {} : { budget })
+      }
       await LG.emitEvent(cfg, event)
     }
     options.onOutcome?.(result.outcome)

@@ -13,6 +13,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+
 import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
 import * as PgClientLazy from "./internal/pgClient.js"
@@ -53,7 +54,16 @@ export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledge
     : `the Postgres ledger at ${client.host ?? "localhost"}:${client.port ?? 5432}`
   return Layer.scoped(
     Ledger.Ledger,
-    internal.make({ batchSize, flushTimeout, pruneInterval, queueCapacity, reopenSchedule, retention, tablePrefix, writeRetry }, {
+    internal.make({
+      batchSize,
+      flushTimeout,
+      pruneInterval,
+      queueCapacity,
+      reopenSchedule,
+      retention,
+      tablePrefix,
+      writeRetry
+    }, {
       target,
       connect: Effect.provide(PgClientLazy.make(client), Reactivity.layer)
     })

