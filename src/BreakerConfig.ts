@@ -7,33 +7,21 @@
 import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 
-import { decodeDuration } from "./internal/duration.js"
+import * as duration from "./internal/duration.js"
 
 /**
  * A `Duration.DurationInput` ("30 seconds", 5000 millis, a `Duration`)
- * decoded to a `Duration`.
+ * decoded to a `Duration`; negative, NaN, infinite and unparsable inputs are
+ * refused (the strict schema every duration option of the library uses).
  *
  * @since 0.1.0
  * @category schemas
  */
-export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationInput> = Schema.transformOrFail(
-  Schema.Unknown,
-  Schema.DurationFromSelf,
-  {
-    strict: false,
-    decode: (input, _, ast) =>
-      Either.match(decodeDuration(input), {
-        onLeft: (message) => ParseResult.fail(new ParseResult.Type(ast, input, message)),
-        onRight: ParseResult.succeed
-      }),
-    encode: ParseResult.succeed
-  }
-) as any
+export const DurationInput: Schema.Schema<Duration.Duration, Duration.DurationInput> = duration.DurationInput
 
 /**
  * A `DurationInput` greater than zero (a window of 0 could never hold a failure).

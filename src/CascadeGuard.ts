@@ -29,8 +29,9 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+
+import * as duration from "./internal/duration.js"
 import * as Ledger from "./Ledger.js"
-import { durationOption } from "./internal/duration.js"
 
 /**
  * The run the current fiber works for (default `"default"`).
@@ -170,16 +171,12 @@ const stableJson = (u: unknown): string => {
   }
 }
 
-/**
- * Builds the guard. Forks a sweeper into the scope that removes expired
- * entries, so memory does not grow with the number of runs.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make = (options?: Options): Effect.Effect<CascadeGuard, never, Scope.Scope> =>
+/** `owner` is the constructor the user called, named in the message of a bad option */
+const build = (owner: string, options?: Options): Effect.Effect<CascadeGuard, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const ttl = durationOption(options?.quarantineTtl ?? "300 seconds", "CascadeGuard.layer: quarantineTtl")
+    const { quarantineTtl: ttl } = yield* Effect.orDie(
+      duration.decodeOptions(owner, { quarantineTtl: options?.quarantineTtl ?? "300 seconds" })
+    )
     const ttlMillis = Duration.toMillis(ttl)
     const ledger = yield* Effect.serviceOption(Ledger.Ledger)
     const runs = new Map<string, RunState>()
@@ -397,9 +394,33 @@ export const make = (options?: Options): Effect.Effect<CascadeGuard, never, Scop
   })
 
 /**
+ * Builds the guard. Forks a sweeper into the scope that removes expired
+ * entries, so memory does not grow with the number of runs.
+ *
+ * A `quarantineTtl` that is negative, NaN, infinite or unparsable is a
+ * programming error: the effect dies with a `ParseError` whose message names
+ * the option (`CascadeGuard.make: quarantineTtl must be a non-negative
+ * duration, got -5`). It is a defect, not a failure, so that `make` keeps the
+ * error-free type `layer` (typed `Layer<CascadeGuard>` by the contract) and
+ * the LangGraph bridge build on.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options?: Options): Effect.Effect<CascadeGuard, never, Scope.Scope> =>
+  build("CascadeGuard.make", options)
+
+/**
  * The guard as a layer; uses the `Ledger` when one is provided.
+ *
+ * A bad `quarantineTtl` (negative, NaN, infinite, unparsable) makes the layer
+ * die while it is built, with a `ParseError` naming the option
+ * (`CascadeGuard.layer: quarantineTtl must be a non-negative duration, got
+ * -5`): the contract types the layer `Layer<CascadeGuard>`, without an error
+ * channel, and a bad option is a programming error.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<CascadeGuard> => Layer.scoped(CascadeGuard, make(options))
+export const layer = (options?: Options): Layer.Layer<CascadeGuard> =>
+  Layer.scoped(CascadeGuard, build("CascadeGuard.layer", options))

@@ -22,14 +22,16 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+
 import { breakerOfFailure, isControlFlow } from "./internal/circuitBreaker.js"
+import * as duration from "./internal/duration.js"
 import * as Ledger from "./Ledger.js"
 import * as Telemetry from "./Telemetry.js"
-import { durationOption } from "./internal/duration.js"
 
 /**
  * What a fallback handler learns about the failure it replaces.
@@ -220,7 +222,14 @@ export interface CacheStore<A> {
 }
 
 /**
- * Makes a cache store. `capacity` defaults to 1000 entries.
+ * Makes a cache store. `capacity` defaults to 1000 entries. `maxAge: 0`
+ * serves a value only within the millisecond it was stored.
+ *
+ * A `maxAge` that is negative, NaN, infinite or unparsable is a programming
+ * error: the effect dies with a `ParseError` whose message names the option
+ * (`Fallback.makeCache: maxAge must be a non-negative duration, got -1`). It
+ * is a defect, not a failure, because the contract types `makeCache` as
+ * `Effect<CacheStore<A>>`, without an error channel.
  *
  * @since 0.1.0
  * @category constructors
@@ -229,13 +238,15 @@ export const makeCache = <A>(options: {
   readonly maxAge: Duration.DurationInput
   readonly capacity?: number | undefined
 }): Effect.Effect<CacheStore<A>> =>
-  Effect.sync(() => {
-    const maxAge = durationOption(options.maxAge, "Fallback.makeCache: maxAge")
+  Effect.suspend(() => {
+    const decoded = duration.decodeOptions("Fallback.makeCache", { maxAge: options.maxAge })
+    if (Either.isLeft(decoded)) return Effect.die(decoded.left)
+    const { maxAge } = decoded.right
     const maxAgeMillis = Duration.toMillis(maxAge)
     const capacity = Math.max(1, Math.floor(options.capacity ?? 1000))
     // a Map iterates in insertion order: re-inserting on use keeps the least recently used first
     const entries = new Map<string, { readonly value: A; readonly at: number }>()
-    return {
+    return Effect.succeed<CacheStore<A>>({
       maxAge,
       capacity,
       get: (key) =>
@@ -254,7 +265,7 @@ export const makeCache = <A>(options: {
           if (entries.size > capacity) entries.delete(entries.keys().next().value!)
         }),
       size: Effect.sync(() => entries.size)
-    }
+    })
   })
 
 /**
@@ -307,6 +318,13 @@ export const degrade = <A2, E2, R2, const K extends string = never>(
  * fail with `EscalatedError`. A notifier that hangs longer than `timeout`
  * (default 30 s) is interrupted and counts as `none`.
  *
+ * A `timeout` that is negative, NaN, infinite or unparsable is a programming
+ * error: the protected effect dies, every time it runs, with a `ParseError`
+ * whose message names the option (`Fallback.escalate: timeout must be a
+ * non-negative duration, got -1`). It is a defect, not a typed failure, so
+ * that the error channel of every escalated effect does not carry a
+ * `ParseError` no call can cause.
+ *
  * @since 0.1.0
  * @category strategies
  */
@@ -314,7 +332,14 @@ export const escalate = <A2, E2, R2, const K extends string = never>(
   notify: (ctx: FailureContext) => Effect.Effect<Option.Option<A2>, E2, R2>,
   options?: Options<K> & { readonly timeout?: Duration.DurationInput | undefined }
 ) => {
-  const timeout = durationOption(options?.timeout ?? "30 seconds", "Fallback.escalate: timeout")
+  const decoded = duration.decodeOptions("Fallback.escalate", { timeout: options?.timeout ?? "30 seconds" })
+  if (Either.isLeft(decoded)) {
+    const defect = decoded.left
+    return <A, E, R>(
+      _self: Effect.Effect<A, E, R>
+    ): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> => Effect.die(defect)
+  }
+  const { timeout } = decoded.right
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> =>
     recover(self, options, (ctx) =>
     notify(ctx).pipe(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Fiber, Layer, Schema, TestClock } from "effect"
+import { Cause, Deferred, Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import { CascadeGuard, Ledger } from "agentarmour"
 
 interface State extends Record<string, unknown> {
@@ -176,9 +176,31 @@ describe("CascadeGuard", () => {
       expect(yield* guard.size).toEqual({ runs: 0, entries: 0 })
     }).pipe(Effect.provide(CascadeGuard.layer({ quarantineTtl: "300 seconds" }))))
 
-  it.effect("a bad quarantineTtl is rejected with a message naming the option", () =>
+  it.effect("a negative, NaN, infinite or unparsable quarantineTtl dies with a ParseError naming the option", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Layer.build(CascadeGuard.layer({ quarantineTtl: "soon" as any })).pipe(Effect.scoped))
-      expect(exit._tag === "Failure" && String(Cause.squash(exit.cause))).toContain(`quarantineTtl must be a duration such as "30 seconds"`)
+      const cases: ReadonlyArray<[unknown, string]> = [
+        [-5, "must be a non-negative duration, got -5"],
+        ["-1 minute", `must be a non-negative duration, got "-1 minute"`],
+        [NaN, "must be a non-negative duration, got NaN"],
+        [Infinity, "must be a finite duration, got Infinity"],
+        ["soon", `must be a duration such as "30 seconds" or a number of milliseconds, got "soon"`]
+      ]
+      for (const [quarantineTtl, problem] of cases) {
+        const viaLayer = yield* Effect.exit(
+          Layer.build(CascadeGuard.layer({ quarantineTtl: quarantineTtl as any })).pipe(Effect.scoped)
+        )
+        const viaMake = yield* Effect.exit(
+          CascadeGuard.make({ quarantineTtl: quarantineTtl as any }).pipe(Effect.scoped)
+        )
+        for (const [exit, owner] of [[viaLayer, "CascadeGuard.layer"], [viaMake, "CascadeGuard.make"]] as const) {
+          const defect = exit._tag === "Failure" ? Cause.dieOption(exit.cause) : Option.none()
+          expect(Option.map(defect, (d) => [(d as Error).name, (d as Error).message])).toEqual(
+            Option.some(["ParseError", `${owner}: quarantineTtl ${problem}`])
+          )
+        }
+      }
+      // 0 is a valid TTL (a quarantine that lifts at once)
+      const zero = yield* Effect.exit(Layer.build(CascadeGuard.layer({ quarantineTtl: 0 })).pipe(Effect.scoped))
+      expect(zero._tag).toBe("Success")
     }))
 })

@@ -2,13 +2,13 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
-import { HttpClient, HttpClientRequest, HttpServer } from "@effect/platform"
+import { HttpClient, HttpClientRequest, HttpServer, HttpServerRequest } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { describe, expect, it, layer } from "@effect/vitest"
 import { BreakerRegistry, Ledger, withBreaker } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
-import { Context, Effect, Layer, Metric, MetricBoundaries, Stream } from "effect"
+import { Cause, Context, Effect, Layer, Metric, MetricBoundaries, Option, Stream } from "effect"
 
 const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-dash-")), "ledger.db")
 const evil = `<img src=x onerror=alert(1)>`
@@ -544,4 +544,51 @@ describe("Dashboard.layer", () => {
       }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)),
     30_000
   )
+})
+
+describe("Dashboard options", () => {
+  const cases: ReadonlyArray<[unknown, string]> = [
+    [-1, "must be a non-negative duration, got -1"],
+    [NaN, "must be a non-negative duration, got NaN"],
+    [Infinity, "must be a finite duration, got Infinity"],
+    ["often", `must be a duration such as "30 seconds" or a number of milliseconds, got "often"`]
+  ]
+
+  it.scoped("make and layer fail with a ParseError naming a negative, NaN, infinite or unparsable pollInterval", () =>
+    Effect.gen(function*() {
+      for (const [pollInterval, problem] of cases) {
+        const viaMake = yield* Effect.flip(Dashboard.make({ pollInterval: pollInterval as any }))
+        expect([viaMake._tag, viaMake.message]).toEqual(["ParseError", `Dashboard.make: pollInterval ${problem}`])
+        const viaLayer = yield* Effect.flip(
+          Layer.build(Dashboard.layer({ port: 0, pollInterval: pollInterval as any })).pipe(Effect.scoped)
+        )
+        expect([viaLayer._tag, viaLayer.message]).toEqual(["ParseError", `Dashboard.layer: pollInterval ${problem}`])
+      }
+    }).pipe(Effect.provide(Ledger.layerMemory)))
+
+  it.effect("the 0.1 app dies on each request with a ParseError naming a bad pollInterval", () =>
+    Effect.gen(function*() {
+      const app = Dashboard.app({ pollInterval: -1 })
+      for (let i = 0; i < 2; i++) {
+        const exit = yield* Effect.exit(app)
+        const defect = exit._tag === "Failure" ? Cause.dieOption(exit.cause) : Option.none()
+        expect(Option.map(defect, (d) => [(d as Error).name, (d as Error).message])).toEqual(
+          Option.some(["ParseError", "Dashboard.app: pollInterval must be a non-negative duration, got -1"])
+        )
+      }
+    }).pipe(
+      Effect.provideService(HttpServerRequest.HttpServerRequest, HttpServerRequest.fromWeb(new Request("http://x/"))),
+      Effect.provide(Ledger.layerMemory)
+    ))
+
+  it.live("serve (the CLI's) fails with a DashboardError whose one line names the bad pollInterval", () =>
+    Effect.gen(function*() {
+      const db = join(mkdtempSync(join(tmpdir(), "agentarmour-dash-opts-")), "ledger.db")
+      yield* Layer.build(SqliteLedger.layer({ filename: db })).pipe(Effect.scoped)
+      const error = yield* Effect.flip(Dashboard.serve({ db, port: 0, pollInterval: "-5 seconds" }))
+      expect([error._tag, error.message]).toEqual([
+        "DashboardError",
+        `Dashboard.layer: pollInterval must be a non-negative duration, got "-5 seconds"`
+      ])
+    }))
 })

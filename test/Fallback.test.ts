@@ -228,10 +228,57 @@ describe("chains through a real breaker", () => {
     }).pipe(Effect.provide(Ledger.layerMemory)))
 })
 
+/** the defect an effect died with, as text ("" if it did not die) */
+const defectOf = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.map(Effect.exit(effect), (exit) =>
+    exit._tag === "Failure"
+      ? Option.match(Cause.dieOption(exit.cause), {
+        onNone: () => "",
+        onSome: (d) => `${(d as Error).name}: ${(d as Error).message}`
+      })
+      : "")
+
 describe("options", () => {
-  it("bad durations are rejected with a message naming the option", () => {
-    expect(() => Fallback.escalate(() => Effect.succeed(Option.none()), { timeout: "later" as any })).toThrow(/Fallback.escalate: timeout must be a duration/)
-    expect(() => Effect.runSync(Fallback.makeCache({ maxAge: -1 as any }))).not.toThrow(/maxAge/) // -1 ms is a valid (expired) age
-    expect(() => Effect.runSync(Fallback.makeCache({ maxAge: "forever-ish" as any }))).toThrow(/Fallback.makeCache: maxAge must be a duration/)
-  })
+  it.effect("makeCache dies with a ParseError naming maxAge when it is negative, NaN, infinite or unparsable", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<[unknown, string]> = [
+        [-1, "must be a non-negative duration, got -1"],
+        ["-5 seconds", `must be a non-negative duration, got "-5 seconds"`],
+        [NaN, "must be a non-negative duration, got NaN"],
+        [Infinity, "must be a finite duration, got Infinity"],
+        ["forever-ish", `must be a duration such as "30 seconds" or a number of milliseconds, got "forever-ish"`]
+      ]
+      for (const [maxAge, problem] of cases) {
+        expect(yield* defectOf(Fallback.makeCache({ maxAge: maxAge as any }))).toBe(
+          `ParseError: Fallback.makeCache: maxAge ${problem}`
+        )
+      }
+    }))
+
+  it.effect("maxAge 0 serves a value only within the millisecond it was stored", () =>
+    Effect.gen(function*() {
+      const store = yield* Fallback.makeCache<string>({ maxAge: 0 })
+      yield* store.set("k", "v")
+      expect(yield* store.get("k")).toEqual(Option.some("v"))
+      yield* TestClock.adjust("1 millis")
+      expect(yield* store.get("k")).toEqual(Option.none())
+    }))
+
+  it.effect("escalate with a negative, NaN or unparsable timeout dies with a ParseError naming it, even on success", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<[unknown, string]> = [
+        [-1, "must be a non-negative duration, got -1"],
+        [NaN, "must be a non-negative duration, got NaN"],
+        ["later", `must be a duration such as "30 seconds" or a number of milliseconds, got "later"`]
+      ]
+      for (const [timeout, problem] of cases) {
+        const escalated = Fallback.escalate(() => Effect.succeed(Option.some("human")), { timeout: timeout as any })
+        const message = `ParseError: Fallback.escalate: timeout ${problem}`
+        expect(yield* defectOf(Effect.succeed("fine").pipe(escalated))).toBe(message)
+        expect(yield* defectOf(open.pipe(escalated))).toBe(message)
+      }
+      // a valid timeout still answers
+      const answered = open.pipe(Fallback.escalate(() => Effect.succeed(Option.some("human")), { timeout: 0 }))
+      expect(yield* Effect.either(answered)).toEqual(Either.right("human"))
+    }))
 })

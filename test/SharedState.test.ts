@@ -6,7 +6,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SharedState } from "agentarmour/pg"
-import { Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream, TestClock } from "effect"
+import { Cause, Chunk, Context, Effect, Either, Fiber, Layer, Option, Stream, TestClock } from "effect"
 
 const options = { syncInterval: "1 second", publishInterval: "20 millis", readInterval: "100 millis" } as const
 
@@ -390,4 +390,49 @@ describe("SharedState.layerSql on SQLite (processes on one host, polling)", () =
       }),
     30_000
   )
+})
+
+describe("SharedState options", () => {
+  it.effect("layerMemory dies with a ParseError naming a negative, NaN, infinite or unparsable interval", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<[string, unknown, string]> = [
+        ["readInterval", -5, "must be a non-negative duration, got -5"],
+        ["syncInterval", NaN, "must be a non-negative duration, got NaN"],
+        ["publishInterval", Infinity, "must be a finite duration, got Infinity"],
+        ["heartbeatTimeout", "soon", `must be a duration such as "30 seconds" or a number of milliseconds, got "soon"`]
+      ]
+      for (const [option, value, problem] of cases) {
+        const exit = yield* Effect.exit(
+          Layer.build(SharedState.layerMemory(new SharedState.MemoryBoard(), { [option]: value })).pipe(Effect.scoped)
+        )
+        const defect = exit._tag === "Failure" ? Cause.dieOption(exit.cause) : Option.none()
+        expect(Option.map(defect, (d) => [(d as Error).name, (d as Error).message])).toEqual(
+          Option.some(["ParseError", `SharedState.layerMemory: ${option} ${problem}`])
+        )
+      }
+    }))
+
+  it.effect("layerSql fails with a ParseError naming the bad interval, before touching the database", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Layer.build(SharedState.layerSql({ syncInterval: -1, heartbeatInterval: "-2 seconds" })).pipe(
+          Effect.scoped,
+          Effect.provide(SqliteClient.layer({ filename: ":memory:" }))
+        )
+      )
+      expect(error._tag).toBe("ParseError")
+      expect(error.message).toBe(
+        `SharedState.layerSql: syncInterval must be a non-negative duration, got -1; ` +
+          `heartbeatInterval must be a non-negative duration, got "-2 seconds"`
+      )
+    }))
+
+  it.effect("the Postgres layer fails with a ParseError naming the bad interval, without connecting", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        Layer.build(SharedState.layer({ host: "127.0.0.1", port: 1, heartbeatTimeout: NaN })).pipe(Effect.scoped)
+      )
+      expect(error._tag).toBe("ParseError")
+      expect(error.message).toBe("SharedState.layer: heartbeatTimeout must be a non-negative duration, got NaN")
+    }))
 })

@@ -23,13 +23,14 @@ import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 
-import { durationOption } from "../internal/duration.js"
+import * as duration from "../internal/duration.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
 import * as assets from "./assets.js"
@@ -356,13 +357,24 @@ const router = (producer: Producer.Producer) =>
  * `pollInterval` (default 1 second) and every client (`/events`,
  * `/api/summary`, `/api/stats`, `/metrics`) shares what it read.
  *
+ * A `pollInterval` that is negative, NaN, infinite or unparsable fails with a
+ * `ParseError` naming the option
+ * (`Dashboard.make: pollInterval must be a non-negative duration, got -1`).
+ *
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options?: AppOptions) => Effect.map(makeProducer(options), router)
+export const make = (options?: AppOptions) => Effect.map(makeProducer("Dashboard.make", options), router)
 
-const makeProducer = (options?: AppOptions) =>
-  Producer.make({ pollInterval: durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval") })
+/** a bad `pollInterval` is a `ParseError` naming it and `owner`, the constructor the user called */
+const decodePollInterval = (owner: string, options?: AppOptions) =>
+  Either.map(
+    duration.decodeOptions(owner, { pollInterval: options?.pollInterval ?? "1 second" }),
+    ({ pollInterval }) => pollInterval
+  )
+
+const makeProducer = (owner: string, options?: AppOptions) =>
+  Effect.flatMap(decodePollInterval(owner, options), (pollInterval) => Producer.make({ pollInterval }))
 
 /**
  * The dashboard as an HTTP app over the `Ledger` (0.1's constructor). It has
@@ -370,16 +382,26 @@ const makeProducer = (options?: AppOptions) =>
  * first request and lives as long as the process; prefer `make` (scoped) or
  * `layer`.
  *
+ * A `pollInterval` that is negative, NaN, infinite or unparsable is a
+ * programming error: every request dies with a `ParseError` naming the option
+ * (`Dashboard.app: pollInterval must be a non-negative duration, got -1`),
+ * which the server answers with a 500 and logs. It is a defect, not a typed
+ * failure, so that the app keeps its 0.1 type (an app that cannot fail).
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const app = (options?: AppOptions) => {
-  const pollInterval = durationOption(options?.pollInterval ?? "1 second", "Dashboard: pollInterval")
+  const pollInterval = decodePollInterval("Dashboard.app", options)
   let started: Effect.Effect<ReturnType<typeof router>, never, Ledger.Ledger> | undefined
   const start = Effect.suspend(() =>
     started ??= Effect.cached(
       Effect.flatMap(Scope.make(), (scope) =>
-        Producer.make({ pollInterval }).pipe(Effect.map(router), Scope.extend(scope)))
+        Effect.orDie(pollInterval).pipe(
+          Effect.flatMap((interval) => Producer.make({ pollInterval: interval })),
+          Effect.map(router),
+          Scope.extend(scope)
+        ))
     ).pipe(Effect.runSync)
   )
   return Effect.flatMap(start, (route) => route)
@@ -389,21 +411,29 @@ export const app = (options?: AppOptions) => {
  * Serves the dashboard next to a running pipeline (the `Ledger` of your
  * application), on 127.0.0.1:8765 unless told otherwise.
  *
+ * A `pollInterval` that is negative, NaN, infinite or unparsable fails the
+ * layer with a `ParseError` naming the option
+ * (`Dashboard.layer: pollInterval must be a non-negative duration, got -1`).
+ *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options?: Options
-): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, Ledger.Ledger> =>
-  Layer.unwrapScoped(Effect.map(makeProducer(options), (producer) =>
-    HttpServer.serve(router(producer)).pipe(
-      Layer.provideMerge(
-        Node.serverLayer(producer, { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" })
-      )
-    )))
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError | ParseResult.ParseError, Ledger.Ledger> =>
+  Layer.unwrapScoped(
+    Effect.map(makeProducer("Dashboard.layer", options), (producer) =>
+      HttpServer.serve(router(producer)).pipe(
+        Layer.provideMerge(
+          Node.serverLayer(producer, { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" })
+        )
+      ))
+  )
 
 const startError = (e: unknown, host: string, port: number): DashboardError => {
-  if (e instanceof Ledger.LedgerError || e instanceof DashboardError) return new DashboardError({ message: e.message })
+  if (e instanceof Ledger.LedgerError || e instanceof DashboardError || ParseResult.isParseError(e)) {
+    return new DashboardError({ message: e.message })
+  }
   const cause = (e as { cause?: { code?: string; message?: string } }).cause
   if (cause?.code === "EADDRINUSE") return new DashboardError({ message: `port ${port} is already in use on ${host}` })
   if (cause?.code === "EACCES") return new DashboardError({ message: `not allowed to listen on ${host}:${port}` })

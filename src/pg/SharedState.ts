@@ -24,16 +24,18 @@ import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
-import { durationOption } from "../internal/duration.js"
+import * as duration from "../internal/duration.js"
 import * as internal from "../internal/sharedState.js"
 import type * as Ledger from "../Ledger.js"
 import * as PgClientLazy from "./internal/pgClient.js"
@@ -101,17 +103,34 @@ export interface Options {
 
 const newOrigin = () => `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
 
-const engineOptions = (options: Options | undefined): internal.EngineOptions => ({
-  origin: newOrigin(),
-  readInterval: durationOption(options?.readInterval ?? "100 millis", "SharedState: readInterval"),
-  pollInterval: durationOption(options?.syncInterval ?? "1 second", "SharedState: syncInterval"),
-  publishInterval: durationOption(options?.publishInterval ?? "50 millis", "SharedState: publishInterval"),
-  heartbeatInterval: durationOption(options?.heartbeatInterval ?? "2 seconds", "SharedState: heartbeatInterval"),
-  heartbeatTimeout: durationOption(options?.heartbeatTimeout ?? "2 seconds", "SharedState: heartbeatTimeout"),
-  retryCap: durationOption("2 seconds", "SharedState: retryCap"),
-  maxBatch: 1000,
-  statementTimeout: durationOption("10 seconds", "SharedState: statementTimeout")
-})
+/**
+ * The engine's options; a negative, NaN, infinite or unparsable interval is a
+ * `ParseError` naming it (and `owner`, the layer the user called).
+ */
+const engineOptions = (
+  owner: string,
+  options: Options | undefined
+): Either.Either<internal.EngineOptions, ParseResult.ParseError> =>
+  Either.map(
+    duration.decodeOptions(owner, {
+      readInterval: options?.readInterval ?? "100 millis",
+      syncInterval: options?.syncInterval ?? "1 second",
+      publishInterval: options?.publishInterval ?? "50 millis",
+      heartbeatInterval: options?.heartbeatInterval ?? "2 seconds",
+      heartbeatTimeout: options?.heartbeatTimeout ?? "2 seconds"
+    }),
+    (d) => ({
+      origin: newOrigin(),
+      readInterval: d.readInterval,
+      pollInterval: d.syncInterval,
+      publishInterval: d.publishInterval,
+      heartbeatInterval: d.heartbeatInterval,
+      heartbeatTimeout: d.heartbeatTimeout,
+      retryCap: Duration.seconds(2),
+      maxBatch: 1000,
+      statementTimeout: Duration.seconds(10)
+    })
+  )
 
 interface Row {
   readonly breaker_name: string
@@ -210,13 +229,20 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
  * it pushes through `LISTEN`/`NOTIFY`; on others (SQLite, for processes on
  * one host) it polls every row in one query per `syncInterval`.
  *
+ * An interval that is negative, NaN, infinite or unparsable fails the layer
+ * with a `ParseError` naming the option
+ * (`SharedState.layerSql: syncInterval must be a non-negative duration, got -1`).
+ *
  * @since 0.1.0
  * @category layers
  */
-export const layerSql = (options?: Options): Layer.Layer<SharedState, SqlError, SqlClient.SqlClient> =>
+export const layerSql = (
+  options?: Options
+): Layer.Layer<SharedState, SqlError | ParseResult.ParseError, SqlClient.SqlClient> =>
   Layer.scoped(
     SharedState,
-    Effect.flatMap(makeStore(options), (store) => internal.make(store, engineOptions(options)))
+    Effect.flatMap(engineOptions("SharedState.layerSql", options), (engine) =>
+      Effect.flatMap(makeStore(options), (store) => internal.make(store, engine)))
   )
 
 /**
@@ -267,10 +293,16 @@ const connectingStore = (
  * starts with breakers deciding alone, keeps their states and connects (and
  * publishes them) when Postgres comes back.
  *
+ * Its only failure is a bad option: an interval that is negative, NaN,
+ * infinite or unparsable fails the layer with a `ParseError` naming it
+ * (`SharedState.layer: heartbeatTimeout must be a non-negative duration, got NaN`).
+ *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<SharedState, Ledger.LedgerError> => {
+export const layer = (
+  options: PgClient.PgClientConfig & Options
+): Layer.Layer<SharedState, Ledger.LedgerError | ParseResult.ParseError> => {
   const {
     heartbeatInterval,
     heartbeatTimeout,
@@ -293,11 +325,12 @@ export const layer = (options: PgClient.PgClientConfig & Options): Layer.Layer<S
   return Layer.scoped(
     SharedState,
     Effect.gen(function*() {
+      const options = yield* engineOptions("SharedState.layer", engine)
       const store = yield* connectingStore(connect)
       // a reachable database is connected and migrated before the layer is up (as a
       // failed or slow first attempt does not fail it: the engine retries)
       yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
-      return yield* internal.make(store, engineOptions(engine))
+      return yield* internal.make(store, options)
     })
   )
 }
@@ -309,6 +342,12 @@ const boards = new WeakMap<Map<string, SharedBreakerState>, internal.MemoryBoard
  * it plays one process (with pushes, as on Postgres). For tests and
  * single-process experiments. A plain `Map` (0.1) is wrapped in a board
  * whose rows it holds.
+ *
+ * An interval that is negative, NaN, infinite or unparsable makes the layer
+ * die while it is built, with a `ParseError` naming the option
+ * (`SharedState.layerMemory: readInterval must be a non-negative duration,
+ * got -5`): a defect for a programming error, so that the layer keeps its
+ * 0.1 type `Layer<SharedState>`.
  *
  * @since 0.1.0
  * @category layers
@@ -326,6 +365,9 @@ export const layerMemory = (
         b = boards.get(board) ?? new internal.MemoryBoard(board)
         boards.set(board, b)
       }
-      return internal.make(b.store(), engineOptions(options))
+      return Effect.flatMap(
+        Effect.orDie(engineOptions("SharedState.layerMemory", options)),
+        (engine) => internal.make(b.store(), engine)
+      )
     })
   )
