@@ -220,7 +220,9 @@ const build = (owner: string, options?: Options): Effect.Effect<CascadeGuard, ne
     )
 
     /** the run state of the current run, with expired entries removed */
-    const withCurrentRun = <A>(f: (runId: string, run: RunState | undefined, now: number) => [A, Array<Effect.Effect<void>>]) =>
+    const withCurrentRun = <A>(
+      f: (runId: string, run: RunState | undefined, now: number) => [A, Array<Effect.Effect<void>>]
+    ) =>
       Effect.flatMap(FiberRef.get(currentRun), (runId) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => {
           const out: Array<Effect.Effect<void>> = []
@@ -327,7 +329,9 @@ const build = (owner: string, options?: Options): Effect.Effect<CascadeGuard, ne
         if (spec.validate !== undefined) {
           const decoded = yield* Effect.either(Schema.decodeUnknown(spec.validate, { errors: "all" })(output))
           if (decoded._tag === "Left") {
-            const reason = `output of ${name} failed validation: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+            const reason = `output of ${name} failed validation: ${
+              ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+            }`
             yield* contamination(name, "ParseError", reason, now)
             return { _tag: "Contaminated", errorType: "ParseError", reason } as const
           }
@@ -344,7 +348,8 @@ const build = (owner: string, options?: Options): Effect.Effect<CascadeGuard, ne
               return [{
                 _tag: "Contaminated",
                 errorType: "RepeatedOutput",
-                reason: `${name} produced the same output ${count} times in a row (maxRepeats ${maxRepeats}): likely a loop`
+                reason:
+                  `${name} produced the same output ${count} times in a row (maxRepeats ${maxRepeats}): likely a loop`
               }, []]
             }
             return [{ _tag: "Clean" }, []]
@@ -363,25 +368,28 @@ const build = (owner: string, options?: Options): Effect.Effect<CascadeGuard, ne
       const writes: ReadonlyArray<string> = spec.quarantineOnFailure ?? []
       const reads: ReadonlyArray<string> = spec.readsFrom ?? []
       return (state: S): Effect.Effect<Partial<S>, E, R> =>
-        Effect.flatMap(mask(reads, state), ({ state: visible }) =>
-          Effect.matchCauseEffect(Effect.suspend(() => node(visible)), {
-            onFailure: (cause) =>
-              Cause.isInterruptedOnly(cause)
-                ? Effect.failCause(cause)
-                : Effect.zipRight(
-                  quarantine(name, writes, `${name} failed: ${Cause.pretty(cause).split("\n")[0]}`),
-                  Effect.failCause(cause)
-                ),
-            onSuccess: (output) =>
-              Effect.flatMap(inspect(name, spec, output), (verdict): Effect.Effect<Partial<S>> => {
-                if (verdict._tag === "Clean") return Effect.as(lift(name), output)
-                // the bad values never travel downstream: drop every key the node wrote
-                const bad = Array.from(new Set([...writes, ...keysOf(output)]))
-                const clean: Record<string, unknown> = { ...output }
-                for (const key of bad) delete clean[key]
-                return Effect.as(quarantine(name, bad, verdict.reason), clean as Partial<S>)
-              })
-          }))
+        Effect.flatMap(
+          mask(reads, state),
+          ({ state: visible }) =>
+            Effect.matchCauseEffect(Effect.suspend(() => node(visible)), {
+              onFailure: (cause) =>
+                Cause.isInterruptedOnly(cause)
+                  ? Effect.failCause(cause)
+                  : Effect.zipRight(
+                    quarantine(name, writes, `${name} failed: ${Cause.pretty(cause).split("\n")[0]}`),
+                    Effect.failCause(cause)
+                  ),
+              onSuccess: (output) =>
+                Effect.flatMap(inspect(name, spec, output), (verdict): Effect.Effect<Partial<S>> => {
+                  if (verdict._tag === "Clean") return Effect.as(lift(name), output)
+                  // the bad values never travel downstream: drop every key the node wrote
+                  const bad = Array.from(new Set([...writes, ...keysOf(output)]))
+                  const clean: Record<string, unknown> = { ...output }
+                  for (const key of bad) delete clean[key]
+                  return Effect.as(quarantine(name, bad, verdict.reason), clean as Partial<S>)
+                })
+            })
+        )
     }
 
     const size = Effect.sync(() => {

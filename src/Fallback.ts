@@ -340,20 +340,22 @@ export const escalate = <A2, E2, R2, const K extends string = never>(
     ): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> => Effect.die(defect)
   }
   const { timeout } = decoded.right
-  return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> =>
+  return <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ): Effect.Effect<A | A2, Remaining<E, K> | E2 | EscalatedError, R | R2> =>
     recover(self, options, (ctx) =>
-    notify(ctx).pipe(
-      Effect.timeoutOption(timeout),
-      Effect.flatMap((answer) => {
-        if (Option.isSome(answer) && Option.isSome(answer.value)) {
-          return Effect.as(served("escalate", ctx, options), answer.value.value)
-        }
-        const message = Option.isNone(answer)
-          ? `escalation for breaker "${ctx.breaker}" got no answer within ${Duration.format(timeout)}`
-          : `escalation for breaker "${ctx.breaker}" was acknowledged without an answer`
-        return Effect.fail(new EscalatedError({ breaker: ctx.breaker, message, traceback: ctx.traceback }))
-      })
-    ))
+      notify(ctx).pipe(
+        Effect.timeoutOption(timeout),
+        Effect.flatMap((answer) => {
+          if (Option.isSome(answer) && Option.isSome(answer.value)) {
+            return Effect.as(served("escalate", ctx, options), answer.value.value)
+          }
+          const message = Option.isNone(answer)
+            ? `escalation for breaker "${ctx.breaker}" got no answer within ${Duration.format(timeout)}`
+            : `escalation for breaker "${ctx.breaker}" was acknowledged without an answer`
+          return Effect.fail(new EscalatedError({ breaker: ctx.breaker, message, traceback: ctx.traceback }))
+        })
+      ))
 }
 
 // ---------------------------------------------------------------------------

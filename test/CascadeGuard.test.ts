@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
 import { CascadeGuard, Ledger } from "agentarmour"
+import { Cause, Deferred, Effect, Fiber, Layer, Option, Schema, TestClock } from "effect"
 
 interface State extends Record<string, unknown> {
   readonly document?: string
@@ -24,7 +24,9 @@ const setup = Effect.gen(function*() {
     { readsFrom: ["entities"] },
     (state) => {
       seen.push(state.entities)
-      return Effect.succeed({ analysis: state.entities === undefined ? "entities unavailable" : `${state.entities.length} entities` })
+      return Effect.succeed({
+        analysis: state.entities === undefined ? "entities unavailable" : `${state.entities.length} entities`
+      })
     }
   )
   return { guard, extract, analyse, seen, heal: () => (extractFails = false) }
@@ -106,11 +108,14 @@ describe("CascadeGuard", () => {
       const extract = guard.protectNode<State, string, never>(
         "extract",
         { quarantineOnFailure: ["entities"] },
-        () => Effect.flatMap(CascadeGuard.currentRun, (run) => run === "A" ? Effect.fail("A broke") : Effect.succeed({ entities: ["ok"] }))
+        () =>
+          Effect.flatMap(CascadeGuard.currentRun, (run) =>
+            run === "A" ? Effect.fail("A broke") : Effect.succeed({ entities: ["ok"] }))
       )
       const seen: Record<string, unknown> = {}
       const analyse = guard.protectNode<State, never, never>("analyse", { readsFrom: ["entities"] }, (state) =>
-        Effect.flatMap(CascadeGuard.currentRun, (run) => Effect.sync(() => (seen[run] = state.entities)).pipe(Effect.as({}))))
+        Effect.flatMap(CascadeGuard.currentRun, (run) =>
+          Effect.sync(() => (seen[run] = state.entities)).pipe(Effect.as({}))))
       const pipeline = (run: string) =>
         Effect.either(extract(garbage)).pipe(
           Effect.zipRight(Deferred.await(gate)),
@@ -155,7 +160,9 @@ describe("CascadeGuard", () => {
         () => Effect.succeed({ analysis: "let me think about this again" })
       )
       expect(yield* planner({})).toEqual({ analysis: "let me think about this again" })
-      expect(yield* planner({}).pipe(CascadeGuard.withRun("other"))).toEqual({ analysis: "let me think about this again" })
+      expect(yield* planner({}).pipe(CascadeGuard.withRun("other"))).toEqual({
+        analysis: "let me think about this again"
+      })
       expect(yield* planner({})).toEqual({ analysis: "let me think about this again" })
       expect(yield* planner({})).toEqual({})
       const [entry] = yield* guard.quarantined

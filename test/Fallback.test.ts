@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import type { CallTimeoutError } from "agentarmour"
+import { CircuitBreaker, CircuitOpenError, EscalatedError, Fallback, Ledger, withBreaker } from "agentarmour"
 import { Cause, Effect, Either, Fiber, Option, Schema, TestClock } from "effect"
-import { CircuitBreaker, CircuitOpenError, CallTimeoutError, EscalatedError, Fallback, Ledger, withBreaker } from "agentarmour"
 
 class AgentError extends Schema.TaggedError<AgentError>()("AgentError", { message: Schema.String }) {}
 class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {}) {}
@@ -78,8 +79,13 @@ describe("Fallback.degrade", () => {
 
   it.effect("`only` narrows what is handled, and the type keeps the rest", () =>
     Effect.gen(function*() {
-      const node = Effect.fail(new AgentError({ message: "x" })) as Effect.Effect<string, AgentError | CircuitOpenError | CallTimeoutError>
-      const narrowed = node.pipe(Fallback.degrade(() => Effect.succeed("b"), { only: ["CircuitOpenError", "CallTimeoutError"] }))
+      const node = Effect.fail(new AgentError({ message: "x" })) as Effect.Effect<
+        string,
+        AgentError | CircuitOpenError | CallTimeoutError
+      >
+      const narrowed = node.pipe(
+        Fallback.degrade(() => Effect.succeed("b"), { only: ["CircuitOpenError", "CallTimeoutError"] })
+      )
       const typed: Effect.Effect<string, AgentError> = narrowed
       // @ts-expect-error CircuitOpenError was handled, so it is no longer in the error channel
       const wrong: Effect.Effect<string, CircuitOpenError> = narrowed
@@ -130,7 +136,9 @@ describe("Fallback.degrade", () => {
 describe("Fallback.escalate", () => {
   it.effect("a notifier answering Some(value) answers for the node", () =>
     Effect.gen(function*() {
-      const result = yield* open.pipe(Fallback.escalate((ctx) => Effect.succeed(Option.some(`human answer for ${ctx.breaker}`))))
+      const result = yield* open.pipe(
+        Fallback.escalate((ctx) => Effect.succeed(Option.some(`human answer for ${ctx.breaker}`)))
+      )
       expect(result).toBe("human answer for research")
     }))
 
@@ -146,7 +154,9 @@ describe("Fallback.escalate", () => {
     Effect.gen(function*() {
       let interrupted = false
       const fiber = yield* open.pipe(
-        Fallback.escalate(() => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))), { timeout: "5 seconds" }),
+        Fallback.escalate(() => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (interrupted = true)))), {
+          timeout: "5 seconds"
+        }),
         Effect.flip,
         Effect.fork
       )
