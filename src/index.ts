@@ -54,17 +54,35 @@ export * as CascadeGuard from "./CascadeGuard.js"
 export * as CircuitBreaker from "./CircuitBreaker.js"
 export {
   /**
+   * A call refused because the breaker's bulkhead is full.
+   *
+   * @since 0.2.0
+   */
+  BulkheadFullError,
+  /**
    * A call that ran longer than the breaker's `callTimeout` (and was interrupted).
    *
    * @since 0.1.0
    */
   CallTimeoutError,
   /**
+   * A call refused because an operator isolated the breaker.
+   *
+   * @since 0.2.0
+   */
+  CircuitIsolatedError,
+  /**
    * A call rejected because the breaker is OPEN.
    *
    * @since 0.1.0
    */
   CircuitOpenError,
+  /**
+   * A call whose result the breaker's `validateResult` rejected.
+   *
+   * @since 0.2.0
+   */
+  InvalidResultError,
   /**
    * Runs an effect through a breaker.
    *
@@ -105,24 +123,4 @@ export {
 /**
  * @since 0.2.0
  */
-export {
-  /**
-   * A call refused because the breaker's bulkhead is full.
-   *
-   * @since 0.2.0
-   */
-  BulkheadFullError,
-  /**
-   * A call refused because an operator isolated the breaker.
-   *
-   * @since 0.2.0
-   */
-  CircuitIsolatedError,
-  /**
-   * A call whose result the breaker's `validateResult` rejected.
-   *
-   * @since 0.2.0
-   */
-  InvalidResultError
-} from "./CircuitBreaker.js"
 export * as Telemetry from "./Telemetry.js"

@@ -11,9 +11,6 @@ export {
    */
   InvalidUpdateError
 } from "./errors.js"
-/**
- * @since 0.1.0
- */
 export type {
   /**
    * Dollars per million tokens, per model, for `protectNode`'s `budget`.
@@ -22,6 +19,9 @@ export type {
    */
   Pricing
 } from "./internal/usage.js"
+/**
+ * @since 0.1.0
+ */
 export * as LangGraphBridge from "./LangGraphBridge.js"
 export {
   /**
