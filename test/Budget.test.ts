@@ -9,22 +9,9 @@ import {
   withBreaker,
   withBudget
 } from "agentarmour"
-import { Effect, Either, Exit, Fiber, Layer, TestClock } from "effect"
+import { Effect, Either, Exit, Fiber, TestClock } from "effect"
 
-/** a ledger that keeps the usage records it is given */
-const recordingLedger = () => {
-  const usage: Array<Ledger.UsageRecord> = []
-  const ledger = Ledger.make({
-    recordFailure: () => Effect.void,
-    recordTransition: () => Effect.void,
-    failures: () => Effect.succeed([]),
-    transitions: () => Effect.succeed([]),
-    summary: Effect.succeed([]),
-    flush: Effect.void,
-    recordUsage: (record) => Effect.sync(() => void usage.push(record))
-  })
-  return { usage, layer: Layer.succeed(Ledger.Ledger, ledger) }
-}
+import { recordingLedger } from "./support/ledger.js"
 
 /** a node that counts its calls and charges what it is told */
 const node = (spend: Budget.Usage = {}) => {

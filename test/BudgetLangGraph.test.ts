@@ -1,9 +1,11 @@
 import { AIMessage, type BaseMessage, HumanMessage, type StandardMessageStructure } from "@langchain/core/messages"
 import { Annotation, Command, END, START, StateGraph } from "@langchain/langgraph"
-import { BreakerRegistry, Budget, Ledger } from "agentarmour"
+import { BreakerRegistry, Budget } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
+
 import { describe, expect, it } from "vitest"
+import { recordingLedger } from "./support/ledger.js"
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
@@ -27,17 +29,8 @@ const aiMessage = (model: string, input: number, output: number, key: "model_nam
 
 /** a ledger that keeps usage records; the bridge's layer */
 const recording = () => {
-  const usage: Array<Ledger.UsageRecord> = []
-  const ledger = Ledger.make({
-    recordFailure: () => Effect.void,
-    recordTransition: () => Effect.void,
-    failures: () => Effect.succeed([]),
-    transitions: () => Effect.succeed([]),
-    summary: Effect.succeed([]),
-    flush: Effect.void,
-    recordUsage: (record) => Effect.sync(() => void usage.push(record))
-  })
-  return { usage, bridge: LangGraphBridge.make(Layer.succeed(Ledger.Ledger, ledger)) }
+  const { layer, usage } = recordingLedger()
+  return { usage, bridge: LangGraphBridge.make(layer) }
 }
 
 const oneNodeGraph = (node: (state: S, config?: any) => Promise<unknown>) =>

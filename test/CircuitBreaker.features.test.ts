@@ -10,14 +10,8 @@ import {
 } from "agentarmour"
 import { Chunk, Deferred, Effect, Exit, Fiber, Queue, Scope, TestClock } from "effect"
 
-class Boom {
-  readonly _tag = "Boom"
-  readonly message = "agent exploded"
-}
-const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
-const attempt = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.either(self)
-const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Ledger.layerMemory)
+import { attempt, Boom, fail, ok, run } from "./support/breaker.js"
+
 describe("validateResult", () => {
   it.effect("a success validateResult rejects fails with InvalidResultError, counts, and is recorded as invalid_result", () =>
     run(Effect.gen(function*() {

@@ -27,14 +27,7 @@ import {
   TestClock
 } from "effect"
 
-class Boom {
-  readonly _tag = "Boom"
-  readonly message = "agent exploded"
-}
-const fail = Effect.fail(new Boom())
-const ok = Effect.succeed("ok")
-const attempt = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.either(self)
-const run = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, Ledger.layerMemory)
+import { attempt, Boom, fail, ok, run } from "./support/breaker.js"
 
 describe("CircuitBreaker state machine", () => {
   it.effect("a new breaker starts CLOSED", () =>

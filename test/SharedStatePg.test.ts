@@ -5,21 +5,13 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { SharedState } from "agentarmour/pg"
 import { Chunk, Context, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 
-import { type PgServer, startPostgres } from "./support/postgres.js"
+import { usePostgres } from "./support/postgres.js"
 
-let server: PgServer
-
-beforeAll(async () => {
-  server = await startPostgres()
-}, 120_000)
-
-afterAll(async () => {
-  await server?.stop()
-})
+const pg = usePostgres()
 
 let tables = 0
 /** a fresh table per test, so tests do not see each other's rows */
@@ -28,7 +20,7 @@ const freshPrefix = () => `t${++tables}_`
 const processOn = (tablePrefix: string, applicationName: string) =>
   Layer.build(
     SharedState.layer({
-      ...server.options(),
+      ...pg.server.options(),
       applicationName,
       tablePrefix,
       syncInterval: "300 millis",
@@ -38,9 +30,10 @@ const processOn = (tablePrefix: string, applicationName: string) =>
   ).pipe(Effect.map((ctx) => Context.get(ctx, SharedState.SharedState)))
 
 /** an administrator's connection */
-const admin = Effect.suspend(() => Layer.build(PgClient.layer({ ...server.options(), applicationName: "admin" }))).pipe(
-  Effect.map((ctx) => Context.get(ctx, SqlClient.SqlClient))
-)
+const admin = Effect.suspend(() => Layer.build(PgClient.layer({ ...pg.server.options(), applicationName: "admin" })))
+  .pipe(
+    Effect.map((ctx) => Context.get(ctx, SqlClient.SqlClient))
+  )
 
 /** waits (generously: busy CI) until the condition holds */
 const eventually = <E, R>(condition: Effect.Effect<boolean, E, R>, timeout: Duration.DurationInput = "20 seconds") =>
@@ -122,11 +115,11 @@ describe("SharedState on Postgres", () => {
       const a = yield* processOn(prefix, "a")
       const b = yield* processOn(prefix, "b")
       yield* Effect.all([waitListening(a), waitListening(b)])
-      yield* Effect.promise(() => server.pause())
+      yield* Effect.promise(() => pg.server.pause())
       const outcome = yield* Effect.fork(a.publish(opened("research", Date.now())))
       yield* eventually(Effect.map(a.status, (s) => !s.reachable && s.pending === 1))
       expect(outcome.unsafePoll()).toBe(null)
-      yield* Effect.promise(() => server.resume())
+      yield* Effect.promise(() => pg.server.resume())
       expect(yield* Fiber.join(outcome).pipe(Effect.timeout("30 seconds"))).toBe(true)
       yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"), "30 seconds")
       yield* waitListening(b)
@@ -137,11 +130,11 @@ describe("SharedState on Postgres", () => {
     () =>
       Effect.gen(function*() {
         const prefix = freshPrefix()
-        yield* Effect.promise(() => server.pause())
+        yield* Effect.promise(() => pg.server.pause())
         const a = yield* processOn(prefix, "a")
         const outcome = yield* Effect.fork(a.publish(opened("research", Date.now())))
         yield* eventually(Effect.map(a.status, (s) => !s.reachable && s.pending === 1))
-        yield* Effect.promise(() => server.resume())
+        yield* Effect.promise(() => pg.server.resume())
         expect(yield* Fiber.join(outcome).pipe(Effect.timeout("30 seconds"))).toBe(true)
         const b = yield* processOn(prefix, "b")
         yield* eventually(Effect.map(stateIn(b, "research"), (s) => Option.getOrNull(s) === "OPEN"), "30 seconds")

@@ -62,6 +62,29 @@ export const layer = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledg
   )
 }
 
+/** fails with a `LedgerError` naming the problem when `filename` is not an SQLite ledger with this prefix */
+const checkLedger = (filename: string, prefix: string, failuresTable: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const found = yield* sql<
+      { name: string }
+    >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${failuresTable}`.pipe(
+      Effect.mapError((e) =>
+        new Ledger.LedgerError({
+          message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
+            ? `${filename} is not an SQLite database`
+            : `cannot read ${filename}: ${e.message}`,
+          cause: e
+        })
+      )
+    )
+    if (found.length === 0) {
+      return yield* new Ledger.LedgerError({
+        message: `${filename} is not an agentarmour ledger with table prefix "${prefix}" (no table ${failuresTable})`
+      })
+    }
+  })
+
 /**
  * Deletes rows older than `olderThan` (`30d`, `12h`, `90m` or any `Duration`)
  * from every table of an existing ledger file, keeping each breaker's latest
@@ -85,24 +108,7 @@ export const prune = (
     const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
     if (!existsSync(filename)) return yield* new Ledger.LedgerError({ message: `no ledger at ${filename}` })
     return yield* Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      const found = yield* sql<
-        { name: string }
-      >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
-        Effect.mapError((e) =>
-          new Ledger.LedgerError({
-            message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
-              ? `${filename} is not an SQLite database`
-              : `cannot read ${filename}: ${e.message}`,
-            cause: e
-          })
-        )
-      )
-      if (found.length === 0) {
-        return yield* new Ledger.LedgerError({
-          message: `${filename} is not an agentarmour ledger with table prefix "${prefix}" (no table ${t.failures})`
-        })
-      }
+      yield* checkLedger(filename, prefix, t.failures)
       yield* internal.migrate(prefix).pipe(
         Effect.mapError((e) =>
           new Ledger.LedgerError({ message: `cannot upgrade ${filename}: ${e.message}`, cause: e })
@@ -135,24 +141,7 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
   const prefix = options?.tablePrefix ?? "cb_"
   const open = Effect.gen(function*() {
     const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
-    const sql = yield* SqlClient.SqlClient
-    const found = yield* sql<
-      { name: string }
-    >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${t.failures}`.pipe(
-      Effect.mapError((e) =>
-        new Ledger.LedgerError({
-          message: /not a database|file is encrypted/i.test(String(e.cause ?? e.message))
-            ? `${filename} is not an SQLite database`
-            : `cannot read ${filename}: ${e.message}`,
-          cause: e
-        })
-      )
-    )
-    if (found.length === 0) {
-      return yield* new Ledger.LedgerError({
-        message: `${filename} is not an agentarmour ledger with table prefix "${prefix}" (no table ${t.failures})`
-      })
-    }
+    yield* checkLedger(filename, prefix, t.failures)
     const reader = yield* internal.makeReader(prefix)
     const optional = <A>(self: Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError>) =>
       // tables added after 0.1.0 may be missing in an older file: read them as empty
