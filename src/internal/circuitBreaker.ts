@@ -413,13 +413,18 @@ class BreakerImpl implements CircuitBreaker {
   // --- running a call ---
 
   private timed<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CallTimeoutError, R> {
-    if (this.timeoutMillis === undefined) return self
+    const timer = this.callTimer
+    return timer === undefined ? self : timer.run(self)
+  }
+
+  /** the deadline list of the call timeout (undefined: `callTimeout: null`), made on first use */
+  get callTimer(): Timeout.Deadlines<CallTimeoutError> | undefined {
     const timeoutMillis = this.timeoutMillis
-    this.deadlines ??= new Timeout.Deadlines(
+    if (timeoutMillis === undefined) return undefined
+    return this.deadlines ??= new Timeout.Deadlines(
       timeoutMillis,
       () => new CallTimeoutError({ breaker: this.name, timeoutMillis }, true)
     )
-    return this.deadlines.run(self)
   }
 
   /** the call once admitted with `permit` */
@@ -428,11 +433,12 @@ class BreakerImpl implements CircuitBreaker {
     permit: Machine.Permit,
     startedAt: number,
     clock: Clock.Clock,
-    restore: Restore
+    restore: Restore,
+    timed: boolean
   ): Effect.Effect<A, E | BreakerError, R> {
     this.totalCalls++
     return Effect.matchCauseEffect(
-      restore(this.timed(self)),
+      restore(timed ? this.timed(self) : self),
       handlers(
         (a: A) => this.onSuccess(permit, startedAt, clock.unsafeCurrentTimeMillis(), a),
         (cause: Cause.Cause<E | CallTimeoutError>) =>
@@ -442,7 +448,7 @@ class BreakerImpl implements CircuitBreaker {
   }
 
   /** a call when the breaker is not CLOSED: the permit is taken and handed back uninterruptibly */
-  private runGuarded<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+  private runGuarded<A, E, R>(self: Effect.Effect<A, E, R>, timed: boolean): Effect.Effect<A, E | BreakerError, R> {
     return Effect.uninterruptibleMask((restore) =>
       Effect.clockWith((clock) => {
         const now = clock.unsafeCurrentTimeMillis()
@@ -452,7 +458,7 @@ class BreakerImpl implements CircuitBreaker {
         switch (admission._tag) {
           case "Closed":
           case "Probe":
-            result = this.runAdmitted(self, admission, now, clock, restore)
+            result = this.runAdmitted(self, admission, now, clock, restore, timed)
             if (admission._tag === "Probe" && next.probes === 1) {
               result = Effect.zipRight(this.wakeAt(next.halfOpenUntil, now), result)
             }
@@ -475,24 +481,25 @@ class BreakerImpl implements CircuitBreaker {
     )
   }
 
-  private core<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+  private core<A, E, R>(self: Effect.Effect<A, E, R>, timed: boolean): Effect.Effect<A, E | BreakerError, R> {
     return Effect.clockWith((clock) => {
       const s = this.st
       const now = clock.unsafeCurrentTimeMillis()
       const pending = this.sync?.onCall(now)
       let run: Effect.Effect<A, E | BreakerError, R>
       // CLOSED: a closed permit has nothing to hand back, so no uninterruptible region is needed
-      if (s.status === "CLOSED") run = this.runAdmitted(self, Machine.CLOSED_PERMIT, now, clock, noRestore)
+      if (s.status === "CLOSED") run = this.runAdmitted(self, Machine.CLOSED_PERMIT, now, clock, noRestore, timed)
       // OPEN before its retry time: reject without touching the state
       else if (s.status === "OPEN" && now < s.retryAt) run = this.reject(this.openError(s.retryAt - now), now)
-      else run = this.runGuarded(self)
+      else run = this.runGuarded(self, timed)
       return pending === undefined ? run : Effect.zipRight(pending, run)
     })
   }
 
   private throughBulkhead<A, E, R>(
     bulkhead: Bulkhead,
-    self: Effect.Effect<A, E, R>
+    self: Effect.Effect<A, E, R>,
+    timed: boolean
   ): Effect.Effect<A, E | BreakerError, R> {
     return Effect.clockWith((clock): Effect.Effect<A, E | BreakerError, R> => {
       if (bulkhead.inside >= bulkhead.capacity) {
@@ -501,13 +508,23 @@ class BreakerImpl implements CircuitBreaker {
       }
       bulkhead.inside++
       // the slot is taken before the breaker's own work: time in the queue is not under callTimeout
-      return Effect.ensuring(bulkhead.semaphore.withPermits(1)(this.core(self)), bulkhead.leave)
+      return Effect.ensuring(bulkhead.semaphore.withPermits(1)(this.core(self, timed)), bulkhead.leave)
     })
   }
 
   execute<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | BreakerError, R> {
+    return this.executeWith(self, true)
+  }
+
+  /**
+   * `self` through the breaker; with `timed: false` the call timeout is left to
+   * `self`, which applies it with `callTimer` (see `executeSelfTimed`)
+   */
+  executeWith<A, E, R>(self: Effect.Effect<A, E, R>, timed: boolean): Effect.Effect<A, E | BreakerError, R> {
     if (!this.config.enabled) return self
-    const guarded = this.bulkhead === undefined ? this.core(self) : this.throughBulkhead(this.bulkhead, self)
+    const guarded = this.bulkhead === undefined
+      ? this.core(self, timed)
+      : this.throughBulkhead(this.bulkhead, self, timed)
     if (!this.config.trace) return guarded
     return guarded.pipe(
       Effect.onExit((exit) => Effect.annotateCurrentSpan(Telemetry.names.outcome, outcomeOf(exit))),
@@ -585,6 +602,26 @@ class BreakerImpl implements CircuitBreaker {
     )
   }
 }
+
+/**
+ * How a caller applies the breaker's call timeout itself (`protectNode`: a
+ * plain async node's promise is awaited under the deadline, no child fiber):
+ * `run(self)` runs `self` through the breaker without its own timeout, and
+ * `self` uses `timer` (undefined: no callTimeout). Undefined for a breaker
+ * that is not one of ours (a hand-written `CircuitBreaker`).
+ *
+ * @internal
+ */
+export interface SelfTimed {
+  readonly timer: Timeout.Deadlines<CallTimeoutError> | undefined
+  readonly run: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E | BreakerError, R>
+}
+
+/** @internal */
+export const selfTimed = (breaker: CircuitBreaker): SelfTimed | undefined =>
+  breaker instanceof BreakerImpl
+    ? { timer: breaker.callTimer, run: (self) => breaker.executeWith(self, false) }
+    : undefined
 
 /** builds a breaker from a decoded config */
 export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>

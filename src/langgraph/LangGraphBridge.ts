@@ -69,14 +69,17 @@ const currentCall = globalValue(
  * @category utils
  */
 export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
-  Effect.flatMap(FiberRef.get(currentCall), (call) =>
-    Effect.try({
-      try: () =>
-        Option.isSome(call)
-          ? (AsyncLocalStorageProviderSingleton.getInstance().run(call.value.store, f) as A)
-          : f(),
-      catch: (e) => e
-    }))
+  // one step: the call is read from the fiber, no FiberRef.get + Effect.try
+  Effect.withFiberRuntime((fiber) => {
+    const call = fiber.getFiberRef(currentCall)
+    try {
+      return Effect.succeed(
+        Option.isSome(call) ? (AsyncLocalStorageProviderSingleton.getInstance().run(call.value.store, f) as A) : f()
+      )
+    } catch (e) {
+      return Effect.fail(e)
+    }
+  })
 
 /**
  * LangGraph's `interrupt(value)` for Effect nodes: pauses the graph for a

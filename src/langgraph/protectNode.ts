@@ -8,17 +8,21 @@
  */
 import type { LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 
 import type { BreakerOptions } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as Budget from "../Budget.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import { type SelfTimed, selfTimed } from "../internal/circuitBreaker.js"
 import type * as Ledger from "../Ledger.js"
 import { InvalidUpdateError } from "./errors.js"
 import * as LG from "./internal/langgraph.js"
@@ -226,6 +230,51 @@ interface Answer {
 
 const answered = (update: unknown, contaminated = false): Answer => ({ update, served: undefined, contaminated })
 
+const selfTimedCache = new WeakMap<CircuitBreaker.CircuitBreaker, SelfTimed | null>()
+/** `selfTimed` of a breaker, once per breaker */
+const selfTimedOf = (breaker: CircuitBreaker.CircuitBreaker): SelfTimed | undefined => {
+  let known = selfTimedCache.get(breaker)
+  if (known === undefined) selfTimedCache.set(breaker, known = selfTimed(breaker) ?? null)
+  return known ?? undefined
+}
+
+/** what `program` returns to the LangGraph node */
+interface Result {
+  readonly update: unknown
+  readonly outcome: Outcome
+  readonly breakerState: CircuitBreaker.BreakerState | undefined
+}
+
+const noKeys: ReadonlyArray<string> = []
+
+/** `matchCauseEffect` handlers from anonymous functions (no per-call `defineProperty` under tools that keep names) */
+const finishHandlers = <A, B, E, E2>(
+  onSuccess: (a: A) => Effect.Effect<B, E2>,
+  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
+) => ({ onSuccess, onFailure })
+
+/**
+ * A promise awaited without a call timeout; interrupting the wait (the graph run was aborted)
+ * stops the node.
+ */
+const awaitUntimed = <A>(promise: PromiseLike<A>, stop: (reason: unknown) => void): Effect.Effect<A, unknown> =>
+  Effect.async<A, unknown>((resume) => {
+    let settled = false
+    promise.then(
+      (a) => {
+        settled = true
+        resume(Effect.succeed(a))
+      },
+      (e) => {
+        settled = true
+        resume(Effect.fail(e))
+      }
+    )
+    return Effect.sync(() => {
+      if (!settled) stop(undefined)
+    })
+  })
+
 const isControlFlowCause = (cause: Cause.Cause<unknown>): boolean =>
   Cause.isInterruptedOnly(cause) || CircuitBreaker.isControlFlow(Cause.squash(cause))
 
@@ -289,7 +338,11 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
    * run was aborted (`bridge.run` interrupts the fiber) — so a plain async node that honours it
    * really stops. What it returns must be an update, a `Command` or nothing.
    */
-  const callNode = (state: S, c: Strategies.Call<S>): Effect.Effect<unknown, unknown, any> =>
+  const callNode = (
+    state: S,
+    c: Strategies.Call<S>,
+    timed: SelfTimed | undefined
+  ): Effect.Effect<unknown, unknown, any> =>
     Effect.suspend(() => {
       let controller: AbortController | undefined
       const config: LangGraphRunnableConfig = {
@@ -298,18 +351,25 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           return (controller ??= new AbortController()).signal
         }
       }
-      return Strategies.call(() => run(state, config)).pipe(
-        Effect.onExit((exit) =>
-          controller !== undefined && Exit.isInterrupted(exit)
-            ? Effect.sync(() => controller?.abort(new Error(`node "${c.node}" was interrupted`)))
-            : Effect.void
-        ),
-        Effect.flatMap((update) =>
-          LG.isInvalidUpdate(update)
-            ? Effect.fail(new InvalidUpdateError({ node: c.node, returned: LG.describeValue(update) }))
-            : Effect.succeed(update)
-        )
-      )
+      // stops the node: at its deadline (the CallTimeoutError is the reason) or when the call is interrupted
+      const stop = (reason: unknown) => controller?.abort(reason ?? new Error(`node "${c.node}" was interrupted`))
+      const checked = (update: unknown): Effect.Effect<unknown, InvalidUpdateError> =>
+        LG.isInvalidUpdate(update)
+          ? Effect.fail(new InvalidUpdateError({ node: c.node, returned: LG.describeValue(update) }))
+          : Effect.succeed(update)
+      const timer = timed?.timer
+      return Effect.flatMap(Strategies.runUserCode(() => run(state, config)), (result) => {
+        // an update returned at once: nothing to wait for, nothing to time
+        if (!Effect.isEffect(result) && !Strategies.isPromiseLike(result)) return checked(result)
+        // a promise is awaited on this fiber (until its deadline, under the breaker's callTimeout);
+        // an Effect runs in a fiber the deadline interrupts
+        const waited = Effect.isEffect(result)
+          ? Effect.onExit(result, (exit) => Exit.isInterrupted(exit) ? Effect.sync(() => stop(undefined)) : Effect.void)
+          : timer === undefined
+          ? awaitUntimed(result, stop)
+          : timer.awaitPromise(result, stop)
+        return Effect.flatMap(timer === undefined || !Effect.isEffect(result) ? waited : timer.run(waited), checked)
+      })
     })
 
   /** the guard around an attempt: quarantine on failure, inspect the output, lift on a clean success */
@@ -334,9 +394,55 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       )
     )
 
-  const program = (state: S, config: LangGraphRunnableConfig) => {
-    const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
-    const body = Effect.gen(function*() {
+  /** the update, the outcome and (for the custom event) the breaker's state of an answered call */
+  const finish = (
+    c: Strategies.Call<S>,
+    runId: string,
+    quarantined: ReadonlyArray<string>,
+    answer: Answer,
+    breaker: CircuitBreaker.CircuitBreaker
+  ): Effect.Effect<Result> => {
+    const { contaminated, served } = answer
+    const markers = served !== undefined
+      ? {
+        [FALLBACK_KEY]: served.strategy,
+        [TRACEBACK_KEY]: served.traceback,
+        ...(quarantined.length > 0 ? { [QUARANTINED_KEY]: quarantined } : {})
+      }
+      : quarantined.length > 0
+      ? { [QUARANTINED_KEY]: quarantined }
+      : undefined
+    const outcome: Outcome = {
+      node: c.node,
+      breaker: name,
+      runId,
+      outcome: served === undefined ? (contaminated ? "contaminated" : "ok") : served.strategy === "none"
+        ? "failed"
+        : "fallback",
+      fallback: served?.strategy,
+      error: served?.error,
+      quarantined,
+      ...(answer.refusal === undefined ? {} : { budget: answer.refusal })
+    }
+    const update = LG.withMarkers(answer.update, markers)
+    // the breaker's state is only for the custom event, sent when the run has callbacks
+    return c.config.callbacks === undefined
+      ? Effect.succeed({ update, outcome, breakerState: undefined })
+      : Effect.map(breaker.state, (breakerState) => ({ update, outcome, breakerState }))
+  }
+
+  /** nothing could answer: the failure still does not escape the node */
+  const unanswered = (cause: Cause.Cause<unknown>): Answer => ({
+    update: undefined,
+    served: { strategy: "none", traceback: Cause.pretty(cause), error: Strategies.describeCause(cause) },
+    contaminated: false,
+    refusal: refusalOf(cause)
+  })
+
+  /** every case: breaker made on first use, budget, guard, resume after an escalation */
+  const general = (c: Strategies.Call<S>): Effect.Effect<Result, unknown, any> =>
+    Effect.gen(function*() {
+      const { config, state } = c
       const breaker = yield* getBreaker
       const budget = budgetOption === undefined ? undefined : yield* getBudget
       const runId = yield* CascadeGuard.currentRun
@@ -360,60 +466,50 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
           )
           : recover(c, guard, visible, breaker, budget)
       )
-
       if (Exit.isFailure(exit) && isControlFlowCause(exit.cause)) return yield* Effect.failCause(exit.cause)
-      // nothing could answer: the failure still does not escape the node
-      const answer: Answer = Exit.isSuccess(exit) ? exit.value : {
-        update: undefined,
-        served: { strategy: "none", traceback: Cause.pretty(exit.cause), error: Strategies.describeCause(exit.cause) },
-        contaminated: false,
-        refusal: refusalOf(exit.cause)
-      }
-      const { contaminated, served } = answer
-      const markers = served !== undefined
-        ? {
-          [FALLBACK_KEY]: served.strategy,
-          [TRACEBACK_KEY]: served.traceback,
-          ...(quarantined.length > 0 ? { [QUARANTINED_KEY]: quarantined } : {})
-        }
-        : quarantined.length > 0
-        ? { [QUARANTINED_KEY]: quarantined }
-        : undefined
-      const outcome: Outcome = {
-        node: c.node,
-        breaker: name,
-        runId,
-        outcome: served === undefined ? (contaminated ? "contaminated" : "ok") : served.strategy === "none"
-          ? "failed"
-          : "fallback",
-        fallback: served?.strategy,
-        error: served?.error,
-        quarantined,
-        ...(answer.refusal === undefined ? {} : { budget: answer.refusal })
-      }
-      // the breaker's state is only for the custom event, sent when the run has callbacks
-      const breakerState = config.callbacks === undefined ? undefined : yield* breaker.state
-      return { update: LG.withMarkers(answer.update, markers), outcome, breakerState }
+      return yield* finish(c, runId, quarantined, Exit.isSuccess(exit) ? exit.value : unanswered(exit.cause), breaker)
     })
-    // no tracer installed (Effect's default, which exports nowhere): no span to make
-    return Effect.flatMap(Effect.tracer, (tracer) =>
-      tracer === defaultTracer
-        ? body
-        : body.pipe(
-          Effect.tap(({ outcome }) =>
-            Effect.annotateCurrentSpan(
-              outcome.fallback === undefined
-                ? { [SPAN_OUTCOME]: outcome.outcome }
-                : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
-            )
-          ),
-          Effect.withSpan(NODE_SPAN, {
-            attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
-            // a stack trace per call costs more than the rest of the span (docs/performance.md)
-            captureStackTrace: false
-          })
-        ))
-  }
+
+  /**
+   * The common case in few Effect steps (docs/performance.md, "protectNode in a graph"): the
+   * breaker exists, no budget, no guard, no escalation to resume — the same answers as `general`.
+   */
+  const direct = (c: Strategies.Call<S>, breaker: CircuitBreaker.CircuitBreaker, runId: string) =>
+    Effect.matchCauseEffect(
+      recover(c, undefined, c.state, breaker, undefined),
+      finishHandlers(
+        (answer: Answer) => finish(c, runId, noKeys, answer, breaker),
+        (cause: Cause.Cause<unknown>) =>
+          isControlFlowCause(cause) ? Effect.failCause(cause) : finish(c, runId, noKeys, unanswered(cause), breaker)
+      )
+    )
+
+  const program = (state: S, config: LangGraphRunnableConfig): Effect.Effect<Result, unknown, any> =>
+    Effect.withFiberRuntime((fiber) => {
+      const c: Strategies.Call<S> = { state, config, node: LG.nodeName(config, name) }
+      const breaker = resolved
+      const body = breaker !== undefined && budgetOption === undefined && guardSpec === undefined &&
+          LG.pendingEscalation(config) === undefined
+        ? direct(c, breaker, fiber.getFiberRef(CascadeGuard.currentRun))
+        : general(c)
+      // no tracer installed (Effect's default, which exports nowhere): no span to make
+      const tracer = Context.get(fiber.getFiberRef(DefaultServices.currentServices), Tracer.Tracer)
+      if (tracer === defaultTracer) return body
+      return body.pipe(
+        Effect.tap(({ outcome }) =>
+          Effect.annotateCurrentSpan(
+            outcome.fallback === undefined
+              ? { [SPAN_OUTCOME]: outcome.outcome }
+              : { [SPAN_OUTCOME]: outcome.outcome, [SPAN_FALLBACK]: outcome.fallback }
+          )
+        ),
+        Effect.withSpan(NODE_SPAN, {
+          attributes: { [SPAN_NODE]: c.node, [SPAN_BREAKER]: name },
+          // a stack trace per call costs more than the rest of the span (docs/performance.md)
+          captureStackTrace: false
+        })
+      )
+    })
 
   /** node under breaker (and guard), then the fallback strategy */
   const recover = (
@@ -425,8 +521,11 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   ): Effect.Effect<Answer, unknown, any> => {
     // the budget goes around this attempt (below): refused before the breaker is asked,
     // charged from the AI messages of the update after it
-    const called = budget === undefined ? callNode(visible, c) : Effect.tap(callNode(visible, c), charge)
-    const attempt = CircuitBreaker.withBreaker(called, breaker)
+    // our breakers leave the call timeout to callNode (no child fiber for a plain async node)
+    const timed = selfTimedOf(breaker)
+    const node = callNode(visible, c, timed)
+    const called = budget === undefined ? node : Effect.tap(node, charge)
+    const attempt = timed === undefined ? CircuitBreaker.withBreaker(called, breaker) : timed.run(called)
     const checked = guard === undefined || guardSpec === undefined
       ? Effect.map(attempt, (update) => answered(update))
       : guarded(guard, guardSpec, attempt)

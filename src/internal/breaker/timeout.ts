@@ -8,9 +8,14 @@
  * synchronously never touches a timer. A node that suspends is added to the
  * breaker's deadline list; one sleeper fiber per breaker sleeps on the
  * `Clock` (so `TestClock` drives it) until the earliest deadline, at most one
- * tick (`min(callTimeout, 1 s)`) at a time, and interrupts the nodes that
+ * tick (`min(callTimeout, 1 s)`) at a time, and expires the calls that
  * overran. Instead of a race and a timer per call (`Effect.timeout`: two
  * fibers and an interruption to await), a call costs one entry in a `Set`.
+ *
+ * A caller that only awaits a promise (a plain async LangGraph node) needs no
+ * child fiber at all: `awaitPromise` waits for the promise on the caller's
+ * fiber and, at the deadline, stops waiting and tells the caller (which aborts
+ * the node's `AbortSignal`) — what interrupting a promise can mean.
  *
  * The sleeper stops at the first tick that finds no call in flight, so an
  * idle breaker holds no timer for more than a tick (a process can exit).
@@ -27,8 +32,8 @@ import * as Runtime from "effect/Runtime"
 
 interface Entry {
   readonly deadline: number
-  readonly child: Fiber.RuntimeFiber<unknown, unknown>
-  timedOut: boolean
+  /** called once, by the sleeper, when the deadline has passed */
+  readonly expire: () => void
 }
 
 const MAX_TICK_MILLIS = 1000
@@ -58,8 +63,7 @@ export class Deadlines<T> {
           break
         }
         this.pending.delete(e)
-        e.timedOut = true
-        e.child.unsafeInterruptAsFork(FiberId.none)
+        e.expire()
       }
       if (first === undefined) {
         this.sleeping = false
@@ -70,6 +74,13 @@ export class Deadlines<T> {
         Effect.suspend(() => this.loop())
       )
     })
+  }
+
+  /** whether the sleeper must be started (it is then marked as started) */
+  private needsSleeper(): boolean {
+    if (this.sleeping) return false
+    this.sleeping = true
+    return true
   }
 
   /** `self` under the timeout */
@@ -84,25 +95,85 @@ export class Deadlines<T> {
       const done = child.unsafePoll()
       if (done !== null) return done
       return Effect.clockWith((clock) => {
-        const entry: Entry = { deadline: clock.unsafeCurrentTimeMillis() + this.timeoutMillis, child, timedOut: false }
+        let timedOut = false
+        const entry: Entry = {
+          deadline: clock.unsafeCurrentTimeMillis() + this.timeoutMillis,
+          expire: () => {
+            timedOut = true
+            child.unsafeInterruptAsFork(FiberId.none)
+          }
+        }
         this.pending.add(entry)
-        if (!this.sleeping) {
-          this.sleeping = true
+        if (this.needsSleeper()) {
           // not a child of the caller: it serves every call in flight and outlives the one that started it;
           // it ends by itself at the first tick with no call in flight
           Runtime.runFork(runtime as Runtime.Runtime<never>)(this.loop())
         }
-        // child.await, not Fiber.join: the node's own FiberRef changes stay in the node, as on the synchronous path
-        return Effect.flatMap(child.await, (exit): Effect.Effect<A, E | T> => {
-          this.pending.delete(entry)
-          return entry.timedOut && Exit.isInterrupted(exit) ? Effect.fail(this.onTimeout()) : exit
-        }).pipe(
-          Effect.onInterrupt(() => {
+        // the child's exit, observed directly (`child.await` would cost one more scheduler hop); not
+        // Fiber.join: the node's own FiberRef changes stay in the node, as on the synchronous path
+        return Effect.onInterrupt(
+          Effect.async<A, E | T>((resume) => {
+            child.addObserver((exit: Exit.Exit<A, E>) => {
+              this.pending.delete(entry)
+              resume(timedOut && Exit.isInterrupted(exit) ? Effect.fail(this.onTimeout()) : exit)
+            })
+          }),
+          () => {
             this.pending.delete(entry)
             return Fiber.interrupt(child)
-          })
+          }
         )
       })
+    })
+  }
+
+  /**
+   * Waits for `promise` on the caller's fiber, no child fiber: at the
+   * deadline the wait ends with the timeout error, after `stop` is told with
+   * it (it aborts the node's signal). Interrupting the caller ends the wait
+   * and tells `stop` (with `undefined`).
+   */
+  awaitPromise<A>(promise: PromiseLike<A>, stop: (error: T | undefined) => void): Effect.Effect<A, unknown> {
+    return Effect.clockWith((clock) => {
+      let settled = false
+      let resume: ((effect: Effect.Effect<A, unknown>) => void) | undefined
+      const entry: Entry = {
+        deadline: clock.unsafeCurrentTimeMillis() + this.timeoutMillis,
+        expire: () => {
+          if (settled) return
+          settled = true
+          const error = this.onTimeout()
+          stop(error)
+          resume?.(Effect.fail(error))
+        }
+      }
+      this.pending.add(entry)
+      const wait = Effect.async<A, unknown>((cb) => {
+        if (settled) return cb(Effect.fail(this.onTimeout()))
+        resume = cb
+        promise.then(
+          (a) => {
+            if (settled) return
+            settled = true
+            this.pending.delete(entry)
+            cb(Effect.succeed(a))
+          },
+          (e) => {
+            if (settled) return
+            settled = true
+            this.pending.delete(entry)
+            cb(Effect.fail(e))
+          }
+        )
+        return Effect.sync(() => {
+          if (settled) return
+          settled = true
+          this.pending.delete(entry)
+          stop(undefined)
+        })
+      })
+      // the sleeper is a daemon: it serves every call in flight and ends at the first tick with none
+      return this.needsSleeper() ? Effect.zipRight(Effect.forkDaemon(this.loop()), wait) : wait
     })
   }
 }

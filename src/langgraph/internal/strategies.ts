@@ -22,10 +22,10 @@ import { canPause, pause } from "./langgraph.js"
  */
 export type MaybeAsync<A> = A | Promise<A> | Effect.Effect<A, unknown, any>
 
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+export const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
-const toEffect = <A>(value: MaybeAsync<A>): Effect.Effect<A, unknown, any> =>
+export const toEffect = <A>(value: MaybeAsync<A>): Effect.Effect<A, unknown, any> =>
   Effect.isEffect(value)
     ? value
     : isPromiseLike(value)
@@ -47,6 +47,9 @@ export const describeCause = (cause: Cause.Cause<unknown>): string => {
 /** calls user code inside the LangGraph call context (so `interrupt()` and `getConfig()` work) */
 export const call = <A>(f: () => MaybeAsync<A>): Effect.Effect<A, unknown, any> =>
   Effect.flatMap(runInCall(f), toEffect)
+
+/** what user code returned, called inside the LangGraph call context (not yet awaited) */
+export const runUserCode: <A>(f: () => MaybeAsync<A>) => Effect.Effect<MaybeAsync<A>, unknown> = runInCall
 
 /** one call of a protected node */
 export interface Call<S> {
