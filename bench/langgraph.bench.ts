@@ -1,82 +1,70 @@
 /**
  * What `protectNode` adds to a real LangGraph `StateGraph` `invoke`: a
  * 4-node chain of plain nodes against the same chain with every node
- * protected (a breaker with default options, the default cache fallback).
- * Target (DESIGN, "LangGraph adapter 0.2"): at most 100 µs per protected node.
- * Plain and protected runs alternate in rounds so both see the same machine load.
+ * protected (a breaker with default options, the default cache fallback),
+ * and against one bare Effect fiber per node (the floor of any Effect-based
+ * node). Target (DESIGN, "LangGraph adapter 0.2"): at most 100 µs per
+ * protected node.
+ *
+ * Each graph runs in its own process (`bench/langgraph-worker.ts`), as an
+ * application runs its graph; the three kinds alternate, `rounds` processes
+ * each, and the medians are compared, so all see the same machine load.
  */
-import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
-import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
+import { fileURLToPath } from "node:url"
 
-import { CascadeAnnotation, LangGraphBridge, protectNode } from "../src/langgraph/index.js"
 import type { Row } from "./index.js"
 
-const State = Annotation.Root({ ...CascadeAnnotation, n: Annotation<number>() })
-type S = typeof State.State
-const NODES = ["a", "b", "c", "d"] as const
+const NODES = 4
+const worker = fileURLToPath(new URL("./langgraph-worker.ts", import.meta.url))
 
-const chain = (wrap: (name: string, node: (s: S) => Partial<S>) => any) => {
-  let g: any = new StateGraph(State)
-  for (const name of NODES) g = g.addNode(name, wrap(name, (s: S) => ({ n: s.n + 1 })))
-  g = g.addEdge(START, NODES[0])
-  for (let i = 1; i < NODES.length; i++) g = g.addEdge(NODES[i - 1], NODES[i])
-  return g.addEdge(NODES[NODES.length - 1], END).compile()
+interface Sample {
+  readonly wall: number
+  readonly cpu: number
 }
 
-/** wall and CPU ns per invoke (CPU time is what this process spent: less sensitive to a busy machine) */
-const time = async (graph: { invoke: (input: unknown) => Promise<unknown> }, n: number) => {
-  const t0 = performance.now()
-  const c0 = process.cpuUsage()
-  for (let i = 0; i < n; i++) await graph.invoke({ n: 0 })
-  const c = process.cpuUsage(c0)
-  return { wall: ((performance.now() - t0) * 1e6) / n, cpu: ((c.user + c.system) * 1e3) / n }
-}
+const sample = (kind: string, invokes: number): Sample =>
+  JSON.parse(
+    execFileSync(process.execPath, ["--import", "tsx", worker, kind, String(invokes)], { encoding: "utf8" }).trim()
+      .split("\n")
+      .pop()!
+  ) as Sample
 
 export const run = async (): Promise<ReadonlyArray<Row>> => {
-  const bridge = LangGraphBridge.make()
-  const plain = chain((_, node) => node)
-  const protectedGraph = chain((name, node) => protectNode(bridge, node, { breaker: { name } }))
-  // the floor of any Effect-based node: one bare fiber per node call
-  const fiberGraph = chain((_, node) => (s: S) =>
-    new Promise((resolve) =>
-      Effect.runFork(Effect.sync(() => node(s))).addObserver((exit) =>
-        resolve(exit._tag === "Success" ? exit.value : {})
-      )
-    )
-  )
-  const rounds = Number(process.env["BENCH_LANGGRAPH_ROUNDS"] ?? 6)
-  const perRound = 150
-  await time(plain, 200) // warm-up
-  await time(protectedGraph, 200)
-  const plainNs: Array<{ wall: number; cpu: number }> = []
-  const protectedNs: Array<{ wall: number; cpu: number }> = []
-  const fiberNs: Array<{ wall: number; cpu: number }> = []
-  await time(fiberGraph, 200)
+  const rounds = Number(process.env["BENCH_LANGGRAPH_ROUNDS"] ?? 5)
+  const invokes = Number(process.env["BENCH_LANGGRAPH_INVOKES"] ?? 600)
+  const samples: Record<"plain" | "fiber" | "protected", Array<Sample>> = { plain: [], fiber: [], protected: [] }
   for (let r = 0; r < rounds; r++) {
-    plainNs.push(await time(plain, perRound))
-    protectedNs.push(await time(protectedGraph, perRound))
-    fiberNs.push(await time(fiberGraph, perRound))
+    for (const kind of ["plain", "protected", "fiber"] as const) samples[kind].push(sample(kind, invokes))
   }
-  await bridge.dispose()
   const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  const p = median(plainNs.map((x) => x.wall))
-  const q = median(protectedNs.map((x) => x.wall))
-  const pc = median(plainNs.map((x) => x.cpu))
-  const qc = median(protectedNs.map((x) => x.cpu))
-  const f = median(fiberNs.map((x) => x.wall))
-  const fc = median(fiberNs.map((x) => x.cpu))
-  const perNodeUs = (q - p) / NODES.length / 1000
-  const perNodeCpuUs = (qc - pc) / NODES.length / 1000
+  const wall = (k: keyof typeof samples) => median(samples[k].map((s) => s.wall))
+  const cpu = (k: keyof typeof samples) => median(samples[k].map((s) => s.cpu))
+  const p = wall("plain")
+  const q = wall("protected")
+  const f = wall("fiber")
+  const perNodeUs = (q - p) / NODES / 1000
   return [
-    { name: "LangGraph invoke, 4 plain nodes", nsPerOp: p, cpuNs: pc },
-    { name: "LangGraph invoke, 4 nodes each running one bare Effect fiber", nsPerOp: f, cpuNs: fc, ratio: f / p },
-    { name: "LangGraph invoke, 4 protected nodes (breaker + default cache)", nsPerOp: q, cpuNs: qc, ratio: q / p },
+    { name: "LangGraph invoke, 4 plain nodes", nsPerOp: p, cpuNs: cpu("plain") },
+    {
+      name: "LangGraph invoke, 4 nodes each running one bare Effect fiber",
+      nsPerOp: f,
+      cpuNs: cpu("fiber"),
+      ratio: f / p
+    },
+    {
+      name: "LangGraph invoke, 4 protected nodes (breaker + default cache)",
+      nsPerOp: q,
+      cpuNs: cpu("protected"),
+      ratio: q / p
+    },
     {
       name: "protectNode overhead per node (target <= 100 µs)",
-      nsPerOp: (q - p) / NODES.length,
+      nsPerOp: (q - p) / NODES,
       perNodeUs,
-      perNodeCpuUs,
-      overBareFiberUs: (q - f) / NODES.length / 1000,
+      perNodeCpuUs: (cpu("protected") - cpu("plain")) / NODES / 1000,
+      overBareFiberUs: (q - f) / NODES / 1000,
+      processesPerKind: rounds,
       meetsTarget: perNodeUs <= 100
     }
   ]

@@ -249,20 +249,24 @@ export const makeCache = <A>(options: {
     return Effect.succeed<CacheStore<A>>({
       maxAge,
       capacity,
+      // one Effect step each: the clock is read in `clockWith` (a store is on every protected call's path)
       get: (key) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
+        Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
           const entry = entries.get(key)
-          if (entry === undefined) return Option.none()
+          if (entry === undefined) return Effect.succeedNone
           entries.delete(key)
-          if (now - entry.at > maxAgeMillis) return Option.none()
+          if (now - entry.at > maxAgeMillis) return Effect.succeedNone
           entries.set(key, entry)
-          return Option.some(entry.value)
+          return Effect.succeedSome(entry.value)
         }),
       set: (key, value) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
+        Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
           entries.delete(key)
           entries.set(key, { value, at: now })
           if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+          return Effect.void
         }),
       size: Effect.sync(() => entries.size)
     })

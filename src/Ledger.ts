@@ -19,6 +19,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import { recordCallMembers } from "./internal/ledgerSync.js"
 
 /**
  * A breaker's state, as stored and shown everywhere.
@@ -782,11 +783,10 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
           fallbacks.push(record)
           countCall(calls, record.breakerName, record.createdAt, addFallback(record.strategy))
         }),
-      recordCall: (record) =>
-        Effect.sync(() => {
-          if (calls.size > 100_000) pruneCalls(record.createdAt.getTime())
-          countCall(calls, record.breakerName, record.createdAt, addCall(record))
-        }),
+      ...recordCallMembers((record) => {
+        if (calls.size > 100_000) pruneCalls(record.createdAt.getTime())
+        countCall(calls, record.breakerName, record.createdAt, addCall(record))
+      }),
       recordUsage: push(usage),
       failures: (query) => Effect.sync(() => select(rendered, query)),
       transitions: (query) => Effect.sync(() => select(transitions, query)),

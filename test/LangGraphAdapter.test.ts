@@ -482,6 +482,66 @@ describe("the agentarmour.node span", () => {
   })
 })
 
+describe("protectNode's call timeout", () => {
+  const oneNode = (node: any) =>
+    new StateGraph(State).addNode("researcher", node).addEdge(START, "researcher").addEdge("researcher", END).compile()
+
+  it("an Effect node that overruns callTimeout is interrupted (its finalizer runs) and the fallback answers", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    let finalized = false
+    const node = protectNode(
+      bridge,
+      (_s: S) => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => (finalized = true)))),
+      {
+        breaker: { name: "effect-node", callTimeout: "50 millis" },
+        fallback: { degrade: () => ({ research: "fallback" }) }
+      }
+    )
+    const out = await oneNode(node).invoke({ query: "q" })
+    expect(out.research).toBe("fallback")
+    expect(out[FALLBACK_KEY]).toBe("degrade")
+    expect(out[TRACEBACK_KEY]).toContain("callTimeout of 50 ms")
+    expect(finalized).toBe(true)
+    const failures = await ledgerOf(bridge, (l) => l.failures())
+    expect(failures.map((f) => [f.breakerName, f.category])).toEqual([["effect-node", "timeout"]])
+    await bridge.dispose()
+  })
+
+  it("a plain async node that overruns callTimeout gets the CallTimeoutError as its signal's reason", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    let reason: unknown
+    const node = protectNode(bridge, (_s: S, config) =>
+      new Promise<Partial<S>>((_resolve, reject) => {
+        config.signal?.addEventListener("abort", () => {
+          reason = config.signal?.reason
+          reject(reason)
+        })
+      }), {
+      breaker: { name: "slow-promise", callTimeout: "50 millis" },
+      fallback: { degrade: () => ({ research: "fallback" }) }
+    })
+    const out = await oneNode(node).invoke({ query: "q" })
+    expect(out.research).toBe("fallback")
+    expect(reason).toMatchObject({ _tag: "CallTimeoutError", breaker: "slow-promise", timeoutMillis: 50 })
+    await bridge.dispose()
+  })
+
+  it("a plain async node that answers in time is not failed by its deadline later", async () => {
+    const bridge = LangGraphBridge.make(Ledger.layerMemory)
+    const node = protectNode(
+      bridge,
+      async (s: S) => ({ research: `found ${s.query}` }),
+      { breaker: { name: "quick-promise", callTimeout: "30 millis" } }
+    )
+    const graph = oneNode(node)
+    for (let i = 0; i < 3; i++) expect((await graph.invoke({ query: "q" })).research).toBe("found q")
+    // past every deadline: nothing was expired, nothing recorded as a failure
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await ledgerOf(bridge, (l) => l.failures())).toEqual([])
+    await bridge.dispose()
+  })
+})
+
 describe("a plain node's config.signal", () => {
   it("is aborted when the graph run is aborted (the signal is made when the node first reads it)", async () => {
     const bridge = LangGraphBridge.make()

@@ -51,6 +51,7 @@ import {
   CircuitOpenError,
   InvalidResultError
 } from "./errors.js"
+import { syncRecordCallOf } from "./ledgerSync.js"
 import { SharedState, type SharedState as SharedStateService } from "./sharedState.js"
 
 export { isControlFlow } from "./breaker/controlFlow.js"
@@ -219,6 +220,7 @@ class BreakerImpl implements CircuitBreaker {
   private lastRetryAfter = -1
   // one CallRecord per outcome and millisecond: records are immutable, many calls share a millisecond
   private lastRecord: Ledger.CallRecord | undefined
+  private readonly syncRecordCall: ((record: Ledger.CallRecord) => void) | undefined
 
   constructor(
     readonly config: BreakerConfig,
@@ -227,6 +229,7 @@ class BreakerImpl implements CircuitBreaker {
     private readonly machine: Machine.Machine
   ) {
     this.name = config.name
+    this.syncRecordCall = syncRecordCallOf(ledger)
     this.st = Machine.initial(machine)
     this.timeoutMillis = config.callTimeout === null ? undefined : Duration.toMillis(config.callTimeout)
     this.slowMillis = config.slowCallDuration === undefined ? undefined : Duration.toMillis(config.slowCallDuration)
@@ -255,6 +258,11 @@ class BreakerImpl implements CircuitBreaker {
       record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now
     ) {
       record = this.lastRecord = { breakerName: this.name, outcome, slow, createdAt: new Date(now) }
+    }
+    // a ledger that counts calls in memory takes them without an Effect step (see ledgerSync.ts)
+    if (this.syncRecordCall !== undefined) {
+      this.syncRecordCall(record)
+      return Effect.void
     }
     return this.ledger.recordCall(record)
   }

@@ -21,6 +21,7 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 
 import * as Ledger from "../Ledger.js"
+import { recordCallMembers } from "./ledgerSync.js"
 
 type Item =
   | { readonly _tag: "failure"; readonly record: Ledger.FailureRecord }
@@ -1266,8 +1267,7 @@ export const make = (
           return offer({ _tag: "fallback", record })
         }),
       recordQuarantine: (record) => offer({ _tag: "quarantine", record }),
-      recordCall: (record) =>
-        Effect.sync(() => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
+      ...recordCallMembers((record) => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
       recordUsage: (record) => offer({ _tag: "usage", record }),
       failures: (q) => read((r) => r.failures(q)),
       transitions: (q) => read((r) => r.transitions(q)),

@@ -73,9 +73,10 @@ export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
   Effect.withFiberRuntime((fiber) => {
     const call = fiber.getFiberRef(currentCall)
     try {
-      return Effect.succeed(
-        Option.isSome(call) ? (AsyncLocalStorageProviderSingleton.getInstance().run(call.value.store, f) as A) : f()
-      )
+      if (Option.isNone(call)) return Effect.succeed(f())
+      const als = AsyncLocalStorageProviderSingleton.getInstance()
+      // still inside the node's own call (the fiber runs synchronously where LangGraph called the node)
+      return Effect.succeed(als.getStore() === call.value.store ? f() : (als.run(call.value.store, f) as A))
     } catch (e) {
       return Effect.fail(e)
     }

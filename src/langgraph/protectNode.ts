@@ -526,14 +526,18 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     const node = callNode(visible, c, timed)
     const called = budget === undefined ? node : Effect.tap(node, charge)
     const attempt = timed === undefined ? CircuitBreaker.withBreaker(called, breaker) : timed.run(called)
-    const checked = guard === undefined || guardSpec === undefined
+    const onSuccess = strategy.onSuccess
+    const unguarded = guard === undefined || guardSpec === undefined
+    // the common case (no guard, no budget) in one step: the answer, and the cache's store
+    const checked = !unguarded
+      ? guarded(guard, guardSpec, attempt)
+      : onSuccess === undefined || budget !== undefined
       ? Effect.map(attempt, (update) => answered(update))
-      : guarded(guard, guardSpec, attempt)
+      : Effect.flatMap(attempt, (update) => Effect.as(onSuccess(update, c), answered(update)))
     // outside the breaker and the guard: a refusal is not the node's failure, and the node never runs
     const budgeted = budget === undefined ? checked : Budget.withBudget(checked, budget, { node: c.node })
-    const onSuccess = strategy.onSuccess
     return budgeted.pipe(
-      onSuccess === undefined
+      onSuccess === undefined || (unguarded && budget === undefined)
         ? (self) => self
         : Effect.tap((a: Answer) => (a.contaminated ? Effect.void : onSuccess(a.update, c))),
       Effect.catchAllCause((cause) =>
