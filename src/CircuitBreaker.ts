@@ -10,6 +10,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -22,6 +23,7 @@ import type * as Stream from "effect/Stream"
 import type { BreakerConfig, BreakerOptions } from "./BreakerConfig.js"
 import { decode } from "./BreakerConfig.js"
 import * as BreakerRegistry from "./BreakerRegistry.js"
+import * as Timeout from "./internal/breaker/timeout.js"
 import * as internal from "./internal/circuitBreaker.js"
 import type {
   BulkheadFullError,
@@ -258,17 +260,92 @@ export const withBreaker: {
   ): Effect.Effect<A, E | BreakerError, R | Requirement<B>>
 } = dual(
   2,
-  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: BreakerRef<any>): Effect.Effect<A, any, any> => {
-    if (typeof breaker === "string") {
-      return Effect.flatMap(BreakerRegistry.BreakerRegistry, (registry) => {
-        const known = BreakerRegistry.unsafeLookup(registry, breaker)
-        return known !== undefined ? known.execute(self) : Effect.flatMap(registry.get(breaker), (b) => b.execute(self))
-      })
-    }
-    if (internal.isCircuitBreaker(breaker)) return breaker.execute(self)
-    return Effect.flatMap(breaker, (b) => b.execute(self))
-  }
+  <A, E, R>(self: Effect.Effect<A, E, R>, breaker: BreakerRef<any>): Effect.Effect<A, any, any> =>
+    withResolved(breaker, (b) => b.execute(self))
 )
+
+/** `f` with the breaker `breaker` names (a breaker, a Tag, a registry name) */
+const withResolved = <A>(
+  breaker: BreakerRef<any>,
+  f: (b: CircuitBreaker) => Effect.Effect<A, any, any>
+): Effect.Effect<A, any, any> => {
+  if (typeof breaker === "string") {
+    return Effect.flatMap(BreakerRegistry.BreakerRegistry, (registry) => {
+      const known = BreakerRegistry.unsafeLookup(registry, breaker)
+      return known !== undefined ? f(known) : Effect.flatMap(registry.get(breaker), f)
+    })
+  }
+  if (internal.isCircuitBreaker(breaker)) return f(breaker)
+  return Effect.flatMap(breaker, f)
+}
+
+/**
+ * Calls a promise-returning function — an LLM SDK call — through a breaker,
+ * as `Effect.tryPromise` does: a function that takes a parameter gets an
+ * `AbortSignal`; a rejection fails with `UnknownException` (or what `catch`
+ * makes of it).
+ *
+ * Unlike `withBreaker(Effect.tryPromise(...))`, the promise is awaited on
+ * the calling fiber: at `callTimeout` the signal is aborted (its reason is
+ * the `CallTimeoutError`) and the call fails with `CallTimeoutError` without
+ * waiting for the promise, and no child fiber is made for the timeout
+ * (docs/performance.md, "suspending node"). Interrupting the caller aborts
+ * the signal too.
+ *
+ * @example
+ * ```ts
+ * import { CircuitBreaker } from "agentarmour"
+ * import { Effect } from "effect"
+ *
+ * const ask = (breaker: CircuitBreaker.CircuitBreaker, prompt: string) =>
+ *   CircuitBreaker.tryPromise(breaker, (signal) =>
+ *     fetch("https://llm.example/v1/complete", { method: "POST", body: prompt, signal }).then((r) => r.text())
+ *   )
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const tryPromise: {
+  <A, B extends BreakerRef<any>>(
+    breaker: B,
+    evaluate: (signal: AbortSignal) => PromiseLike<A>
+  ): Effect.Effect<A, Cause.UnknownException | BreakerError, Requirement<B>>
+  <A, E, B extends BreakerRef<any>>(
+    breaker: B,
+    options: { readonly try: (signal: AbortSignal) => PromiseLike<A>; readonly catch: (error: unknown) => E }
+  ): Effect.Effect<A, E | BreakerError, Requirement<B>>
+} = (
+  breaker: BreakerRef<any>,
+  arg:
+    | ((signal: AbortSignal) => PromiseLike<unknown>)
+    | { readonly try: (signal: AbortSignal) => PromiseLike<unknown>; readonly catch: (error: unknown) => unknown }
+): Effect.Effect<any, any, any> => {
+  const evaluate = typeof arg === "function" ? arg : arg.try
+  const onReject = typeof arg === "function"
+    ? (e: unknown) => new Cause.UnknownException(e, "An unknown error occurred in CircuitBreaker.tryPromise")
+    : arg.catch
+  return withResolved(breaker, (b) => {
+    const timed = internal.selfTimed(b)
+    const timer = timed?.timer
+    // as Effect.tryPromise: a signal only for a function that takes one (an AbortController costs microseconds)
+    const wantsSignal = evaluate.length > 0
+    const attempt = Effect.suspend(() => {
+      const controller = wantsSignal ? new AbortController() : undefined
+      let promise: PromiseLike<unknown>
+      try {
+        promise = evaluate(controller?.signal as AbortSignal)
+      } catch (e) {
+        return Effect.fail(onReject(e))
+      }
+      const stop = (reason: unknown) => controller?.abort(reason ?? new Error("the call was interrupted"))
+      return timer === undefined
+        ? Timeout.awaitUntimed(promise, stop, onReject, wantsSignal)
+        : timer.awaitPromise(promise, stop, onReject, wantsSignal)
+    })
+    return timed === undefined ? b.execute(attempt) : timed.run(attempt)
+  })
+}
 
 /**
  * Tells LangGraph control flow (`interrupt()`, `Command` navigation) from

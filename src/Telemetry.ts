@@ -11,8 +11,8 @@
  * @since 0.2.0
  */
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 
+import * as keys from "./internal/telemetryKeys.js"
 import type { BreakerState } from "./Ledger.js"
 
 /**
@@ -22,10 +22,7 @@ import type { BreakerState } from "./Ledger.js"
  * @since 0.2.0
  * @category metrics
  */
-export const calls: Metric.Metric.Counter<number> = Metric.counter("agentarmour_calls_total", {
-  description: "calls through a circuit breaker, by outcome (success, failure, timeout, rejected)",
-  incremental: true
-})
+export const calls: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.calls)
 
 /**
  * `agentarmour_call_duration_seconds{breaker}`: how long the calls that ran
@@ -34,11 +31,7 @@ export const calls: Metric.Metric.Counter<number> = Metric.counter("agentarmour_
  * @since 0.2.0
  * @category metrics
  */
-export const callDuration: Metric.Metric.Histogram<number> = Metric.histogram(
-  "agentarmour_call_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.005, factor: 2, count: 14 }),
-  "duration of the calls that ran through a circuit breaker, in seconds"
-)
+export const callDuration: Metric.Metric.Histogram<number> = Metric.fromMetricKey(keys.callDuration)
 
 /**
  * `agentarmour_breaker_state{breaker}`: the state as a number (`stateValue`).

@@ -22,6 +22,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -53,6 +54,7 @@ import {
 } from "./errors.js"
 import { syncRecordCallOf } from "./ledgerSync.js"
 import { SharedState, type SharedState as SharedStateService } from "./sharedState.js"
+import * as TelemetryKeys from "./telemetryKeys.js"
 
 export { isControlFlow } from "./breaker/controlFlow.js"
 /** the breaker a failed value passed through, if known (see `breaker/failedThrough.ts`) */
@@ -129,14 +131,20 @@ type Outcome = "success" | "failure" | "timeout" | "rejected"
  */
 class Labels {
   private readonly label: MetricLabel.MetricLabel
-  private readonly byOutcome: Partial<Record<Outcome, ReadonlyArray<MetricLabel.MetricLabel>>> = {}
+  private readonly byOutcome: Partial<Record<Outcome, MetricHook.MetricHook.Counter<number>>> = {}
+  private duration: MetricHook.MetricHook.Histogram | undefined
   readonly breaker: ReadonlyArray<MetricLabel.MetricLabel>
   constructor(name: string) {
     this.label = MetricLabel.make("breaker", name)
     this.breaker = [this.label]
   }
-  outcome(o: Outcome): ReadonlyArray<MetricLabel.MetricLabel> {
-    return this.byOutcome[o] ??= [this.label, MetricLabel.make("outcome", o)]
+  /** the registry's hook of `agentarmour_calls_total{breaker,outcome}` */
+  calls(o: Outcome): MetricHook.MetricHook.Counter<number> {
+    return this.byOutcome[o] ??= TelemetryKeys.callsHook([this.label, MetricLabel.make("outcome", o)])
+  }
+  /** the registry's hook of `agentarmour_call_duration_seconds{breaker}` */
+  callDuration(): MetricHook.MetricHook.Histogram {
+    return this.duration ??= TelemetryKeys.callDurationHook(this.breaker)
   }
 }
 
@@ -252,7 +260,7 @@ class BreakerImpl implements CircuitBreaker {
 
   private recordCall(outcome: Outcome, slow: boolean, now: number): Effect.Effect<void> {
     const labels = this.metricLabels()
-    Telemetry.calls.unsafeUpdate(1, labels.outcome(outcome))
+    labels.calls(outcome).update(1)
     let record = this.lastRecord
     if (
       record === undefined || record.outcome !== outcome || record.slow !== slow || record.createdAt.getTime() !== now
@@ -354,7 +362,7 @@ class BreakerImpl implements CircuitBreaker {
     if (slow) this.slowCalls++
     const timedOut = classified.category === "timeout"
     if (timedOut) this.timeouts++
-    Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, this.metricLabels().breaker)
+    this.metricLabels().callDuration().update((now - startedAt) / 1000)
     return this.recordCall(timedOut ? "timeout" : "failure", slow, now).pipe(
       Effect.zipRight(this.ledger.recordFailureCause({
         breakerName: this.name,
@@ -389,7 +397,7 @@ class BreakerImpl implements CircuitBreaker {
     }
     this.successes++
     const slow = this.slowMillis !== undefined && now - startedAt > this.slowMillis
-    Telemetry.callDuration.unsafeUpdate((now - startedAt) / 1000, this.metricLabels().breaker)
+    this.metricLabels().callDuration().update((now - startedAt) / 1000)
     const recorded = this.recordCall("success", slow, now)
     if (permit._tag === "Closed" && !slow && !this.successMatters) {
       // a ledger that keeps no call statistics answers `Effect.void`: nothing to run

@@ -13,6 +13,7 @@ import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import { identity } from "effect/Function"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
@@ -22,6 +23,7 @@ import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as Budget from "../Budget.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
+import { awaitUntimed } from "../internal/breaker/timeout.js"
 import { type SelfTimed, selfTimed } from "../internal/circuitBreaker.js"
 import type * as Ledger from "../Ledger.js"
 import { InvalidUpdateError } from "./errors.js"
@@ -253,28 +255,6 @@ const finishHandlers = <A, B, E, E2>(
   onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
 ) => ({ onSuccess, onFailure })
 
-/**
- * A promise awaited without a call timeout; interrupting the wait (the graph run was aborted)
- * stops the node.
- */
-const awaitUntimed = <A>(promise: PromiseLike<A>, stop: (reason: unknown) => void): Effect.Effect<A, unknown> =>
-  Effect.async<A, unknown>((resume) => {
-    let settled = false
-    promise.then(
-      (a) => {
-        settled = true
-        resume(Effect.succeed(a))
-      },
-      (e) => {
-        settled = true
-        resume(Effect.fail(e))
-      }
-    )
-    return Effect.sync(() => {
-      if (!settled) stop(undefined)
-    })
-  })
-
 const isControlFlowCause = (cause: Cause.Cause<unknown>): boolean =>
   Cause.isInterruptedOnly(cause) || CircuitBreaker.isControlFlow(Cause.squash(cause))
 
@@ -366,8 +346,9 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
         const waited = Effect.isEffect(result)
           ? Effect.onExit(result, (exit) => Exit.isInterrupted(exit) ? Effect.sync(() => stop(undefined)) : Effect.void)
           : timer === undefined
-          ? awaitUntimed(result, stop)
-          : timer.awaitPromise(result, stop)
+          // cancelable: the node may read its signal after its first await (a few µs on a call that waits on I/O)
+          ? awaitUntimed(result, stop, identity, true)
+          : timer.awaitPromise(result, stop, identity, true)
         return Effect.flatMap(timer === undefined || !Effect.isEffect(result) ? waited : timer.run(waited), checked)
       })
     })
