@@ -840,6 +840,8 @@ export const layerNoop: Layer.Layer<Ledger> = Layer.succeed(
   Ledger,
   make({
     recordFailure: () => Effect.void,
+    // records nothing, so renders nothing (make's default would render the cause for recordFailure)
+    recordFailureCause: () => Effect.void,
     recordTransition: () => Effect.void,
     recordFallback: () => Effect.void,
     failures: () => Effect.succeed([]),

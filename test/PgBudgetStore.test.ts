@@ -7,7 +7,7 @@ import { Budget, Ledger, withBudget } from "agentarmour"
 import { PgBudgetStore } from "agentarmour/pg"
 import { Context, Duration, Effect, Either, Layer } from "effect"
 
-import { usePostgres } from "./support/postgres.js"
+import { usePostgres } from "./support/usePostgres.js"
 
 const pg = usePostgres()
 

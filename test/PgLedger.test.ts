@@ -7,7 +7,8 @@ import { PgLedger, SharedState } from "agentarmour/pg"
 import { Effect, Exit, Layer, ManagedRuntime, Schedule, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 
-import { freePort, usePostgres } from "./support/postgres.js"
+import { freePort } from "./support/postgres.js"
+import { usePostgres } from "./support/usePostgres.js"
 
 const pg = usePostgres()
 

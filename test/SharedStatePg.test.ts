@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { SharedState } from "agentarmour/pg"
 import { Chunk, Context, Duration, Effect, Fiber, Layer, Option, Schedule, Stream } from "effect"
 
-import { usePostgres } from "./support/postgres.js"
+import { usePostgres } from "./support/usePostgres.js"
 
 const pg = usePostgres()
 

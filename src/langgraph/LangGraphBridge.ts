@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import { globalValue } from "effect/GlobalValue"
@@ -50,6 +51,20 @@ export interface Bridge<R> {
   /** releases the runtime; flushes the ledger */
   readonly dispose: () => Promise<void>
 }
+
+/**
+ * `bridge[RunNow](effect, config)`: `run`, answering the value itself (or
+ * throwing) when the fiber completes without suspending.
+ *
+ * @internal
+ */
+export const RunNow: unique symbol = Symbol.for("agentarmour/LangGraphBridge/runNow")
+
+/** @internal */
+export type RunNowFn<R> = <A, E>(
+  effect: Effect.Effect<A, E, R | Services>,
+  config: LangGraphRunnableConfig | undefined
+) => A | Promise<A>
 
 /** the LangGraph call context of the current node (for `interrupt()` from Effect code) */
 const currentCall = globalValue(
@@ -173,37 +188,64 @@ export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Br
    * Runs a node's effect in a fiber of the bridge's runtime whose run id and
    * LangGraph call are set when the fiber is made (`updateRefs`): one copy of
    * the fiber's refs instead of two `Effect.locally` (each copies them twice).
-   * `config.signal` interrupts the fiber.
+   * `config.signal` interrupts the fiber. A fiber that completes at once (a
+   * node that did not suspend) answers its exit at once: no promise, no
+   * listener on the signal.
    */
-  const run = async <A, E2>(
+  const runExit = <A, E2>(
     effect: Effect.Effect<A, E2, R | Services>,
-    config?: LangGraphRunnableConfig
-  ): Promise<A> => {
+    config: LangGraphRunnableConfig | undefined,
+    rt: Runtime.Runtime<R | Services>
+  ): Exit.Exit<A, E2> | Promise<Exit.Exit<A, E2>> => {
     const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
     const call = Option.some({ store, config: config ?? {} })
     const runId = runIdOf(config)
     const signal = config?.signal
-    const rt = built ?? await getRuntime()
-    const exit = await new Promise<Exit.Exit<A, E2>>((resolve) => {
-      const fiber = Runtime.runFork(rt, effect, {
-        updateRefs: (refs, id) =>
-          FiberRefs.updateManyAs(refs, {
-            entries: [[CascadeGuard.currentRun, [[id, runId]]], [currentCall, [[id, call]]]]
-          })
-      })
+    if (signal?.aborted) return Exit.interrupt(FiberId.none)
+    const fiber = Runtime.runFork(rt, effect, {
+      updateRefs: (refs, id) =>
+        FiberRefs.updateManyAs(refs, {
+          entries: [[CascadeGuard.currentRun, [[id, runId]]], [currentCall, [[id, call]]]]
+        })
+    })
+    const done = fiber.unsafePoll()
+    if (done !== null) return done
+    return new Promise<Exit.Exit<A, E2>>((resolve) => {
       if (signal === undefined) return fiber.addObserver(resolve)
       const onAbort = () => fiber.unsafeInterruptAsFork(fiber.id())
-      if (signal.aborted) onAbort()
-      else signal.addEventListener("abort", onAbort, { once: true })
+      signal.addEventListener("abort", onAbort, { once: true })
       fiber.addObserver((exit) => {
         signal.removeEventListener("abort", onAbort)
         resolve(exit)
       })
     })
+  }
+
+  const valueOf = <A, E2>(exit: Exit.Exit<A, E2>, signal: AbortSignal | undefined): A => {
     if (Exit.isSuccess(exit)) return exit.value
     throw toThrowable(exit.cause, signal)
   }
-  return {
+
+  const run = async <A, E2>(
+    effect: Effect.Effect<A, E2, R | Services>,
+    config?: LangGraphRunnableConfig
+  ): Promise<A> => {
+    const exit = runExit(effect, config, built ?? await getRuntime())
+    return valueOf(exit instanceof Promise ? await exit : exit, config?.signal)
+  }
+
+  /** `run` answering at once when the fiber completes at once (protectNode's path) */
+  const runNow = <A, E2>(
+    effect: Effect.Effect<A, E2, R | Services>,
+    config: LangGraphRunnableConfig | undefined
+  ): A | Promise<A> => {
+    if (built === undefined) return run(effect, config)
+    const exit = runExit(effect, config, built)
+    return exit instanceof Promise ? exit.then((e) => valueOf(e, config?.signal)) : valueOf(exit, config?.signal)
+  }
+
+  const bridge: Bridge<R> & { readonly [RunNow]: RunNowFn<R> } = {
+    [RunNow]: runNow,
     runtime,
     run,
     node: (fn) => (state, config) => run(Effect.suspend(() => fn(state, config ?? {})), config),
@@ -212,4 +254,5 @@ export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Br
       await runtime.dispose()
     }
   }
+  return bridge
 }

