@@ -292,16 +292,7 @@ const withResolved = <A>(
  * (docs/performance.md, "suspending node"). Interrupting the caller aborts
  * the signal too.
  *
- * @example
- * ```ts
- * import { CircuitBreaker } from "agentarmour"
- * import { Effect } from "effect"
- *
- * const ask = (breaker: CircuitBreaker.CircuitBreaker, prompt: string) =>
- *   CircuitBreaker.tryPromise(breaker, (signal) =>
- *     fetch("https://llm.example/v1/complete", { method: "POST", body: prompt, signal }).then((r) => r.text())
- *   )
- * ```
+ * See docs/circuit-breaker.md, "Promise-returning calls", and examples/sdk_call.ts.
  *
  * @since 0.2.0
  * @category combinators

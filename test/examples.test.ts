@@ -4,7 +4,7 @@ import { join } from "node:path"
 
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Effect } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 
 import { program as basicUsage } from "../examples/basic_usage.js"
 import { main as budget } from "../examples/budget.js"
@@ -13,9 +13,23 @@ import { program as fallbacks } from "../examples/fallbacks.js"
 import { program as guard } from "../examples/guard.js"
 import { main as handoff } from "../examples/handoff.js"
 import { runDemo } from "../examples/langgraph_pipeline.js"
+import { aborted as sdkAborted, program as sdkCall } from "../examples/sdk_call.js"
 import { main as telemetry } from "../examples/telemetry.js"
 
 describe("examples", () => {
+  it.effect("examples/sdk_call.ts: the hanging SDK call is aborted at callTimeout and the cheap model answers", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(sdkCall)
+      yield* TestClock.adjust("2 seconds")
+      const lines = yield* Fiber.join(fiber)
+      expect(lines).toEqual([
+        `completion of "a haiku about breakers"`,
+        `(cheap model) a short answer to "slow: an essay about breakers"`,
+        "calls 2, timeouts 1"
+      ])
+      expect(sdkAborted).toMatchObject([{ _tag: "CallTimeoutError", breaker: "writer", timeoutMillis: 2000 }])
+    }))
+
   it.effect("examples/fallbacks.ts shows each strategy answering", () =>
     Effect.gen(function*() {
       const lines = yield* fallbacks
