@@ -576,6 +576,26 @@ describe("the call timeout's deadline list (docs/performance.md, suspending node
       expect((yield* b.metrics).timeouts).toBe(2)
     })))
 
+  it.effect("an interrupted call leaves the list; the calls behind it still time out at their deadlines", () =>
+    run(Effect.gen(function*() {
+      const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "1 second", failureThreshold: 100 })
+      const head = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("200 millis")
+      const middle = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* TestClock.adjust("200 millis")
+      const tail = yield* Effect.fork(Effect.either(Effect.never.pipe(withBreaker(b))))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(head)
+      yield* Fiber.interrupt(middle)
+      yield* TestClock.adjust("599 millis") // t = 999: nothing has expired
+      expect(Option.isNone(yield* Fiber.poll(tail))).toBe(true)
+      yield* TestClock.adjust("401 millis") // t = 1400: the tail's deadline
+      expect(Either.getLeft(yield* Fiber.join(tail)).pipe(Option.map((e) => e._tag))).toEqual(
+        Option.some("CallTimeoutError")
+      )
+      expect((yield* b.metrics).timeouts).toBe(1)
+    })))
+
   it.effect("after an idle spell the timeout still fires (the sleeper restarts)", () =>
     run(Effect.gen(function*() {
       const b = yield* CircuitBreaker.make({ name: "t", callTimeout: "30 seconds", failureThreshold: 100 })
