@@ -11,7 +11,9 @@
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
 import { Effect } from "effect"
 
-import { CascadeAnnotation, LangGraphBridge, protectNode } from "../src/langgraph/index.js"
+import { langgraph } from "./lib.js"
+
+const { CascadeAnnotation, LangGraphBridge, protectNode } = langgraph
 
 const State = Annotation.Root({ ...CascadeAnnotation, n: Annotation<number>() })
 type S = typeof State.State

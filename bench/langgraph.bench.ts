@@ -65,6 +65,7 @@ export const run = async (): Promise<ReadonlyArray<Row>> => {
       perNodeCpuUs: (cpu("protected") - cpu("plain")) / NODES / 1000,
       overBareFiberUs: (q - f) / NODES / 1000,
       processesPerKind: rounds,
+      library: process.env["BENCH_FROM_SRC"] === "1" ? "src (tsx)" : "dist",
       meetsTarget: perNodeUs <= 100
     }
   ]
