@@ -4,12 +4,15 @@
  * every closure it creates (`keepNames`) and adds work a user never runs.
  * `BENCH_FROM_SRC=1` measures the sources instead.
  */
+import type * as Core from "../src/index.js"
+import type * as LangGraph from "../src/langgraph/index.js"
+
 const fromSrc = process.env["BENCH_FROM_SRC"] === "1"
 const load = <A>(src: string, dist: string): Promise<A> =>
   import(fromSrc ? new URL(src, import.meta.url).href : new URL(dist, import.meta.url).href) as Promise<A>
 
-export const core: typeof import("../src/index.js") = await load("../src/index.ts", "../dist/src/index.js")
-export const langgraph: typeof import("../src/langgraph/index.js") = await load(
+export const core: typeof Core = await load("../src/index.ts", "../dist/src/index.js")
+export const langgraph: typeof LangGraph = await load(
   "../src/langgraph/index.ts",
   "../dist/src/langgraph/index.js"
 )
