@@ -32,7 +32,7 @@ const sample = (kind: string, invokes: number): Sample =>
 
 export const run = async (): Promise<ReadonlyArray<Row>> => {
   const rounds = Number(process.env["BENCH_LANGGRAPH_ROUNDS"] ?? 5)
-  const invokes = Number(process.env["BENCH_LANGGRAPH_INVOKES"] ?? 600)
+  const invokes = Number(process.env["BENCH_LANGGRAPH_INVOKES"] ?? 1000)
   const samples: Record<"plain" | "fiber" | "protected", Array<Sample>> = { plain: [], fiber: [], protected: [] }
   for (let r = 0; r < rounds; r++) {
     for (const kind of ["plain", "protected", "fiber"] as const) samples[kind].push(sample(kind, invokes))
