@@ -2,8 +2,7 @@
  * The dashboard in a real browser: Debian's chromium (/usr/bin/chromium or
  * CHROME_PATH) driven by playwright-core. Run with `npm run test:e2e`.
  */
-import { existsSync, mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 
 import { HttpServer } from "@effect/platform"
@@ -15,9 +14,10 @@ import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 import { runDemo } from "../examples/langgraph_pipeline.js"
+import { tempDir as tempTestDir } from "../test/support/tmp.js"
 
 const executablePath = process.env["CHROME_PATH"] ?? "/usr/bin/chromium"
-const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-e2e-")), "cascadebreaker.db")
+const filename = join(tempTestDir("agentarmour-e2e-"), "cascadebreaker.db")
 const evil = `<img src=x onerror=alert(1)>`
 
 let browser: Browser

@@ -1,6 +1,5 @@
 import { execFile, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 
@@ -8,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const root = join(import.meta.dirname, "..")
 const bin = join(root, "bin/agentarmour.js")
@@ -31,7 +31,7 @@ const cli = async (args: ReadonlyArray<string>, env: Record<string, string | und
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), "agentarmour-cli-"))
+const dir = tempTestDir("agentarmour-cli-")
 const db = join(dir, "cascadebreaker.db")
 
 const seed = Effect.gen(function*() {

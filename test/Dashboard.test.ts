@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 import { HttpClient, HttpClientRequest, HttpServer, HttpServerRequest } from "@effect/platform"
@@ -9,8 +7,9 @@ import { BreakerRegistry, Ledger, withBreaker } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
 import { Cause, Context, Effect, Layer, Metric, MetricBoundaries, Option, Stream } from "effect"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
-const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-dash-")), "ledger.db")
+const filename = join(tempTestDir("agentarmour-dash-"), "ledger.db")
 const evil = `<img src=x onerror=alert(1)>`
 
 const seeded = Layer.effectDiscard(Effect.gen(function*() {
@@ -583,7 +582,7 @@ describe("Dashboard options", () => {
 
   it.live("serve (the CLI's) fails with a DashboardError whose one line names the bad pollInterval", () =>
     Effect.gen(function*() {
-      const db = join(mkdtempSync(join(tmpdir(), "agentarmour-dash-opts-")), "ledger.db")
+      const db = join(tempTestDir("agentarmour-dash-opts-"), "ledger.db")
       yield* Layer.build(SqliteLedger.layer({ filename: db })).pipe(Effect.scoped)
       const error = yield* Effect.flip(Dashboard.serve({ db, port: 0, pollInterval: "-5 seconds" }))
       expect([error._tag, error.message]).toEqual([

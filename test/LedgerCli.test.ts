@@ -3,8 +3,6 @@
  * generated ledger with a large history, run as child processes from the sources.
  */
 import { execFile } from "node:child_process"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 
@@ -14,6 +12,7 @@ import { SqliteLedger } from "agentarmour/sqlite"
 import { Effect, Exit, Layer, Scope } from "effect"
 
 import { expectedState, generate } from "../bench/ledgerVolume.js"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const root = join(import.meta.dirname, "..")
 const exec = promisify(execFile)
@@ -36,7 +35,7 @@ const cli = async (...args: Array<string>) => {
   }
 }
 
-const tempDb = () => join(mkdtempSync(join(tmpdir(), "agentarmour-lcli-")), "cascadebreaker.db")
+const tempDb = () => join(tempTestDir("agentarmour-lcli-"), "cascadebreaker.db")
 const DAY = 24 * 3600_000
 
 /** writes records through the library's own ledger */

@@ -4,8 +4,7 @@
  * record ends written or counted dropped (Ledger.stats).
  */
 import { execFile } from "node:child_process"
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 
@@ -15,8 +14,9 @@ import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
 import { Effect, Either, Exit, Layer, Schedule, Scope } from "effect"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
-const tempDir = () => mkdtempSync(join(tmpdir(), "agentarmour-faults-"))
+const tempDir = () => tempTestDir("agentarmour-faults-")
 
 const failure = (breakerName: string, i: number) =>
   new Ledger.FailureRecord({

@@ -2,8 +2,6 @@
  * Call statistics, usage, stats, failure causes, the 0.2 summary fields,
  * migrations, prune and retention — on the memory ledger and the SQL ledger.
  */
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 import { describe, expect, it } from "@effect/vitest"
@@ -11,8 +9,9 @@ import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
 import { Cause, Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
-const tempDb = () => join(mkdtempSync(join(tmpdir(), "agentarmour-stats-")), "ledger.db")
+const tempDb = () => join(tempTestDir("agentarmour-stats-"), "ledger.db")
 
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0)
 const at = (ms: number) => new Date(T0 + ms)

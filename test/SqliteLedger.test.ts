@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 
 import { describe, expect, it } from "@effect/vitest"
@@ -7,8 +6,9 @@ import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
 import { Effect, Exit, Layer, Metric, Scope } from "effect"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
-const tempDb = () => join(mkdtempSync(join(tmpdir(), "agentarmour-")), "ledger.db")
+const tempDb = () => join(tempTestDir("agentarmour-"), "ledger.db")
 
 const failure = (breakerName: string, i: number) =>
   new Ledger.FailureRecord({

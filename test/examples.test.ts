@@ -1,5 +1,3 @@
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 
 import { describe, expect, it } from "@effect/vitest"
@@ -15,6 +13,7 @@ import { main as handoff } from "../examples/handoff.js"
 import { runDemo } from "../examples/langgraph_pipeline.js"
 import { aborted as sdkAborted, program as sdkCall } from "../examples/sdk_call.js"
 import { main as telemetry } from "../examples/telemetry.js"
+import { tempDir as tempTestDir } from "./support/tmp.js"
 
 describe("examples", () => {
   it.effect("examples/sdk_call.ts: the hanging SDK call is aborted at callTimeout and the cheap model answers", () =>
@@ -96,7 +95,7 @@ describe("examples", () => {
   it(
     "examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger",
     async () => {
-      const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-demo-")), "cascadebreaker.db")
+      const filename = join(tempTestDir("agentarmour-demo-"), "cascadebreaker.db")
       const log: Array<string> = []
       const result = await runDemo({ filename, runs: 32, log: (l) => log.push(l) })
       const text = log.join("\n")
@@ -118,7 +117,7 @@ describe("examples", () => {
   it(
     "examples/budget.ts stops the looping researcher with a per-run cost budget and degrades to the cheaper model",
     async () => {
-      const filename = join(mkdtempSync(join(tmpdir(), "agentarmour-budget-")), "budget.db")
+      const filename = join(tempTestDir("agentarmour-budget-"), "budget.db")
       const log: Array<string> = []
       const result = await budget({ filename, log: (l) => log.push(l) })
       expect(log[0]).toBe(
