@@ -44,6 +44,14 @@ const handoffGraph = (router: any) =>
     .addEdge("summariser", END)
     .addEdge("backup", END)
 
+/** START -> researcher -> END, compiled (with a checkpointer when given) */
+const oneNode = (node: any, checkpointer?: MemorySaver) =>
+  new StateGraph(State)
+    .addNode("researcher", node)
+    .addEdge(START, "researcher")
+    .addEdge("researcher", END)
+    .compile(checkpointer === undefined ? {} : { checkpointer })
+
 describe("protectNode with Command", () => {
   it("a fallback's Command navigates and carries the markers; onOutcome, ledger and markers agree", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
@@ -233,11 +241,7 @@ describe("escalate by interrupt, across resume", () => {
       if (go === "yes") travelAgentTimesOut()
       return { research: "unreachable" }
     }, { breaker: "research", fallback: { escalate: () => undefined, mode: "interrupt" } })
-    const graph = new StateGraph(State)
-      .addNode("researcher", research)
-      .addEdge(START, "researcher")
-      .addEdge("researcher", END)
-      .compile({ checkpointer: new MemorySaver() })
+    const graph = oneNode(research, new MemorySaver())
     const config = { configurable: { thread_id: "esc-3" } }
     await graph.invoke({ query: "q" }, config)
     await graph.invoke(new Command({ resume: "yes" }), config)
@@ -328,11 +332,7 @@ describe("a node returning something that is not an update", () => {
         fallback: { degrade: () => ({ research: "backup" }) },
         onOutcome: (o) => void outcomes.push(o)
       })
-      const out = await new StateGraph(State)
-        .addNode("researcher", research)
-        .addEdge(START, "researcher")
-        .addEdge("researcher", END)
-        .compile()
+      const out = await oneNode(research)
         .invoke({ query: "q" })
       expect(out.research).toBe("backup")
       expect(out[FALLBACK_KEY]).toBe("degrade")
@@ -362,11 +362,7 @@ describe("a node returning something that is not an update", () => {
         breaker: "research",
         onOutcome: (o) => void outcomes.push(o)
       })
-      const out = await new StateGraph(State)
-        .addNode("researcher", research)
-        .addEdge(START, "researcher")
-        .addEdge("researcher", END)
-        .compile()
+      const out = await oneNode(research)
         .invoke({ query: "q", research: "kept" })
       expect(out.research).toBe("kept")
       expect(out[FALLBACK_KEY]).toBeUndefined()
@@ -460,11 +456,7 @@ describe("the agentarmour.node span", () => {
       if (!healthy) travelAgentTimesOut()
       return { research: `findings on ${s.query}` }
     }, { breaker: { name: "research" } })
-    const graph = new StateGraph(State)
-      .addNode("researcher", research)
-      .addEdge(START, "researcher")
-      .addEdge("researcher", END)
-      .compile()
+    const graph = oneNode(research)
     await graph.invoke({ query: "q" })
     healthy = false
     await graph.invoke({ query: "q" })
@@ -483,9 +475,6 @@ describe("the agentarmour.node span", () => {
 })
 
 describe("protectNode's call timeout", () => {
-  const oneNode = (node: any) =>
-    new StateGraph(State).addNode("researcher", node).addEdge(START, "researcher").addEdge("researcher", END).compile()
-
   it("an Effect node that overruns callTimeout is interrupted (its finalizer runs) and the fallback answers", async () => {
     const bridge = LangGraphBridge.make(Ledger.layerMemory)
     let finalized = false
@@ -555,11 +544,7 @@ describe("a plain node's config.signal", () => {
       aborted = true
       return { research: "stopped" }
     }, { breaker: { name: "slow" } })
-    const graph = new StateGraph(State)
-      .addNode("researcher", slow)
-      .addEdge(START, "researcher")
-      .addEdge("researcher", END)
-      .compile()
+    const graph = oneNode(slow)
     const controller = new AbortController()
     const run = graph.invoke({ query: "q" }, { signal: controller.signal }).catch((e) => e)
     await running

@@ -176,7 +176,7 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {
  * literal of arrows would give them names, which tools that keep names
  * (esbuild, tsx) set with a `defineProperty` per call.
  */
-const handlers = <A, E, B, E2>(
+export const handlers = <A, E, B, E2>(
   onSuccess: (a: A) => Effect.Effect<B, E2>,
   onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
 ) => ({ onSuccess, onFailure })
@@ -433,6 +433,13 @@ class BreakerImpl implements CircuitBreaker {
     return timer === undefined ? self : timer.run(self)
   }
 
+  private selfTimedHandle: SelfTimed | undefined
+
+  /** see `selfTimed`: made once, on first use */
+  get selfTimed(): SelfTimed {
+    return this.selfTimedHandle ??= { timer: this.callTimer, run: (self) => this.executeWith(self, false) }
+  }
+
   /** the deadline list of the call timeout (undefined: `callTimeout: null`), made on first use */
   get callTimer(): Timeout.Deadlines<CallTimeoutError> | undefined {
     const timeoutMillis = this.timeoutMillis
@@ -635,9 +642,7 @@ export interface SelfTimed {
 
 /** @internal */
 export const selfTimed = (breaker: CircuitBreaker): SelfTimed | undefined =>
-  breaker instanceof BreakerImpl
-    ? { timer: breaker.callTimer, run: (self) => breaker.executeWith(self, false) }
-    : undefined
+  breaker instanceof BreakerImpl ? breaker.selfTimed : undefined
 
 /** builds a breaker from a decoded config */
 export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>

@@ -22,6 +22,7 @@ import * as Scope from "effect/Scope"
 
 import * as Ledger from "../Ledger.js"
 import { recordCallMembers } from "./ledgerSync.js"
+import { isTablePrefix } from "./tablePrefix.js"
 
 type Item =
   | { readonly _tag: "failure"; readonly record: Ledger.FailureRecord }
@@ -35,11 +36,9 @@ type Kind = "failure" | "transition" | "fallback" | "quarantine" | "usage"
 
 const { droppedRecords, writeErrors } = Ledger
 
-const PREFIX = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/
-
 /** table names of a ledger */
 export const tables = (prefix: string) => {
-  if (!PREFIX.test(prefix)) {
+  if (!isTablePrefix(prefix)) {
     throw new Ledger.LedgerError({
       message: `invalid tablePrefix ${JSON.stringify(prefix)}: use letters, digits and _`
     })

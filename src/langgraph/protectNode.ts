@@ -24,7 +24,7 @@ import * as Budget from "../Budget.js"
 import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { awaitUntimed } from "../internal/breaker/timeout.js"
-import { type SelfTimed, selfTimed } from "../internal/circuitBreaker.js"
+import { handlers, type SelfTimed, selfTimed } from "../internal/circuitBreaker.js"
 import type * as Ledger from "../Ledger.js"
 import { InvalidUpdateError } from "./errors.js"
 import * as LG from "./internal/langgraph.js"
@@ -232,14 +232,6 @@ interface Answer {
 
 const answered = (update: unknown, contaminated = false): Answer => ({ update, served: undefined, contaminated })
 
-const selfTimedCache = new WeakMap<CircuitBreaker.CircuitBreaker, SelfTimed | null>()
-/** `selfTimed` of a breaker, once per breaker */
-const selfTimedOf = (breaker: CircuitBreaker.CircuitBreaker): SelfTimed | undefined => {
-  let known = selfTimedCache.get(breaker)
-  if (known === undefined) selfTimedCache.set(breaker, known = selfTimed(breaker) ?? null)
-  return known ?? undefined
-}
-
 /** what `program` returns to the LangGraph node */
 interface Result {
   readonly update: unknown
@@ -248,12 +240,6 @@ interface Result {
 }
 
 const noKeys: ReadonlyArray<string> = []
-
-/** `matchCauseEffect` handlers from anonymous functions (no per-call `defineProperty` under tools that keep names) */
-const finishHandlers = <A, B, E, E2>(
-  onSuccess: (a: A) => Effect.Effect<B, E2>,
-  onFailure: (cause: Cause.Cause<E>) => Effect.Effect<B, E2>
-) => ({ onSuccess, onFailure })
 
 const isControlFlowCause = (cause: Cause.Cause<unknown>): boolean =>
   Cause.isInterruptedOnly(cause) || CircuitBreaker.isControlFlow(Cause.squash(cause))
@@ -458,7 +444,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   const direct = (c: Strategies.Call<S>, breaker: CircuitBreaker.CircuitBreaker, runId: string) =>
     Effect.matchCauseEffect(
       recover(c, undefined, c.state, breaker, undefined),
-      finishHandlers(
+      handlers(
         (answer: Answer) => finish(c, runId, noKeys, answer, breaker),
         (cause: Cause.Cause<unknown>) =>
           isControlFlowCause(cause) ? Effect.failCause(cause) : finish(c, runId, noKeys, unanswered(cause), breaker)
@@ -503,7 +489,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
     // the budget goes around this attempt (below): refused before the breaker is asked,
     // charged from the AI messages of the update after it
     // our breakers leave the call timeout to callNode (no child fiber for a plain async node)
-    const timed = selfTimedOf(breaker)
+    const timed = selfTimed(breaker)
     const node = callNode(visible, c, timed)
     const called = budget === undefined ? node : Effect.tap(node, charge)
     const attempt = timed === undefined ? CircuitBreaker.withBreaker(called, breaker) : timed.run(called)

@@ -32,6 +32,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 
 import * as Budget from "../Budget.js"
+import { isTablePrefix } from "../internal/tablePrefix.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
@@ -60,7 +61,7 @@ export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlEr
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const prefix = options?.tablePrefix ?? "cb_"
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    if (!isTablePrefix(prefix)) {
       return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
     }
     const t = sql(`${prefix}budget_window`)

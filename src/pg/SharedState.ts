@@ -37,6 +37,7 @@ import * as Stream from "effect/Stream"
 
 import * as duration from "../internal/duration.js"
 import * as internal from "../internal/sharedState.js"
+import { isTablePrefix } from "../internal/tablePrefix.js"
 import type * as Ledger from "../Ledger.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
@@ -161,7 +162,7 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
     const sql = yield* SqlClient.SqlClient
     const pg = yield* Effect.serviceOption(PgClientLazy.tag)
     const prefix = options?.tablePrefix ?? "cb_"
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(prefix)) {
+    if (!isTablePrefix(prefix)) {
       return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
     }
     const table = `${prefix}breaker_state`
