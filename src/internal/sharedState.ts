@@ -193,6 +193,9 @@ export interface EngineOptions {
   readonly statementTimeout: Duration.Duration
 }
 
+/** on close, how long the last attempt to send what waits may take */
+export const finalFlush = Duration.seconds(2)
+
 interface Pending {
   proposal: Proposal
   /** local transitions folded into this proposal */
@@ -434,7 +437,7 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         if (dirty.size > 0) {
-          yield* flushOnce.pipe(Effect.timeout("2 seconds"), Effect.ignore)
+          yield* flushOnce.pipe(Effect.timeout(finalFlush), Effect.ignore)
         }
         const left = [...dirty.values()]
         dirty.clear()

@@ -22,6 +22,7 @@
  *
  * @since 0.2.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -43,6 +44,9 @@ export interface Options {
   /** prefix of the table, default `cb_` (table `cb_budget_window`) */
   readonly tablePrefix?: string | undefined
 }
+
+/** how long closing the layer may wait for the statements in flight */
+const closeBound = Duration.seconds(1)
 
 const storeError = (cause: unknown) =>
   new Budget.BudgetStoreError({
@@ -153,8 +157,15 @@ export const layer = (
   options: PgClient.PgClientConfig & Options
 ): Layer.Layer<Budget.BudgetStore, Budget.BudgetStoreError> => {
   const { tablePrefix, ...client } = options
-  return layerSql({ tablePrefix }).pipe(
-    Layer.provide(PgClientLazy.layer({ maxConnections: 2, ...client })),
-    Layer.mapError(storeError)
+  return Layer.scoped(
+    Budget.BudgetStore,
+    Effect.gen(function*() {
+      const tracked = yield* PgClientLazy.sockets
+      const sql = yield* Effect.provide(PgClientLazy.make({ maxConnections: 2, ...client }, tracked), Reactivity.layer)
+      const store = yield* Effect.provideService(make({ tablePrefix }), SqlClient.SqlClient, sql)
+      // every operation is one statement: closing waits for none of them longer than this
+      yield* PgClientLazy.closeWithin(tracked, closeBound)
+      return store
+    }).pipe(Effect.mapError(storeError))
   )
 }

@@ -11,9 +11,12 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as PgClient from "@effect/sql-pg/PgClient"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 
+import * as duration from "../internal/duration.js"
 import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
 import * as PgClientLazy from "./internal/pgClient.js"
@@ -54,18 +57,32 @@ export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledge
     : `the Postgres ledger at ${client.host ?? "localhost"}:${client.port ?? 5432}`
   return Layer.scoped(
     Ledger.Ledger,
-    internal.make({
-      batchSize,
-      flushTimeout,
-      pruneInterval,
-      queueCapacity,
-      reopenSchedule,
-      retention,
-      tablePrefix,
-      writeRetry
-    }, {
-      target,
-      connect: Effect.provide(PgClientLazy.make(client), Reactivity.layer)
+    Effect.gen(function*() {
+      const tracked = yield* PgClientLazy.sockets
+      const ledger = yield* internal.make({
+        batchSize,
+        flushTimeout,
+        pruneInterval,
+        queueCapacity,
+        reopenSchedule,
+        retention,
+        tablePrefix,
+        writeRetry
+      }, {
+        target,
+        connect: Effect.provide(PgClientLazy.make(client, tracked), Reactivity.layer)
+      })
+      // closing flushes for at most flushTimeout; then whatever still waits on the
+      // database (a frozen server answers nothing) is cut
+      yield* PgClientLazy.closeWithin(tracked, closeBound(flushTimeout))
+      return ledger
     })
   )
 }
+
+/** how long closing may take: the flush's `flushTimeout` (validated by the ledger), then half a second */
+const closeBound = (flushTimeout: Duration.DurationInput | undefined): Duration.Duration =>
+  Duration.sum(
+    Either.getOrElse(duration.decodeDuration(flushTimeout ?? "10 seconds"), () => Duration.seconds(10)),
+    Duration.millis(500)
+  )

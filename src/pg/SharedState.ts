@@ -314,24 +314,30 @@ export const layer = (
     ...client
   } = options
   const engine = { syncInterval, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }
-  const connect = Effect.flatMap(
-    Effect.provide(PgClientLazy.make({ maxConnections: 1, ...client }), Reactivity.layer),
-    (pg) =>
-      makeStore({ tablePrefix }).pipe(
-        Effect.provideService(SqlClient.SqlClient, pg),
-        Effect.provideService(PgClientLazy.tag, pg)
-      )
-  )
+  const connect = (tracked: PgClientLazy.Sockets) =>
+    Effect.flatMap(
+      Effect.provide(PgClientLazy.make({ maxConnections: 1, ...client }, tracked), Reactivity.layer),
+      (pg) =>
+        makeStore({ tablePrefix }).pipe(
+          Effect.provideService(SqlClient.SqlClient, pg),
+          Effect.provideService(PgClientLazy.tag, pg)
+        )
+    )
   // options (and the origin) per build: one layer value built twice is two processes
   return Layer.scoped(
     SharedState,
     Effect.gen(function*() {
       const options = yield* engineOptions("SharedState.layer", engine)
-      const store = yield* connectingStore(connect)
+      const tracked = yield* PgClientLazy.sockets
+      const store = yield* connectingStore(connect(tracked))
       // a reachable database is connected and migrated before the layer is up (as a
       // failed or slow first attempt does not fail it: the engine retries)
       yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
-      return yield* internal.make(store, options)
+      const shared = yield* internal.make(store, options)
+      // closing: the last publication gets `internal.finalFlush`, then whatever still
+      // waits on the database (a frozen server answers nothing) is cut
+      yield* PgClientLazy.closeWithin(tracked, Duration.sum(internal.finalFlush, Duration.millis(500)))
+      return shared
     })
   )
 }

@@ -12,7 +12,17 @@
  */
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync } from "node:fs"
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync
+} from "node:fs"
 import { createRequire } from "node:module"
 import { createServer } from "node:net"
 import { arch, platform, tmpdir } from "node:os"
@@ -117,6 +127,40 @@ export interface PgServer {
   readonly resume: () => Promise<void>
   /** stops the server and removes its data */
   readonly stop: () => Promise<void>
+  /**
+   * freezes the server (SIGSTOP to the postmaster, then to every backend): connections
+   * stay open, nothing answers; `thaw` (SIGCONT) lets it run again
+   */
+  readonly freeze: () => void
+  readonly thaw: () => void
+}
+
+/** the postmaster's pid (first line of `postmaster.pid`) and its children's */
+const serverPids = (dataDir: string): ReadonlyArray<number> => {
+  const postmaster = Number(readFileSync(join(dataDir, "postmaster.pid"), "utf8").split("\n")[0])
+  const children: Array<number> = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(join("/proc", entry, "stat"), "utf8")
+      // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ")"
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      if (ppid === postmaster) children.push(Number(entry))
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return [postmaster, ...children]
+}
+
+const signalAll = (pids: ReadonlyArray<number>, signal: NodeJS.Signals) => {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // the process ended meanwhile
+    }
+  }
 }
 
 /** starts a fresh PostgreSQL server on a free loopback port */
@@ -148,6 +192,14 @@ export const startPostgres = async (): Promise<PgServer> => {
       password: Redacted.make("password"),
       database: "postgres"
     }),
+    freeze: () => {
+      // the postmaster first, so that it forks no backend we would miss
+      const dataDir = join(dir, "data")
+      const [postmaster] = serverPids(dataDir)
+      if (postmaster !== undefined) signalAll([postmaster], "SIGSTOP")
+      signalAll(serverPids(dataDir), "SIGSTOP")
+    },
+    thaw: () => signalAll(serverPids(join(dir, "data")), "SIGCONT"),
     pause: () => pg.stop(),
     resume: () => pg.start(),
     stop: async () => {
