@@ -286,6 +286,49 @@ describe("SharedState", () => {
       expect(board.rows.size).toBe(1000)
     }))
 
+  it.scoped("a row the store refuses never blocks the others: its batch is written row by row, the row stays local", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      board.refuses = (p) => p.breaker === "poison"
+      const a = sharedIn(yield* processOn(board))
+      const b = sharedIn(yield* processOn(board))
+      yield* settle
+      // one tick's batch: three good rows and a bad one
+      const first = yield* Effect.fork(a.publish(opened("warm-up")))
+      yield* settle
+      const names = ["one", "poison", "two", "three"]
+      const all = yield* Effect.forEach(names, (n) => Effect.fork(a.publish(opened(n))))
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      yield* settle
+      expect(yield* Fiber.join(first)).toBe(true)
+      // the bad row's publish settles too: the process keeps (and records) it itself
+      expect(yield* Effect.forEach(all, Fiber.join)).toEqual([true, true, true, true])
+      expect([...board.rows.keys()].sort()).toEqual(["one", "three", "two", "warm-up"])
+      for (const n of ["one", "two", "three"]) {
+        expect(Option.map(yield* b.read(n), (s) => s.state)).toEqual(Option.some("OPEN"))
+      }
+      const status = yield* a.status
+      expect([status.reachable, status.pending, status.rejected]).toEqual([true, 0, 1])
+      // its later states are not sent again
+      const writes = board.writes
+      expect(yield* publishNow(a, closed("poison", 1, "OPEN"))).toBe(true)
+      expect(board.writes).toBe(writes)
+    }))
+
+  it.scoped("a name with a NUL or another control character, or empty, is never sent: it stays local", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      const a = sharedIn(yield* processOn(board))
+      yield* settle
+      for (const name of ["nul\u0000byte", "tab\there", ""]) {
+        expect(yield* publishNow(a, opened(name))).toBe(true)
+      }
+      expect(yield* publishNow(a, opened("normal"))).toBe(true)
+      expect([...board.rows.keys()]).toEqual(["normal"])
+      expect((yield* a.status).rejected).toBe(3)
+    }))
+
   it.scoped("bounded load: at most one write per publishInterval while transitions keep coming", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()

@@ -58,6 +58,16 @@ const opened = (breaker: string, at: number) => ({
   origin: "ignored"
 })
 
+const closed = (breaker: string, at: number) => ({
+  breaker,
+  state: "CLOSED" as const,
+  from: "OPEN" as const,
+  openedAt: 0,
+  retryAt: null,
+  updatedAt: at,
+  origin: "ignored"
+})
+
 const stateIn = (shared: SharedState.SharedState, breaker: string) =>
   Effect.map(shared.read(breaker), Option.map((s) => s.state))
 
@@ -164,6 +174,59 @@ describe("SharedState on Postgres", () => {
         const again = yield* sql<{ n: string }>`
         SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'b' AND query LIKE 'LISTEN%'`
         expect(Number(again[0]?.n)).toBe(1)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a breaker name Postgres refuses (a NUL byte) never blocks the other breakers: they are published",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const a = yield* processOn(prefix, "a")
+        const b = yield* processOn(prefix, "b")
+        yield* Effect.all([waitListening(a), waitListening(b)])
+        const bad = yield* Effect.fork(a.publish(opened("nul\u0000byte", Date.now())))
+        const good = yield* Effect.fork(a.publish(opened("normal", Date.now())))
+        yield* eventually(Effect.map(stateIn(b, "normal"), (s) => Option.getOrNull(s) === "OPEN"))
+        // the bad name is this process's alone: its publish settles (true: the process records it itself)
+        expect(yield* Fiber.join(bad).pipe(Effect.timeout("20 seconds"))).toBe(true)
+        expect(yield* Fiber.join(good).pipe(Effect.timeout("20 seconds"))).toBe(true)
+        yield* eventually(Effect.map(a.status, (s) => s.reachable && s.pending === 0))
+        expect((yield* a.status).rejected).toBe(1)
+        expect(Option.isNone(yield* b.read("nul\u0000byte"))).toBe(true)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a row the database refuses is dropped from its batch; the rest of the batch is published",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        const a = yield* processOn(prefix, "a")
+        const b = yield* processOn(prefix, "b")
+        yield* Effect.all([waitListening(a), waitListening(b)])
+        const sql = yield* admin
+        // a row Postgres refuses for another reason than its name's bytes
+        yield* sql`ALTER TABLE ${sql(`${prefix}breaker_state`)}
+          ADD CONSTRAINT no_poison CHECK (breaker_name NOT LIKE 'poison%')`
+        const names = ["first", "poison-1", "second", "third"]
+        const outcomes = yield* Effect.forEach(
+          names,
+          (name) => a.publish(opened(name, Date.now())),
+          { concurrency: "unbounded" }
+        ).pipe(Effect.timeout("20 seconds"))
+        expect(outcomes).toEqual([true, true, true, true])
+        for (const name of ["first", "second", "third"]) {
+          yield* eventually(Effect.map(stateIn(b, name), (s) => Option.getOrNull(s) === "OPEN"))
+        }
+        const status = yield* a.status
+        expect([status.reachable, status.pending, status.rejected]).toEqual([true, 0, 1])
+        // a later state of the refused breaker does not retry it
+        const before = status.statements
+        expect(yield* a.publish(closed("poison-1", Date.now()))).toBe(true)
+        expect((yield* a.status).statements).toBe(before)
       }),
     60_000
   )

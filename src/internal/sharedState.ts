@@ -15,6 +15,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -61,6 +62,11 @@ export interface SharedStateStatus {
   readonly statements: number
   /** breakers in the local copy */
   readonly known: number
+  /**
+   * breakers whose state cannot be shared (a name with a NUL or another control
+   * character, or a row the store refused): they stay this process's own
+   */
+  readonly rejected: number
 }
 
 export interface SharedState {
@@ -99,11 +105,25 @@ export interface Proposal extends SharedBreakerState {
 }
 
 /**
+ * A store's answer that the data of a batch was refused (Postgres: a data
+ * exception or a constraint, as for a NUL byte in a name), as opposed to a
+ * store that cannot be reached: retrying the same rows would fail forever,
+ * so the engine writes them one by one and keeps the refused ones local.
+ */
+export class RowsRejected extends Data.TaggedError("RowsRejected")<{ readonly cause: unknown }> {}
+
+const isRejected = (e: unknown): e is RowsRejected =>
+  typeof e === "object" && e !== null && (e as { readonly _tag?: unknown })._tag === "RowsRejected"
+
+/**
  * The store: each member is one statement. The rule every store applies to
  * a proposal (`accepts`) is the compare-and-set described on `from`.
  */
 export interface SharedStore {
-  /** applies a batch (one row per breaker) in one statement; returns the rows it changed, as stored */
+  /**
+   * applies a batch (one row per breaker) in one statement; returns the rows it changed, as
+   * stored; fails with `RowsRejected` when the store refused the batch's data
+   */
   readonly write: (batch: ReadonlyArray<Proposal>) => Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
   /** every row, in one statement */
   readonly readAll: Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
@@ -173,6 +193,13 @@ export const decodePush = (payload: string): SharedBreakerState | { readonly pin
 /** names longer than this are not shared (a push must fit in one `NOTIFY`) */
 export const maxNameLength = 1000
 
+/** a name a store can hold: 1 to `maxNameLength` characters, no NUL or other C0 control character */
+// eslint-disable-next-line no-control-regex
+const controlCharacter = /[\u0000-\u001f]/
+
+export const isShareableName = (name: string): boolean =>
+  name.length > 0 && name.length <= maxNameLength && !controlCharacter.test(name)
+
 export interface EngineOptions {
   readonly origin: string
   /** how often breakers may read the local copy (the seam's `syncInterval`) */
@@ -191,6 +218,19 @@ export interface EngineOptions {
   readonly maxBatch: number
   /** a statement not answered within this counts as failed (a write is then re-sent) */
   readonly statementTimeout: Duration.Duration
+}
+
+/** how many refused names are remembered (past this, a refused name is tried again, and refused again) */
+const maxUnshareable = 10_000
+
+/** an error's message, for a log line (never throws, whatever was thrown) */
+const describe = (cause: unknown): string => {
+  try {
+    if (cause instanceof Error) return cause.message
+    return String(cause)
+  } catch {
+    return "an unprintable error"
+  }
 }
 
 /** on close, how long the last attempt to send what waits may take */
@@ -220,6 +260,9 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
     const flags = { listening: false, reachable: true, statements: 0 }
     /** breakers whose proposal is being written */
     const inFlight = new Set<string>()
+    /** breakers whose rows the store refused: never sent again */
+    const unshareable = new Set<string>()
+    let rejected = 0
 
     const wake = yield* Queue.sliding<void>(1)
     const all = yield* PubSub.sliding<SharedBreakerState>(4096)
@@ -292,6 +335,58 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       return batch
     })
 
+    /** takes the rows a write changed, and tells each proposal's waiters whether it became the shared state */
+    const settle = (entries: ReadonlyArray<Pending>, rows: ReadonlyArray<SharedBreakerState>) =>
+      Effect.gen(function*() {
+        const won = new Set(rows.map((r) => r.breaker))
+        yield* absorb(rows)
+        // not applied, yet the row is this very proposal: an earlier attempt committed but its reply was lost
+        const ours = (p: Proposal) => {
+          const row = mirror.get(p.breaker)
+          return row !== undefined && row.origin === origin && row.state === p.state && row.updatedAt >= p.updatedAt
+        }
+        yield* Effect.forEach(
+          entries,
+          (e) => resolve(e.waiters, won.has(e.proposal.breaker) || ours(e.proposal)),
+          { discard: true }
+        )
+      })
+
+    /** one statement for `entries`; on any failure but `RowsRejected` they are queued again */
+    const writeEntries = (entries: ReadonlyArray<Pending>) =>
+      counted(store.write(entries.map((e) => e.proposal))).pipe(
+        Effect.tapError((e) => isRejected(e) ? Effect.void : requeue(entries)),
+        Effect.onInterrupt(() => requeue(entries)),
+        Effect.flatMap((rows) => settle(entries, rows))
+      )
+
+    /**
+     * A breaker whose row the store refused stays this process's own: its waiters
+     * resolve `true` (it records its transitions itself) and its later states are not sent.
+     */
+    const keepLocal = (entry: Pending, why: string) =>
+      Effect.gen(function*() {
+        flags.reachable = true
+        if (unshareable.size < maxUnshareable) unshareable.add(entry.proposal.breaker)
+        rejected++
+        yield* Effect.logWarning(
+          `agentarmour: the shared state of breaker ${
+            JSON.stringify(entry.proposal.breaker)
+          } cannot be shared (${why}); it stays this process's own`
+        )
+        yield* resolve(entry.waiters, true)
+      })
+
+    /** a refused batch: each row alone, so that one bad row does not hold the others */
+    const writeOneByOne = (entries: ReadonlyArray<Pending>) =>
+      Effect.forEach(entries, (entry, i) =>
+        writeEntries([entry]).pipe(
+          Effect.catchIf(isRejected, (e) => keepLocal(entry, describe(e.cause))),
+          // the store went away meanwhile: the rest waits for the next attempt
+          Effect.tapError(() => requeue(entries.slice(i + 1))),
+          Effect.onInterrupt(() => requeue(entries.slice(i + 1)))
+        ), { discard: true })
+
     /** one write of up to `maxBatch` breakers; fails when the store does */
     const flushOnce = Effect.gen(function*() {
       const batch = yield* takeBatch
@@ -303,21 +398,12 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       yield* Effect.forEach(noops, (e) => resolve(e.waiters, e.steps > 1), { discard: true })
       if (sent.length === 0) return
       for (const e of sent) inFlight.add(e.proposal.breaker)
-      const rows = yield* counted(store.write(sent.map((e) => e.proposal))).pipe(
-        Effect.onError(() => requeue(sent)),
+      yield* writeEntries(sent).pipe(
+        Effect.catchIf(
+          isRejected,
+          (e) => sent.length === 1 ? keepLocal(sent[0]!, describe(e.cause)) : writeOneByOne(sent)
+        ),
         Effect.ensuring(Effect.sync(() => inFlight.clear()))
-      )
-      const won = new Set(rows.map((r) => r.breaker))
-      yield* absorb(rows)
-      // not applied, yet the row is this very proposal: an earlier attempt committed but its reply was lost
-      const ours = (p: Proposal) => {
-        const row = mirror.get(p.breaker)
-        return row !== undefined && row.origin === origin && row.state === p.state && row.updatedAt >= p.updatedAt
-      }
-      yield* Effect.forEach(
-        sent,
-        (e) => resolve(e.waiters, won.has(e.proposal.breaker) || ours(e.proposal)),
-        { discard: true }
       )
     })
 
@@ -447,7 +533,17 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
 
     const publish = (state: SharedBreakerState): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        if (state.breaker.length > maxNameLength) return true
+        if (unshareable.has(state.breaker)) return true
+        if (!isShareableName(state.breaker)) {
+          // never sent: a store could not hold it (and would refuse the batch it is in)
+          if (unshareable.size < maxUnshareable) unshareable.add(state.breaker)
+          rejected++
+          yield* Effect.logWarning(
+            `agentarmour: breaker ${JSON.stringify(state.breaker)} is not shared: a shared name has 1 to ` +
+              `${maxNameLength} characters and no control character`
+          )
+          return true
+        }
         const done = yield* Deferred.make<boolean>()
         yield* Effect.sync(() => {
           const from = state.from ?? lastKnown.get(state.breaker) ?? "CLOSED"
@@ -477,7 +573,8 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
         reachable: flags.reachable,
         pending: dirty.size + [...inFlight].filter((b) => !dirty.has(b)).length,
         statements: flags.statements,
-        known: mirror.size
+        known: mirror.size,
+        rejected
       }))
     } satisfies SharedState
   })
@@ -494,6 +591,8 @@ export class MemoryBoard {
   listenable = true
   /** true: statements never answer, as with a frozen server */
   frozen = false
+  /** when set, a write holding a proposal it matches is refused whole (`RowsRejected`), as Postgres refuses a batch */
+  refuses: ((proposal: Proposal) => boolean) | undefined = undefined
   /** statements received, from every process */
   statements = 0
   /** write statements received, from every process */
@@ -521,19 +620,24 @@ export class MemoryBoard {
     }
     return {
       write: (batch) =>
-        statement(() => {
-          this.writes++
-          const changed: Array<SharedBreakerState> = []
-          for (const p of batch) {
-            const current = this.rows.get(p.breaker)
-            if (!accepts(current, p)) continue
-            const row = applied(current, p)
-            this.rows.set(p.breaker, row)
-            changed.push(row)
-          }
-          for (const row of changed) push(encodePush(row))
-          return changed
-        }),
+        Effect.flatMap(
+          statement(() => {
+            this.writes++
+            const refused = batch.find((p) => this.refuses?.(p) === true)
+            if (refused !== undefined) return new RowsRejected({ cause: new Error(`refused ${refused.breaker}`) })
+            const changed: Array<SharedBreakerState> = []
+            for (const p of batch) {
+              const current = this.rows.get(p.breaker)
+              if (!accepts(current, p)) continue
+              const row = applied(current, p)
+              this.rows.set(p.breaker, row)
+              changed.push(row)
+            }
+            for (const row of changed) push(encodePush(row))
+            return changed
+          }),
+          (result) => result instanceof RowsRejected ? Effect.fail(result) : Effect.succeed(result)
+        ),
       readAll: statement(() => {
         this.reads++
         return [...this.rows.values()]

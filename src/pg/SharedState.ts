@@ -154,6 +154,19 @@ const fromRow = (r: Row): SharedBreakerState => ({
 })
 
 /**
+ * The database answered that it refuses the statement's data, which sending
+ * it again cannot change: a data exception (SQLSTATE class 22: a NUL byte in
+ * TEXT, a `NOTIFY` payload too long), an integrity constraint (23) or a
+ * program limit (54: an index row too large). A lost or refused connection
+ * (08, 57), a lack of resources (53) or a rolled-back transaction (40) are
+ * the database being unavailable.
+ */
+const refusedData = (e: SqlError): boolean => {
+  const code = (e.cause as { readonly code?: unknown } | null | undefined)?.code
+  return typeof code === "string" && /^(22|23|54)[0-9A-Z]{3}$/.test(code)
+}
+
+/**
  * The state table on any `SqlClient`; on a `PgClient`, writes also `NOTIFY`
  * (in the same statement) and the store listens.
  */
@@ -216,7 +229,11 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
           )::text) AS notified FROM up`
       : (batch: ReadonlyArray<internal.Proposal>) => sql<Row>`${upsert(batch)}`
     return {
-      write: (batch) => Effect.map(write(batch), (rows) => rows.map(fromRow)),
+      write: (batch) =>
+        write(batch).pipe(
+          Effect.mapError((e) => refusedData(e) ? new internal.RowsRejected({ cause: e.cause }) : e),
+          Effect.map((rows) => rows.map(fromRow))
+        ),
       readAll: Effect.map(sql<Row>`SELECT ${columns} FROM ${t}`, (rows) => rows.map(fromRow)),
       listen: Option.map(pg, (client) => ({
         stream: client.listen(table),
