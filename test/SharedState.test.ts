@@ -190,6 +190,46 @@ describe("SharedState", () => {
       expect(board.rows.get("research")?.version).toBe(3)
     }))
 
+  it.scoped("a close decided on a row that changed meanwhile is refused, even when the row is back in the state it left", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      const a = sharedIn(yield* processOn(board))
+      const b = sharedIn(yield* processOn(board))
+      yield* settle
+      expect(yield* publishNow(a, opened("research", 0, "CLOSED"))).toBe(true) // version 1
+      // B probes and its probe fails: HALF_OPEN (version 2), OPEN again (version 3)
+      expect(yield* publishNow(b, { ...opened("research", 10), state: "HALF_OPEN", from: "OPEN", version: 1 }))
+        .toBe(true)
+      expect(yield* publishNow(b, { ...opened("research", 20, "HALF_OPEN"), version: 2 })).toBe(true)
+      // A's probe succeeded, decided on version 1: the row is OPEN again, but not the OPEN A knew
+      expect(yield* publishNow(a, { ...closed("research", 30, "OPEN"), version: 1 })).toBe(false)
+      expect([board.rows.get("research")?.state, board.rows.get("research")?.version]).toEqual(["OPEN", 3])
+    }))
+
+  it.scoped("a breaker takes a remote CLOSED whatever the clocks say: states are ordered by version", () =>
+    Effect.gen(function*() {
+      const board = new SharedState.MemoryBoard()
+      const ctxA = yield* processOn(board)
+      const b = sharedIn(yield* processOn(board))
+      yield* settle
+      // B (its clock 10 s behind A's) trips first: version 1
+      expect(yield* publishNow(b, opened("research", -10_000, "CLOSED"))).toBe(true)
+      // A's breaker, not having heard of it, trips on its own at A's time 0: the row is already OPEN
+      const a = yield* makeIn(ctxA)
+      yield* a.forceOpen
+      yield* settle
+      yield* TestClock.adjust("20 millis")
+      yield* settle
+      expect(board.rows.get("research")?.version).toBe(1)
+      // B closes it at B's time -5,000: "older" than A's own opening, yet the newer state of the row
+      expect(yield* publishNow(b, { ...closed("research", -5_000, "OPEN"), version: 1 })).toBe(true)
+      yield* settle
+      yield* TestClock.adjust("100 millis")
+      yield* settle
+      expect(board.rows.get("research")?.state).toBe("CLOSED")
+      expect(yield* a.state).toBe("CLOSED")
+    }))
+
   it.scoped("a state published while the store is down is published when it returns", () =>
     Effect.gen(function*() {
       const board = new SharedState.MemoryBoard()

@@ -46,7 +46,11 @@ export interface SharedBreakerState {
    * processes are written once. When absent, the state this process last knew.
    */
   readonly from?: BreakerState | undefined
-  /** set by the store: this breaker's version, +1 per applied transition (ignored on publish) */
+  /**
+   * Set by the store: this breaker's version, +1 per applied transition. On
+   * publish: the version of the row the breaker's state is based on (the last
+   * it took into account); when absent, the version this process last knew.
+   */
   readonly version?: number | undefined
 }
 
@@ -99,9 +103,17 @@ export const SharedState: Context.Tag<SharedState, SharedState> = Context.Generi
   "agentarmour/SharedState"
 )
 
-/** a transition on its way to the store: `from` always known */
+/** a transition on its way to the store: `from` and `base` always known */
 export interface Proposal extends SharedBreakerState {
   readonly from: BreakerState
+  /** the version of the row this transition was decided on: the compare-and-set's expected version */
+  readonly base: number
+}
+
+/** what a write did: the rows it changed (as stored), and the current rows of the proposals it did not apply */
+export interface WriteResult {
+  readonly changed: ReadonlyArray<SharedBreakerState>
+  readonly unchanged: ReadonlyArray<SharedBreakerState>
 }
 
 /**
@@ -117,14 +129,15 @@ const isRejected = (e: unknown): e is RowsRejected =>
 
 /**
  * The store: each member is one statement. The rule every store applies to
- * a proposal (`accepts`) is the compare-and-set described on `from`.
+ * a proposal (`accepts`) is the compare-and-set described at `accepts`.
  */
 export interface SharedStore {
   /**
    * applies a batch (one row per breaker) in one statement; returns the rows it changed, as
-   * stored; fails with `RowsRejected` when the store refused the batch's data
+   * stored, and the rows it left as they were; fails with `RowsRejected` when the store
+   * refused the batch's data
    */
-  readonly write: (batch: ReadonlyArray<Proposal>) => Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
+  readonly write: (batch: ReadonlyArray<Proposal>) => Effect.Effect<WriteResult, unknown>
   /** every row, in one statement */
   readonly readAll: Effect.Effect<ReadonlyArray<SharedBreakerState>, unknown>
   /** pushes: the payloads of changed rows (`encodePush`) and heartbeats; `None` = polling only */
@@ -138,12 +151,15 @@ export interface SharedStore {
 /**
  * The compare-and-set every store applies (the SQL store has the same rule
  * in its `ON CONFLICT ... WHERE`): a proposal changes the row when the row
- * is missing, or the state differs and either the row is still in the state
- * the proposer left, or the proposal opens a breaker that is not open (a trip
- * is never lost; concurrent identical trips are written once).
+ * is missing, or the state differs and either the row is still the version
+ * the proposer decided on (nobody changed it since) in the state it left, or the proposal opens a
+ * breaker that is not open (a trip is never lost; concurrent identical trips
+ * are written once). Versions, not clocks, order the states of a breaker.
  */
 export const accepts = (current: SharedBreakerState | undefined, p: Proposal): boolean =>
-  current === undefined || (current.state !== p.state && (p.state === "OPEN" || current.state === p.from))
+  current === undefined ||
+  (current.state !== p.state &&
+    (p.state === "OPEN" || ((current.version ?? 0) === p.base && current.state === p.from)))
 
 /** the row a store keeps when it accepts a proposal */
 export const applied = (current: SharedBreakerState | undefined, p: Proposal): SharedBreakerState => ({
@@ -260,6 +276,12 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
     const flags = { listening: false, reachable: true, statements: 0 }
     /** breakers whose proposal is being written */
     const inFlight = new Set<string>()
+    /**
+     * per breaker, this process's last applied transition: the version it was decided on
+     * and the version it made. A transition decided on the former (made before this
+     * process heard of its own write) is based on the latter.
+     */
+    const lastWin = new Map<string, { readonly base: number; readonly version: number }>()
     /** breakers whose rows the store refused: never sent again */
     const unshareable = new Set<string>()
     let rejected = 0
@@ -318,7 +340,7 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
           const newer = dirty.get(e.proposal.breaker)
           if (newer === undefined) dirty.set(e.proposal.breaker, e)
           else {
-            newer.proposal = { ...newer.proposal, from: e.proposal.from }
+            newer.proposal = { ...newer.proposal, from: e.proposal.from, base: e.proposal.base }
             newer.steps += e.steps
             newer.waiters.unshift(...e.waiters)
           }
@@ -335,22 +357,28 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       return batch
     })
 
-    /** takes the rows a write changed, and tells each proposal's waiters whether it became the shared state */
-    const settle = (entries: ReadonlyArray<Pending>, rows: ReadonlyArray<SharedBreakerState>) =>
+    /** takes the rows a write returned, and tells each proposal's waiters whether it became the shared state */
+    const settle = (entries: ReadonlyArray<Pending>, result: WriteResult) =>
       Effect.gen(function*() {
-        const won = new Set(rows.map((r) => r.breaker))
-        yield* absorb(rows)
+        const won = new Map(result.changed.map((r) => [r.breaker, r]))
+        yield* absorb([...result.changed, ...result.unchanged])
         // not applied, yet the row is this very proposal: an earlier attempt committed but its reply was lost
         const ours = (p: Proposal) => {
           const row = mirror.get(p.breaker)
           return row !== undefined && row.origin === origin && row.state === p.state && row.updatedAt >= p.updatedAt
         }
-        yield* Effect.forEach(
-          entries,
-          (e) => resolve(e.waiters, won.has(e.proposal.breaker) || ours(e.proposal)),
-          { discard: true }
-        )
+        yield* Effect.forEach(entries, (e) => {
+          const row = won.get(e.proposal.breaker)
+          if (row !== undefined) lastWin.set(e.proposal.breaker, { base: e.proposal.base, version: row.version ?? 0 })
+          return resolve(e.waiters, row !== undefined || ours(e.proposal))
+        }, { discard: true })
       })
+
+    /** a transition decided before this process heard of its own previous write is based on that write */
+    const rebase = (p: Proposal): Proposal => {
+      const win = lastWin.get(p.breaker)
+      return win !== undefined && win.base === p.base && win.version > p.base ? { ...p, base: win.version } : p
+    }
 
     /** one statement for `entries`; on any failure but `RowsRejected` they are queued again */
     const writeEntries = (entries: ReadonlyArray<Pending>) =>
@@ -397,7 +425,10 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
       const sent = batch.filter((e) => e.proposal.from !== e.proposal.state)
       yield* Effect.forEach(noops, (e) => resolve(e.waiters, e.steps > 1), { discard: true })
       if (sent.length === 0) return
-      for (const e of sent) inFlight.add(e.proposal.breaker)
+      for (const e of sent) {
+        inFlight.add(e.proposal.breaker)
+        e.proposal = rebase(e.proposal)
+      }
       yield* writeEntries(sent).pipe(
         Effect.catchIf(
           isRejected,
@@ -547,12 +578,13 @@ export const make = (store: SharedStore, options: EngineOptions): Effect.Effect<
         const done = yield* Deferred.make<boolean>()
         yield* Effect.sync(() => {
           const from = state.from ?? lastKnown.get(state.breaker) ?? "CLOSED"
+          const base = state.version ?? mirror.get(state.breaker)?.version ?? 0
           lastKnown.set(state.breaker, state.state)
-          const proposal: Proposal = { ...state, origin, from }
+          const proposal: Proposal = { ...state, origin, from, base, version: undefined }
           const pending = dirty.get(state.breaker)
           if (pending === undefined) dirty.set(state.breaker, { proposal, steps: 1, waiters: [done] })
           else {
-            pending.proposal = { ...proposal, from: pending.proposal.from }
+            pending.proposal = { ...proposal, from: pending.proposal.from, base: pending.proposal.base }
             pending.steps++
             pending.waiters.push(done)
           }
@@ -626,15 +658,19 @@ export class MemoryBoard {
             const refused = batch.find((p) => this.refuses?.(p) === true)
             if (refused !== undefined) return new RowsRejected({ cause: new Error(`refused ${refused.breaker}`) })
             const changed: Array<SharedBreakerState> = []
+            const unchanged: Array<SharedBreakerState> = []
             for (const p of batch) {
               const current = this.rows.get(p.breaker)
-              if (!accepts(current, p)) continue
+              if (!accepts(current, p)) {
+                if (current !== undefined) unchanged.push(current)
+                continue
+              }
               const row = applied(current, p)
               this.rows.set(p.breaker, row)
               changed.push(row)
             }
             for (const row of changed) push(encodePush(row))
-            return changed
+            return { changed, unchanged }
           }),
           (result) => result instanceof RowsRejected ? Effect.fail(result) : Effect.succeed(result)
         ),

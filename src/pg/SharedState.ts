@@ -193,7 +193,9 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
         "0002_breaker_state_versions": Effect.zipRight(
           sql`ALTER TABLE ${t} ADD COLUMN version BIGINT NOT NULL DEFAULT 0`,
           sql`ALTER TABLE ${t} ADD COLUMN from_state TEXT`
-        )
+        ),
+        // the version the last applied transition was decided on (the compare-and-set's expected version)
+        "0003_breaker_state_base": sql`ALTER TABLE ${t} ADD COLUMN base_version BIGINT`
       }),
       table: `${prefix}state_migrations`
     }).pipe(
@@ -211,28 +213,51 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
           retry_at: p.retryAt,
           updated_at: p.updatedAt,
           origin: p.origin,
-          version: 1
+          version: 1,
+          base_version: p.base
         })))
       }
       ON CONFLICT (breaker_name) DO UPDATE SET
         state = excluded.state, from_state = excluded.from_state, opened_at = excluded.opened_at,
         retry_at = excluded.retry_at, origin = excluded.origin, version = ${t}.version + 1,
+        base_version = excluded.base_version,
         updated_at = CASE WHEN excluded.updated_at > ${t}.updated_at
           THEN excluded.updated_at ELSE ${t}.updated_at + 1 END
-      WHERE ${t}.state <> excluded.state AND (excluded.state = 'OPEN' OR ${t}.state = excluded.from_state)
+      WHERE ${t}.state <> excluded.state AND (excluded.state = 'OPEN' OR
+        (${t}.version = excluded.base_version AND ${t}.state = excluded.from_state))
       RETURNING ${columns}`
-    const write = Option.isSome(pg)
-      ? (batch: ReadonlyArray<internal.Proposal>) =>
-        sql<Row>`WITH up AS (${upsert(batch)})
-          SELECT ${columns}, pg_notify(${table}, json_build_object(
+    const names = (batch: ReadonlyArray<internal.Proposal>) => batch.map((p) => p.breaker)
+    // one statement: the upsert, a NOTIFY per changed row, and the rows it left as they were
+    const writePg = (batch: ReadonlyArray<internal.Proposal>) =>
+      Effect.map(
+        sql<Row & { readonly applied: boolean }>`WITH up AS (${upsert(batch)})
+          SELECT ${columns}, TRUE AS applied, pg_notify(${table}, json_build_object(
             'b', breaker_name, 's', state, 'o', opened_at, 'r', retry_at, 'u', updated_at, 'g', origin, 'v', version
-          )::text) AS notified FROM up`
-      : (batch: ReadonlyArray<internal.Proposal>) => sql<Row>`${upsert(batch)}`
+          )::text) AS notified FROM up
+          UNION ALL
+          SELECT ${columns}, FALSE AS applied, NULL AS notified FROM ${t}
+          WHERE breaker_name IN ${sql.in(names(batch))} AND breaker_name NOT IN (SELECT breaker_name FROM up)`,
+        (rows): internal.WriteResult => ({
+          changed: rows.filter((r) => r.applied).map(fromRow),
+          unchanged: rows.filter((r) => !r.applied).map(fromRow)
+        })
+      )
+    // elsewhere (SQLite: no statement inside WITH): the upsert, then the rows it did not change
+    const writeSql = (batch: ReadonlyArray<internal.Proposal>) =>
+      Effect.gen(function*() {
+        const changed = (yield* sql<Row>`${upsert(batch)}`).map(fromRow)
+        const won = new Set(changed.map((r) => r.breaker))
+        const lost = names(batch).filter((n) => !won.has(n))
+        const unchanged = lost.length === 0
+          ? []
+          : (yield* sql<Row>`SELECT ${columns} FROM ${t} WHERE breaker_name IN ${sql.in(lost)}`).map(fromRow)
+        return { changed, unchanged } satisfies internal.WriteResult
+      })
+    const write = Option.isSome(pg) ? writePg : writeSql
     return {
       write: (batch) =>
         write(batch).pipe(
-          Effect.mapError((e) => refusedData(e) ? new internal.RowsRejected({ cause: e.cause }) : e),
-          Effect.map((rows) => rows.map(fromRow))
+          Effect.mapError((e) => refusedData(e) ? new internal.RowsRejected({ cause: e.cause }) : e)
         ),
       readAll: Effect.map(sql<Row>`SELECT ${columns} FROM ${t}`, (rows) => rows.map(fromRow)),
       listen: Option.map(pg, (client) => ({

@@ -2,8 +2,15 @@
  * Cross-process sync through the `SharedState` seam (`../sharedState.ts`,
  * implemented by `agentarmour/pg`): a breaker publishes its own transitions in
  * the background and reads the others' at most once per `syncInterval`, so a
- * call never waits for another process's database. What it reads becomes a
- * `Remote` event of the state machine (newer states win there).
+ * call never waits for another process's database.
+ *
+ * The shared row is the truth, ordered by its version (not by clocks): once
+ * none of its own transitions waits to be published, a breaker takes the
+ * row's state whenever the row has a version it has not taken into account
+ * and a state other than its own, as a `Remote` event of the state machine.
+ * Each transition it publishes carries the version it was decided on, so the
+ * store's compare-and-set refuses a transition decided on a row that changed
+ * meanwhile (a trip excepted), and the breaker then takes the row.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -11,6 +18,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
+import type { BreakerState } from "../../Ledger.js"
 import type { SharedBreakerState, SharedState } from "../sharedState.js"
 import type * as Machine from "./machine.js"
 
@@ -36,28 +44,36 @@ export const make = (
     const syncMillis = Duration.toMillis(shared.syncInterval)
     let nextSync = 0
     let syncing = false
-    let lastRemote = -Infinity
+    /** this breaker's state, as its transitions (its own and those it took) say */
+    let local: BreakerState = "CLOSED"
+    /** the highest version of the shared row this breaker has taken into account */
+    let seen = 0
+    /** its transitions being published: until they are settled, the row is not taken */
+    let outstanding = 0
 
-    const applyRemote = (remote: Option.Option<SharedBreakerState>): Effect.Effect<void> =>
+    const adopt = (remote: Option.Option<SharedBreakerState>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (Option.isNone(remote)) return Effect.void
+        if (outstanding > 0 || Option.isNone(remote)) return Effect.void
         const r = remote.value
-        if (r.origin === shared.origin || r.updatedAt <= lastRemote) return Effect.void
-        lastRemote = r.updatedAt
-        if (r.state !== "OPEN" && r.state !== "CLOSED") return Effect.void
+        const version = r.version ?? 0
+        if (version <= seen) return Effect.void
+        seen = version
+        if (r.state === local || (r.state !== "OPEN" && r.state !== "CLOSED")) return Effect.void
         return apply({
           _tag: "Remote",
           to: r.state,
           openedAt: r.openedAt,
           retryAt: r.retryAt ?? Infinity,
-          updatedAt: r.updatedAt
+          // ordered by the row's version above: whatever is taken here is newer than this breaker's state
+          updatedAt: Infinity
         })
       })
 
-    const read = shared.read(name).pipe(Effect.flatMap(applyRemote))
+    const read = shared.read(name).pipe(Effect.flatMap(adopt))
 
-    // pushed: other processes' states as they arrive (in the breaker's Scope, else a daemon for its lifetime)
-    const pushed = Stream.runForEach(shared.subscribe(name), (r) => applyRemote(Option.some(r)))
+    // pushed: other processes' states as they arrive (in the breaker's Scope, else a daemon for its lifetime);
+    // the local copy holds the newest row by then
+    const pushed = Stream.runForEach(shared.subscribe(name), () => read)
     yield* scope === undefined ? Effect.forkDaemon(pushed) : Effect.forkIn(pushed, scope)
 
     return {
@@ -82,10 +98,12 @@ export const make = (
         })
       ),
       publish: (t, s, record) =>
-        t.synced
-          ? Effect.void
+        Effect.suspend(() => {
+          local = t.to
+          if (t.synced) return Effect.void
+          outstanding++
           // in the background: another process's database must never slow this call
-          : Effect.asVoid(Effect.forkDaemon(
+          return Effect.asVoid(Effect.forkDaemon(
             shared.publish({
               breaker: name,
               state: t.to,
@@ -93,13 +111,20 @@ export const make = (
               openedAt: s.openedAt,
               retryAt: Number.isFinite(s.retryAt) ? s.retryAt : null,
               updatedAt: t.at,
-              origin: shared.origin
+              origin: shared.origin,
+              version: seen
             }).pipe(
               Effect.flatMap((won) => won ? record : Effect.void),
               Effect.catchAllCause((cause) =>
                 Effect.logWarning(`agentarmour: could not publish the state of breaker "${name}"`, cause)
-              )
+              ),
+              // settled: the row (this transition, or the one that refused it) is taken
+              Effect.ensuring(Effect.suspend(() => {
+                outstanding--
+                return Effect.catchAllCause(read, () => Effect.void)
+              }))
             )
           ))
+        })
     }
   })
