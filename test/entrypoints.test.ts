@@ -42,4 +42,13 @@ describe("entry points", () => {
     expect(valueImports("langgraph/index.ts").packages).not.toContain("@effect/sql-sqlite-node")
     expect(valueImports("dashboard/index.ts").packages).not.toContain("@langchain/langgraph")
   })
+
+  it("agentarmour/testing loads @langchain/core (an optional peer), never LangGraph, SQL or platform code", () => {
+    const { packages } = valueImports("testing/index.ts")
+    expect(packages).toContain("@langchain/core")
+    for (const heavy of ["@langchain/langgraph", "@effect/sql", "@effect/sql-sqlite-node", "@effect/platform-node"]) {
+      expect(packages).not.toContain(heavy)
+    }
+    expect([...packages].filter((p) => !p.startsWith("node:")).sort()).toEqual(["@langchain/core", "effect"])
+  })
 })

@@ -24,6 +24,7 @@ import * as Runtime from "effect/Runtime"
 import * as BreakerRegistryModule from "../BreakerRegistry.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as CascadeGuard from "../CascadeGuard.js"
+import * as CallRuntime from "../internal/callRuntime.js"
 import * as Ledger from "../Ledger.js"
 
 /**
@@ -198,6 +199,8 @@ export const make = <R = never, E = never>(layer?: Layer.Layer<R, E, never>): Br
     rt: Runtime.Runtime<R | Services>
   ): Exit.Exit<A, E2> | Promise<Exit.Exit<A, E2>> => {
     const store = AsyncLocalStorageProviderSingleton.getInstance().getStore()
+    // code called inside this LangGraph call outside the fiber (a chat model, a plain node) finds the runtime's Clock
+    CallRuntime.register(store, rt)
     const call = Option.some({ store, config: config ?? {} })
     const runId = runIdOf(config)
     const signal = config?.signal

@@ -1,0 +1,28 @@
+/**
+ * The runtime of the bridge that entered a LangGraph call, by the call's
+ * `AsyncLocalStorage` store (the object LangGraph sets for a node call, which
+ * the bridge captures when the node is entered). Code that runs inside the
+ * node's call outside any fiber — a chat model's `_generate`, a plain async
+ * node — finds the bridge's services through it, notably its `Clock`, so a
+ * bridge whose layer provides `TestClock` drives their sleeps too.
+ *
+ * Effect only: the LangGraph adapter registers, `agentarmour/testing` reads.
+ *
+ * @internal
+ */
+import { globalValue } from "effect/GlobalValue"
+import type * as Runtime from "effect/Runtime"
+
+const runtimes = globalValue(
+  Symbol.for("agentarmour/callRuntime"),
+  () => new WeakMap<object, Runtime.Runtime<never>>()
+)
+
+/** @internal */
+export const register = (store: unknown, runtime: Runtime.Runtime<any>): void => {
+  if (typeof store === "object" && store !== null) runtimes.set(store, runtime as Runtime.Runtime<never>)
+}
+
+/** @internal */
+export const lookup = (store: unknown): Runtime.Runtime<never> | undefined =>
+  typeof store === "object" && store !== null ? runtimes.get(store) : undefined
