@@ -121,6 +121,13 @@ export {
   LedgerError
 } from "./Ledger.js"
 /**
+ * Breaker state shared across processes: the seam, the engine over any
+ * store, a store in memory (Postgres: `agentarmour/pg`).
+ *
+ * @since 0.3.0
+ */
+export * as SharedState from "./SharedState.js"
+/**
  * @since 0.2.0
  */
 export * as Telemetry from "./Telemetry.js"

@@ -19,14 +19,17 @@ import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import type { BreakerState } from "../Ledger.js"
+import * as duration from "./duration.js"
 
 /** what one process tells the others about a breaker */
 export interface SharedBreakerState {
@@ -215,6 +218,53 @@ const controlCharacter = /[\u0000-\u001f]/
 
 export const isShareableName = (name: string): boolean =>
   name.length > 0 && name.length <= maxNameLength && !controlCharacter.test(name)
+
+/** the engine options a user gives (durations as input), shared by every store's layer */
+export interface Options {
+  /** while the listening connection is down, how often every row is read (one query); default 1 second */
+  readonly syncInterval?: Duration.DurationInput | undefined
+  /** at most one write statement per interval, batching every breaker's transitions; default 50 millis */
+  readonly publishInterval?: Duration.DurationInput | undefined
+  /** a quiet listening connection is checked with one heartbeat this often; default 2 seconds */
+  readonly heartbeatInterval?: Duration.DurationInput | undefined
+  /** a heartbeat not back within this means the listening connection is lost; default 2 seconds */
+  readonly heartbeatTimeout?: Duration.DurationInput | undefined
+  /** how often a breaker that polls looks at the local copy (a map lookup, no query); default 100 millis */
+  readonly readInterval?: Duration.DurationInput | undefined
+}
+
+/** one engine instance: the process's identity on the store */
+const newOrigin = () =>
+  `${typeof process === "undefined" ? "js" : process.pid}-${Math.random().toString(36).slice(2, 10)}`
+
+/**
+ * The engine's options; a negative, NaN, infinite or unparsable interval is a
+ * `ParseError` naming it (and `owner`, the layer the user called).
+ */
+export const engineOptions = (
+  owner: string,
+  options: Options | undefined
+): Either.Either<EngineOptions, ParseResult.ParseError> =>
+  Either.map(
+    duration.decodeOptions(owner, {
+      readInterval: options?.readInterval ?? "100 millis",
+      syncInterval: options?.syncInterval ?? "1 second",
+      publishInterval: options?.publishInterval ?? "50 millis",
+      heartbeatInterval: options?.heartbeatInterval ?? "2 seconds",
+      heartbeatTimeout: options?.heartbeatTimeout ?? "2 seconds"
+    }),
+    (d) => ({
+      origin: newOrigin(),
+      readInterval: d.readInterval,
+      pollInterval: d.syncInterval,
+      publishInterval: d.publishInterval,
+      heartbeatInterval: d.heartbeatInterval,
+      heartbeatTimeout: d.heartbeatTimeout,
+      retryCap: Duration.seconds(2),
+      maxBatch: 1000,
+      statementTimeout: Duration.seconds(10)
+    })
+  )
 
 export interface EngineOptions {
   readonly origin: string

@@ -26,7 +26,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -35,103 +34,75 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
-import * as duration from "../internal/duration.js"
 import * as internal from "../internal/sharedState.js"
 import { isTablePrefix } from "../internal/tablePrefix.js"
 import type * as Ledger from "../Ledger.js"
+import * as Core from "../SharedState.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
  * The service breakers look for (`Effect.serviceOption`): present, they share.
+ * The same tag as `SharedState.SharedState` in `agentarmour`.
  *
  * @since 0.1.0
  * @category tags
  */
-export const SharedState = internal.SharedState
+export const SharedState = Core.SharedState
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type SharedState = internal.SharedState
+export type SharedState = Core.SharedState
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type SharedBreakerState = internal.SharedBreakerState
+export type SharedBreakerState = Core.SharedBreakerState
 
 /**
  * @since 0.2.0
  * @category models
  */
-export type SharedStateStatus = internal.SharedStateStatus
+export type SharedStateStatus = Core.SharedStateStatus
 
 /**
- * An in-memory "database" for `layerMemory`: every layer built on one board
- * plays one process on one Postgres, with pushes; `available = false` and
- * `cutListeners()` simulate outages.
+ * An in-memory "database" for `layerMemory` (`SharedState.MemoryBoard` in `agentarmour`).
  *
  * @since 0.2.0
  * @category models
  */
-export const MemoryBoard = internal.MemoryBoard
+export const MemoryBoard = Core.MemoryBoard
 
 /**
  * @since 0.2.0
  * @category models
  */
-export type MemoryBoard = internal.MemoryBoard
+export type MemoryBoard = Core.MemoryBoard
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Options {
-  /** while the listening connection is down, how often every row is read (one query); default 1 second */
-  readonly syncInterval?: Duration.DurationInput | undefined
+export interface Options extends Core.Options {
   /** prefix of the state table, default `cb_` (table and channel `cb_breaker_state`) */
   readonly tablePrefix?: string | undefined
-  /** at most one write statement per interval, batching every breaker's transitions; default 50 millis */
-  readonly publishInterval?: Duration.DurationInput | undefined
-  /** a quiet listening connection is checked with one heartbeat this often; default 2 seconds */
-  readonly heartbeatInterval?: Duration.DurationInput | undefined
-  /** a heartbeat not back within this means the listening connection is lost; default 2 seconds */
-  readonly heartbeatTimeout?: Duration.DurationInput | undefined
-  /** how often a breaker that polls looks at the local copy (a map lookup, no query); default 100 millis */
-  readonly readInterval?: Duration.DurationInput | undefined
 }
 
-const newOrigin = () => `${process.pid}-${Math.random().toString(36).slice(2, 10)}`
-
 /**
- * The engine's options; a negative, NaN, infinite or unparsable interval is a
- * `ParseError` naming it (and `owner`, the layer the user called).
+ * Shared state in memory (`SharedState.layerMemory` in `agentarmour`): `board`
+ * plays the database, each layer built from it plays one process.
+ *
+ * @since 0.1.0
+ * @category layers
  */
-const engineOptions = (
-  owner: string,
-  options: Options | undefined
-): Either.Either<internal.EngineOptions, ParseResult.ParseError> =>
-  Either.map(
-    duration.decodeOptions(owner, {
-      readInterval: options?.readInterval ?? "100 millis",
-      syncInterval: options?.syncInterval ?? "1 second",
-      publishInterval: options?.publishInterval ?? "50 millis",
-      heartbeatInterval: options?.heartbeatInterval ?? "2 seconds",
-      heartbeatTimeout: options?.heartbeatTimeout ?? "2 seconds"
-    }),
-    (d) => ({
-      origin: newOrigin(),
-      readInterval: d.readInterval,
-      pollInterval: d.syncInterval,
-      publishInterval: d.publishInterval,
-      heartbeatInterval: d.heartbeatInterval,
-      heartbeatTimeout: d.heartbeatTimeout,
-      retryCap: Duration.seconds(2),
-      maxBatch: 1000,
-      statementTimeout: Duration.seconds(10)
-    })
-  )
+export const layerMemory: (
+  board: MemoryBoard | Map<string, SharedBreakerState>,
+  options?: Omit<Options, "tablePrefix">
+) => Layer.Layer<SharedState> = Core.layerMemory
+
+const engineOptions = internal.engineOptions
 
 interface Row {
   readonly breaker_name: string
@@ -383,40 +354,3 @@ export const layer = (
     })
   )
 }
-
-const boards = new WeakMap<Map<string, SharedBreakerState>, internal.MemoryBoard>()
-
-/**
- * Shared state in memory: `board` plays the database, each layer built from
- * it plays one process (with pushes, as on Postgres). For tests and
- * single-process experiments. A plain `Map` (0.1) is wrapped in a board
- * whose rows it holds.
- *
- * An interval that is negative, NaN, infinite or unparsable makes the layer
- * die while it is built, with a `ParseError` naming the option
- * (`SharedState.layerMemory: readInterval must be a non-negative duration,
- * got -5`): a defect for a programming error, so that the layer keeps its
- * 0.1 type `Layer<SharedState>`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerMemory = (
-  board: MemoryBoard | Map<string, SharedBreakerState>,
-  options?: Omit<Options, "tablePrefix">
-): Layer.Layer<SharedState> =>
-  Layer.scoped(
-    SharedState,
-    Effect.suspend(() => {
-      let b: internal.MemoryBoard
-      if (board instanceof internal.MemoryBoard) b = board
-      else {
-        b = boards.get(board) ?? new internal.MemoryBoard(board)
-        boards.set(board, b)
-      }
-      return Effect.flatMap(
-        Effect.orDie(engineOptions("SharedState.layerMemory", options)),
-        (engine) => internal.make(b.store(), engine)
-      )
-    })
-  )
