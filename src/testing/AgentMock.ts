@@ -65,3 +65,88 @@ export const model = (steps: ReadonlyArray<Step>, options?: { readonly name?: st
  * @since 0.3.0
  */
 export * as hallucinate from "./hallucinate.js"
+
+export {
+  /**
+   * Records a chat model's calls in a file once and replays them.
+   *
+   * @since 0.3.0
+   */
+  cassette,
+  /**
+   * @since 0.3.0
+   */
+  CASSETTE_VERSION,
+  /**
+   * @since 0.3.0
+   */
+  CassetteChatModel,
+  /**
+   * @since 0.3.0
+   */
+  CassetteMissError,
+  /**
+   * @since 0.3.0
+   */
+  type CassetteMode,
+  /**
+   * @since 0.3.0
+   */
+  type CassetteOptions
+} from "./cassette.js"
+export {
+  /**
+   * @since 0.3.0
+   */
+  type Fault,
+  /**
+   * A node whose n-th call does the n-th fault; after the list, the real node.
+   *
+   * @since 0.3.0
+   */
+  faulty,
+  /**
+   * @since 0.3.0
+   */
+  type FaultyNode,
+  /**
+   * @since 0.3.0
+   */
+  InjectedFault
+} from "./faulty.js"
+export {
+  /**
+   * The nodes a thread ran, in order, from the checkpointer's history.
+   *
+   * @since 0.3.0
+   */
+  type GraphWithHistory,
+  /**
+   * @since 0.3.0
+   */
+  nodePath
+} from "./nodePath.js"
+export {
+  /**
+   * @since 0.3.0
+   */
+  type ArgsMatch,
+  /**
+   * @since 0.3.0
+   */
+  type ExpectedCall,
+  /**
+   * Checks an agent's tool calls against those expected.
+   *
+   * @since 0.3.0
+   */
+  expectTrajectory,
+  /**
+   * @since 0.3.0
+   */
+  TrajectoryMismatchError,
+  /**
+   * @since 0.3.0
+   */
+  type TrajectoryMode
+} from "./trajectory.js"
