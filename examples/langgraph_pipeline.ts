@@ -1,12 +1,15 @@
 /**
  * The demo behind `npm start`: a research -> extract -> analyse -> summarise
- * LangGraph pipeline of fake LLM agents with injected faults, protected by
- * agentarmour, writing its audit ledger to `cascadebreaker.db`.
+ * LangGraph pipeline of LLM agents on scripted models (`AgentMock.model`,
+ * with the token usage a provider reports) and injected faults, protected by
+ * agentarmour, spending against per-node budgets with a price list, and
+ * writing its audit ledger (failures, transitions, spend) to `cascadebreaker.db`.
  *
- *   - research  is flaky: an "outage" makes it fail; its breaker opens, the
- *               cache answers, and it recovers once the outage is over
- *   - extract   is sometimes slow: the call timeout interrupts it and a
- *               cheaper regex extractor answers (degrade)
+ *   - research  is flaky: an "outage" makes its model fail with 500s; its
+ *               breaker opens, the cache answers, and it recovers once the
+ *               outage is over
+ *   - extract   is sometimes slow: the call timeout interrupts its model and
+ *               a cheaper regex extractor answers (degrade)
  *   - analyse   sometimes "succeeds" with garbage: the guard's Schema
  *               catches it and quarantines the keys it wrote
  *   - summarise escalates to a (fake) on-call human when it cannot answer
@@ -16,10 +19,12 @@
  *
  * Run: npx tsx examples/langgraph_pipeline.ts [runs]   (or: npm start)
  */
+import { type BaseMessage, HumanMessage } from "@langchain/core/messages"
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { AgentMock } from "agentarmour/testing"
 import { Effect, Schema } from "effect"
 
 /** a small seeded PRNG, so every run of the demo tells the same story */
@@ -30,18 +35,12 @@ const mulberry32 = (seed: number) => () => {
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer)
-      reject(new Error("aborted"))
-    })
-  })
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
   topic: Annotation<string>(),
+  messages: Annotation<Array<BaseMessage>>({ reducer: (a, b) => a.concat(b), default: () => [] }),
   research: Annotation<string | undefined>(),
   entities: Annotation<ReadonlyArray<string> | undefined>(),
   analysis: Annotation<string | undefined>(),
@@ -53,6 +52,12 @@ type S = typeof State.State
 const shellQuote = (word: string) => /^[\w./:@%+=,-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 
 const TOPICS = ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra", "Barbara Liskov"]
+
+/** dollars per million tokens: yours to keep current (agentarmour ships no price list) */
+const pricing = {
+  "gpt-4o": { inputPer1M: 2.5, outputPer1M: 10 },
+  "gpt-4o-mini": { inputPer1M: 0.15, outputPer1M: 0.6 }
+}
 
 export interface DemoOptions {
   readonly filename?: string | undefined
@@ -67,7 +72,53 @@ export interface DemoResult {
   readonly outcomes: ReadonlyArray<Outcome>
   readonly summary: ReadonlyArray<Ledger.BreakerSummary>
   readonly transitions: ReadonlyArray<Ledger.TransitionRecord>
+  /** what each node spent, from the ledger (the dashboard's spend panel) */
+  readonly spend: ReadonlyArray<Ledger.UsageSummary>
 }
+
+/**
+ * The scripted models of one run: what each agent's model answers (with the
+ * tokens a provider would report), how long it takes, and the run's faults.
+ */
+const modelsOf = (run: number, random: () => number) => {
+  const topic = TOPICS[run % TOPICS.length]!
+  const latency = (base: number) => Math.round(base + random() * 10) // millis
+  const outage = run >= 8 && run < 22 && random() < 0.85
+  return {
+    research: AgentMock.model([
+      outage
+        ? { fail: "server_error", latency: latency(5) }
+        : {
+          text: `${topic} wrote about computing machines; later work cites ${topic} often.`,
+          usage: { input: 850, output: 120 },
+          latency: latency(5)
+        }
+    ], { name: "gpt-4o" }),
+    // now and then the model hangs: the breaker's callTimeout interrupts it
+    extract: AgentMock.model([{
+      text: JSON.stringify([topic]),
+      usage: { input: 300, output: 20 },
+      latency: run % 7 === 3 ? "2 seconds" : latency(5)
+    }], { name: "gpt-4o-mini" }),
+    // now and then the model "succeeds" with garbage the next agent would trust
+    analyse: AgentMock.model([{
+      text: run % 9 === 2 ? "" : `1 person found: ${topic}`,
+      usage: { input: 400, output: 40 },
+      latency: latency(5)
+    }], { name: "gpt-4o-mini" }),
+    summarise: AgentMock.model([
+      run % 13 === 6
+        ? { fail: new Error("summariser refused: analysis missing"), latency: latency(5) }
+        : {
+          text: `Summary (${topic}): a pioneer of computing.`,
+          usage: { input: 600, output: 80 },
+          latency: latency(5)
+        }
+    ], { name: "gpt-4o" })
+  }
+}
+
+const textOf = (message: { readonly content: unknown }) => typeof message.content === "string" ? message.content : ""
 
 export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> => {
   const runs = options.runs ?? 50
@@ -77,46 +128,50 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
   const bridge = LangGraphBridge.make(SqliteLedger.layer({ filename }))
   const outcomes: Array<Outcome> = []
   let run = 0
+  let models = modelsOf(0, random)
   const isOutage = () => run >= 8 && run < 22
 
-  // --- the fake agents ---------------------------------------------------
+  // --- the agents: each asks its scripted model ----------------------------
   async function researchAgent(state: S) {
-    await sleep(5 + random() * 10)
-    if (isOutage() && random() < 0.85) throw new Error("LLM provider returned 503 Service Unavailable")
-    return { research: `${state.topic} wrote about computing machines; later work cites ${state.topic} often.` }
+    const reply = await models.research.invoke([new HumanMessage(`Research ${state.topic}`)])
+    return { research: textOf(reply), messages: [reply] }
   }
   async function extractAgent(state: S, config: { signal?: AbortSignal }) {
-    // now and then the model hangs: the breaker's callTimeout interrupts it
-    await sleep(run % 7 === 3 ? 2_000 : 5 + random() * 10, config.signal)
-    return { entities: (state.research ?? "").match(/[A-Z][a-z]+ [A-Z][a-z]+/g) ?? [] }
+    const reply = await models.extract.invoke(
+      [new HumanMessage(`List the people in: ${state.research ?? ""}`)],
+      config.signal === undefined ? {} : { signal: config.signal }
+    )
+    return { entities: JSON.parse(textOf(reply)) as Array<string>, messages: [reply] }
   }
   async function cheapExtractor(state: S) {
     return { entities: (state.research ?? "").split(" ").filter((w) => /^[A-Z]/.test(w)).slice(0, 2) }
   }
   async function analyseAgent(state: S) {
-    await sleep(5 + random() * 10)
-    // now and then the model "succeeds" with garbage the next agent would trust
-    if (run % 9 === 2) return { analysis: "" }
     if (state.entities === undefined) return { analysis: "entities unavailable: upstream agent degraded" }
-    return { analysis: `${state.entities.length} people found: ${state.entities.join(", ")}` }
+    const reply = await models.analyse.invoke([new HumanMessage(`Analyse: ${state.entities.join(", ")}`)])
+    return { analysis: textOf(reply), messages: [reply] }
   }
   async function summariseAgent(state: S) {
-    await sleep(5 + random() * 5)
-    if (state.analysis === undefined || run % 13 === 6) throw new Error("summariser refused: analysis missing")
-    return { summary: `Summary (${state.topic}): ${state.analysis}` }
+    if (state.analysis === undefined) throw new Error("summariser refused: analysis missing")
+    const reply = await models.summarise.invoke([new HumanMessage(`Summarise: ${state.analysis}`)])
+    return { summary: textOf(reply), messages: [reply] }
   }
 
   // --- protection ----------------------------------------------------------
   const onOutcome = (o: Outcome) => void outcomes.push(o)
+  // each agent's spend is charged from its models' usage_metadata, priced per model, per run (thread_id)
+  const spending = (name: string) => ({ budget: { name, perRun: { costUsd: 0.05 } }, pricing })
   const research = protectNode(bridge, researchAgent, {
     breaker: { name: "research", failureThreshold: 3, recoveryTimeout: "400 millis", callTimeout: "1 second" },
     fallback: { cache: { maxAge: "10 minutes", key: (s) => s.topic } },
+    ...spending("research"),
     onOutcome
   })
   const extract = protectNode(bridge, extractAgent, {
     breaker: { name: "extract", failureThreshold: 3, callTimeout: "150 millis", recoveryTimeout: "300 millis" },
     fallback: { degrade: cheapExtractor, confidence: 0.6 },
     guard: { quarantineOnFailure: ["entities"], readsFrom: ["research"] },
+    ...spending("extract"),
     onOutcome
   })
   const analyse = protectNode(bridge, analyseAgent, {
@@ -127,12 +182,14 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
       readsFrom: ["entities"],
       validate: Schema.Struct({ analysis: Schema.NonEmptyString })
     },
+    ...spending("analyse"),
     onOutcome
   })
   const summarise = protectNode(bridge, summariseAgent, {
     breaker: { name: "summarise", failureThreshold: 2, recoveryTimeout: "300 millis" },
     fallback: { escalate: async (name) => ({ summary: `[paged on-call: ${name} needs a human]` }) },
     guard: { readsFrom: ["analysis"] },
+    ...spending("summarise"),
     onOutcome
   })
 
@@ -171,10 +228,11 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     for (run = 0; run < runs; run++) {
       if (options.signal?.aborted === true) {
         log(`\ninterrupted after ${run} runs; the ledger in ${filename} keeps what they recorded`)
-        return { outcomes, summary: [], transitions: [] }
+        return { outcomes, summary: [], transitions: [], spend: [] }
       }
       const before = outcomes.length
       const topic = TOPICS[run % TOPICS.length]!
+      models = modelsOf(run, random)
       if (run === 8) log("   ~~ the research model's provider starts failing ~~")
       if (run === 22) log("   ~~ the provider recovers ~~")
       const final = await graph.invoke({ topic }, { configurable: { thread_id: `run-${run}` } })
@@ -190,6 +248,7 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     }
     const summary = await ledger((l) => l.summary)
     const transitions = await ledger((l) => l.transitions({ limit: 1000 }))
+    const spend = await ledger((l) => Effect.zipRight(l.flush, l.usage({ by: "node" })))
     const { table } = await import("../src/cli/Cli.js")
     log("\nledger summary:\n")
     log(table(
@@ -198,12 +257,17 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
         s
       ) => [s.breakerName, s.state, String(s.failuresTotal), String(s.transitions), String(s.fallbacksServed)])
     ))
+    log("\nspend (scripted models, priced per model):\n")
+    log(table(
+      ["NODE", "CALLS", "TOKENS IN", "TOKENS OUT", "COST (USD)"],
+      spend.map((u) => [u.key, String(u.calls), String(u.tokensIn), String(u.tokensOut), u.costUsd.toFixed(4)])
+    ))
     // the hints name the ledger the demo wrote, so they can be pasted as they are
     const dbFlag = filename === "cascadebreaker.db" ? "" : ` --db ${shellQuote(filename)}`
     log(`\nnext: npx agentarmour ledger summary${dbFlag}      (the ledger is ${filename})`)
     log(`      npx agentarmour ledger failures --breaker research${dbFlag}`)
     log(`      npx agentarmour dashboard${dbFlag}            (then open http://127.0.0.1:8765)`)
-    return { outcomes, summary, transitions }
+    return { outcomes, summary, transitions, spend }
   } finally {
     await bridge.dispose()
   }

@@ -110,6 +110,10 @@ describe("examples", () => {
       const categories = db.prepare("SELECT DISTINCT category FROM cb_failures ORDER BY category").all()
       db.close()
       expect(categories).toEqual([{ category: "contamination" }, { category: "exception" }, { category: "timeout" }])
+      // the scripted models report usage: every agent's spend is in the ledger (the dashboard's spend panel)
+      expect(result.spend.map((u) => u.key).sort()).toEqual(["analyst", "extractor", "researcher", "summariser"])
+      for (const u of result.spend) expect(u.costUsd).toBeGreaterThan(0)
+      expect(text).toMatch(/spend \(scripted models, priced per model\)/)
     },
     60_000
   )
