@@ -1,7 +1,7 @@
 /**
- * SharedState converges after a Postgres restart (issue 21, point 6): two
+ * SharedState converges after a Postgres outage (issue 21, point 6): two
  * processes (two layers, each with its own pool and listening connection)
- * trip and reset the same breakers while Postgres is stopped and started;
+ * trip and reset the same breakers while Postgres is restarted, or frozen;
  * when the work stops, every breaker reads the table's state in both, and a
  * trip made during the outage reaches the table.
  */
@@ -51,12 +51,27 @@ const eventually = <E, R>(condition: Effect.Effect<boolean, E, R>, timeout: Dura
 
 const listening = (ctx: Process) => Effect.map(Context.get(ctx, SharedState.SharedState).status, (s) => s.listening)
 
-describe("SharedState after a Postgres restart", () => {
-  it.scopedLive(
-    "two processes tripping and resetting 100 breakers through a restart end in the table's state; a trip made during the outage reaches the table",
-    () =>
+const outages = {
+  /** stopped and started again: connections are lost */
+  restart: {
+    begin: () => pg.server.pause(),
+    end: () => pg.server.resume()
+  },
+  /** SIGSTOP, then SIGCONT: connections stay open, nothing answers meanwhile */
+  freeze: {
+    begin: async () => pg.server.freeze(),
+    end: async () => pg.server.thaw()
+  }
+} as const
+
+describe("SharedState after a Postgres outage", () => {
+  it.scopedLive.each(["restart", "freeze"] as const)(
+    "two processes tripping and resetting 100 breakers through a %s end in the table's state; a trip made during the outage reaches the table",
+    (outage) =>
       Effect.gen(function*() {
-        const prefix = "conv_"
+        const prefix = `conv_${outage}_`
+        // a frozen server is never left frozen, whatever happens
+        yield* Effect.addFinalizer(() => Effect.sync(() => pg.server.thaw()))
         const a = yield* processOn(prefix, "a")
         const b = yield* processOn(prefix, "b")
         yield* eventually(Effect.map(Effect.all([listening(a), listening(b)]), ([x, y]) => x && y), "20 seconds")
@@ -75,12 +90,12 @@ describe("SharedState after a Postgres restart", () => {
         })
         const work = yield* Effect.fork(Effect.forever(step))
         yield* Effect.sleep("2 seconds")
-        yield* Effect.promise(() => pg.server.pause())
+        yield* Effect.promise(outages[outage].begin)
         yield* Effect.sleep("1 second")
         // a trip made while Postgres is down, in one process only
         yield* inA[names.length]!.forceOpen
         yield* Effect.sleep("2 seconds")
-        yield* Effect.promise(() => pg.server.resume())
+        yield* Effect.promise(outages[outage].end)
         yield* Effect.sleep("2 seconds")
         yield* Fiber.interrupt(work)
         yield* Effect.sleep("100 millis")
