@@ -1,9 +1,10 @@
 /**
  * One process of the shared-state benches (`bench/shared.ts` forks several).
- * It plays `breakers` breakers at the SharedState seam: each has a local
- * state, flipped by random trips/recoveries (published with the state it
- * left) and overwritten by the states other processes push, as a breaker
- * consuming `subscribe` does. Messages from the parent: "go", "stop",
+ * It plays `breakers` breakers at the SharedState seam as a breaker does
+ * (`src/internal/breaker/sync.ts`): each has a local state, flipped by random
+ * trips/recoveries (published with the state it left and the row version it
+ * was decided on), and takes the shared row (by version) whenever none of its
+ * own transitions is waiting to be published. Messages from the parent: "go", "stop",
  * "report" (answered with latencies, statements and every breaker's state).
  */
 import { Effect, Fiber, ManagedRuntime, Option, Redacted, Stream } from "effect"
@@ -35,8 +36,16 @@ const runtime = ManagedRuntime.make(SharedState.layer({
 const main = Effect.gen(function*() {
   const shared = yield* SharedState.SharedState
   const names = Array.from({ length: config.breakers }, (_, i) => `node-${i}`)
-  type Local = { state: "CLOSED" | "OPEN"; version: number }
-  const local = new Map<string, Local>(names.map((n) => [n, { state: "CLOSED", version: 0 }]))
+  type Local = { state: "CLOSED" | "OPEN"; version: number; outstanding: number }
+  const local = new Map<string, Local>(names.map((n) => [n, { state: "CLOSED", version: 0, outstanding: 0 }]))
+  /** takes the shared row when it is newer than what the breaker took into account */
+  const adopt = (name: string) => {
+    const l = local.get(name)
+    const row = Option.getOrUndefined(Effect.runSync(shared.read(name)))
+    if (l === undefined || row === undefined || l.outstanding > 0 || (row.version ?? 0) <= l.version) return
+    l.state = row.state === "OPEN" ? "OPEN" : "CLOSED"
+    l.version = row.version ?? 0
+  }
   const latencies: Array<number> = []
   /** [receivedAt, latency]: to tell the restart window apart */
   const timeline: Array<[number, number]> = []
@@ -45,11 +54,7 @@ const main = Effect.gen(function*() {
   yield* Stream.runForEach(shared.changes, (row) =>
     Effect.sync(() => {
       const now = Date.now()
-      const l = local.get(row.breaker)
-      if (l !== undefined && (row.version ?? 0) > l.version) {
-        l.state = row.state === "OPEN" ? "OPEN" : "CLOSED"
-        l.version = row.version ?? 0
-      }
+      adopt(row.breaker)
       latencies.push(now - row.updatedAt)
       timeline.push([now, now - row.updatedAt])
     })).pipe(Effect.forkDaemon)
@@ -75,9 +80,10 @@ const main = Effect.gen(function*() {
       const from = l.state
       const to = from === "CLOSED" ? "OPEN" : "CLOSED"
       l.state = to
+      l.outstanding++
       const now = Date.now()
       yield* Effect.fork(
-        Effect.flatMap(
+        Effect.ensuring(
           shared.publish({
             breaker: name,
             state: to,
@@ -85,17 +91,14 @@ const main = Effect.gen(function*() {
             openedAt: now,
             retryAt: to === "OPEN" ? now + 30_000 : null,
             updatedAt: now,
-            origin: ""
+            origin: "",
+            version: l.version
           }),
-          (won) =>
-            Effect.sync(() => {
-              // won: the row is ours (its version arrives in the local copy); lost: adopt the shared row
-              const row = Option.getOrUndefined(Effect.runSync(shared.read(name)))
-              if (row !== undefined && (row.version ?? 0) >= l.version) {
-                if (!won) l.state = row.state === "OPEN" ? "OPEN" : "CLOSED"
-                l.version = row.version ?? 0
-              }
-            })
+          // settled (applied or refused): the breaker takes the row
+          Effect.sync(() => {
+            l.outstanding--
+            adopt(name)
+          })
         )
       )
       const wait = next - Date.now()

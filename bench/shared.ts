@@ -16,6 +16,9 @@
  *   statements/s, and divergence at the end (every process's breakers and
  *   local copy against the table). `SOAK_SECONDS` (default 300);
  *   `SOAK_RESTART=0` skips the restart.
+ * - outage: 2 processes x 200 shared breakers, 20 random transitions/s each
+ *   (40/s), Postgres frozen (SIGSTOP) for 3 s in the middle; divergence 6 s
+ *   after the work stops (issue 21.6). `OUTAGE_SECONDS` (default 20).
  */
 import { type ChildProcess, fork } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -109,6 +112,7 @@ const session = async (
     rates: ReadonlyArray<number>
     seconds: number
     restart?: boolean
+    freeze?: boolean
   }
 ) => {
   const workers = Array.from({ length: options.workers }, (_, i) =>
@@ -131,6 +135,17 @@ const session = async (
     await server.pause()
     await sleep(2000)
     await server.resume()
+    restart = { from, to: Date.now() }
+    await sleep(Math.max(0, started + options.seconds * 1000 - Date.now()))
+  } else if (options.freeze === true) {
+    await sleep((options.seconds * 1000) / 2)
+    const from = Date.now()
+    server.freeze()
+    try {
+      await sleep(3000)
+    } finally {
+      server.thaw()
+    }
     restart = { from, to: Date.now() }
     await sleep(Math.max(0, started + options.seconds * 1000 - Date.now()))
   } else {
@@ -249,7 +264,30 @@ const soak = async (server: PgServer) => {
   }
 }
 
-const sections = { convergence, load, soak } as const
+const outage = async (server: PgServer) => {
+  const seconds = Number(process.env.OUTAGE_SECONDS ?? 20)
+  const prefix = "outage_"
+  const { reports, elapsed, restart } = await session(server, {
+    prefix,
+    workers: 2,
+    breakers: 200,
+    rates: [20, 20],
+    seconds,
+    freeze: true
+  })
+  return {
+    processes: 2,
+    breakers: 200,
+    transitionsPerSecondPerProcess: 20,
+    seconds: elapsed,
+    postgresFrozenMs: restart === undefined ? null : restart.to - restart.from,
+    checkedAfterWorkStoppedMs: 6000,
+    pendingAtEnd: reports.map((r) => r.status.pending),
+    ...(await divergence(server, prefix, reports))
+  }
+}
+
+const sections = { convergence, load, soak, outage } as const
 const chosen = (process.argv[2]?.split(",") ?? Object.keys(sections)) as Array<keyof typeof sections>
 const server = await startPostgres()
 const out = `${dir}results/shared.json`
