@@ -5,7 +5,7 @@ import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, FALLBACK_KEY, LangGraphBridge, protectNode } from "agentarmour/langgraph"
 import { AgentMock } from "agentarmour/testing"
-import { Effect, Fiber, Layer, TestClock } from "effect"
+import { Chunk, Effect, Fiber, Layer, TestClock } from "effect"
 import { describe, expect, it } from "vitest"
 
 const search = tool(async ({ query }: { query: string }) => `results for ${query}`, {
@@ -19,6 +19,8 @@ const waitFor = async (done: () => boolean) => {
   for (let i = 0; i < 100_000 && !done(); i++) await new Promise((r) => setImmediate(r))
   if (!done()) throw new Error("waitFor: never happened")
 }
+
+const tick = () => new Promise((r) => setImmediate(r))
 
 const State = Object.assign({}, MessagesAnnotation.spec, CascadeAnnotation)
 type S = { messages: Array<BaseMessage> }
@@ -178,6 +180,36 @@ describe("AgentMock virtual time", () => {
         yield* TestClock.adjust("1 minute")
         const out = yield* Fiber.join(run)
         expect(out.messages.at(-1)!.content).toBe("after ten minutes")
+        yield* Effect.promise(() => bridge.dispose())
+      })
+  )
+
+  effectIt.effect(
+    "an Effect node that calls the model through runInCall sleeps on the bridge's TestClock too",
+    () =>
+      Effect.gen(function*() {
+        const bridge = LangGraphBridge.make(Layer.setClock(yield* Effect.clock))
+        const model = AgentMock.model([{ text: "later", latency: "1 hour" }])
+        let slept = false
+        const agent = bridge.node((s: S) =>
+          Effect.gen(function*() {
+            yield* Effect.sleep("1 minute") // suspended: the model is called after the node's first tick
+            slept = true
+            const reply = yield* Effect.flatMap(
+              LangGraphBridge.runInCall(() => model.invoke(s.messages)),
+              (p) => Effect.promise(() => p)
+            )
+            return { messages: [reply] }
+          })
+        )
+        const run = yield* Effect.fork(
+          Effect.promise(() => graphOf(agent).invoke({ messages: [new HumanMessage("q")] }))
+        )
+        while (Chunk.isEmpty(yield* TestClock.sleeps())) yield* Effect.promise(tick)
+        yield* TestClock.adjust("1 minute")
+        yield* Effect.promise(() => waitFor(() => slept && model.calls.length === 1))
+        yield* TestClock.adjust("1 hour")
+        expect((yield* Fiber.join(run)).messages.at(-1)!.content).toBe("later")
         yield* Effect.promise(() => bridge.dispose())
       })
   )

@@ -4,6 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Fiber, TestClock } from "effect"
 
+import { main as agentTesting } from "../examples/agent_testing.js"
 import { program as basicUsage } from "../examples/basic_usage.js"
 import { main as budget } from "../examples/budget.js"
 import { main as effectNodes } from "../examples/effect_nodes.js"
@@ -16,6 +17,22 @@ import { main as telemetry } from "../examples/telemetry.js"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 describe("examples", () => {
+  it("examples/agent_testing.ts: a scripted ReAct agent, a cassette replayed in lockdown, a breaker in virtual time", async () => {
+    const log: Array<string> = []
+    const result = await agentTesting((l) => log.push(l))
+    expect(result.scripted.path).toEqual(["agent", "tools", "agent"])
+    expect(result.cassette).toEqual({
+      recordedCalls: 2,
+      replayCalls: 0,
+      answer: "Three papers; the oldest is from 2007."
+    })
+    expect(result.virtualTime).toEqual([
+      "after 30 s: fallback",
+      "breaker open: fallback",
+      "after 60 s more: on time"
+    ])
+  })
+
   it.effect("examples/sdk_call.ts: the hanging SDK call is aborted at callTimeout and the cheap model answers", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(sdkCall)
