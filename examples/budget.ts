@@ -9,11 +9,12 @@
  *
  * Run: npx tsx examples/budget.ts
  */
-import { AIMessage, type BaseMessage, type StandardMessageStructure } from "@langchain/core/messages"
+import { type BaseMessage, HumanMessage } from "@langchain/core/messages"
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, LangGraphBridge, type Outcome, protectNode } from "agentarmour/langgraph"
 import { SqliteLedger } from "agentarmour/sqlite"
+import { AgentMock } from "agentarmour/testing"
 import { Effect } from "effect"
 
 /** dollars per million tokens: yours to keep current (agentarmour ships no price list) */
@@ -21,18 +22,6 @@ const pricing = {
   "gpt-4o": { inputPer1M: 2.5, outputPer1M: 10 },
   "gpt-4o-mini": { inputPer1M: 0.15, outputPer1M: 0.6 }
 }
-
-/** a fake chat model: an AIMessage with the usage_metadata a LangChain chat model attaches */
-const chat = (model: string, content: string, inputTokens: number, outputTokens: number) =>
-  new AIMessage<StandardMessageStructure>({
-    content,
-    usage_metadata: {
-      input_tokens: inputTokens,
-      output_tokens: outputTokens,
-      total_tokens: inputTokens + outputTokens
-    },
-    response_metadata: { model_name: model }
-  })
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
@@ -57,14 +46,23 @@ export const main = async (options: Options = {}) => {
   )
   const outcomes: Array<Outcome> = []
 
+  // the models, scripted (AgentMock): their answers carry the usage_metadata a provider reports
   // the runaway: 1,200 tokens in and 300 out per round on gpt-4o ($0.006), and never done
-  const research = (state: S) => ({
-    messages: [chat("gpt-4o", `finding #${state.rounds + 1} on ${state.topic}`, 1200, 300)],
+  const expensive = AgentMock.model(
+    Array.from({ length: 20 }, (_, i) => ({ text: `finding #${i + 1}`, usage: { input: 1200, output: 300 } })),
+    { name: "gpt-4o" }
+  )
+  const cheap = AgentMock.model(
+    Array.from({ length: 10 }, () => ({ text: "a summary of the findings", usage: { input: 1500, output: 200 } })),
+    { name: "gpt-4o-mini" }
+  )
+  const research = async (state: S) => ({
+    messages: [await expensive.invoke([new HumanMessage(`find more on ${state.topic}`)])],
     rounds: 1
   })
   // the cheaper path: gpt-4o-mini writes the summary from what was found so far
-  const cheapSummary = (state: S) => ({
-    messages: [chat("gpt-4o-mini", `summary of ${state.rounds} findings`, 1500, 200)],
+  const cheapSummary = async (state: S) => ({
+    messages: [await cheap.invoke([new HumanMessage(`summarise ${state.rounds} findings on ${state.topic}`)])],
     summary: `${state.topic}: ${state.rounds} findings, summarised by gpt-4o-mini`
   })
 

@@ -2,7 +2,7 @@
  * A multi-agent handoff in the Command style of LangGraph.js's "agent
  * network" how-to (a travel advisor and a hotel advisor hand the
  * conversation to each other with `new Command({ goto, update })`), ported
- * with fake LLMs and protected by agentarmour:
+ * with scripted models (`AgentMock.model`) and protected by agentarmour:
  *
  *   - the travel advisor's model hangs in the second conversation: the
  *     breaker's callTimeout stops it and a cheaper model answers — with a
@@ -19,32 +19,35 @@
 import { AIMessage, type BaseMessage, HumanMessage } from "@langchain/core/messages"
 import { Annotation, Command, END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph"
 import { CascadeAnnotation, FALLBACK_KEY, LangGraphBridge, type NodeEvent, protectNode } from "agentarmour/langgraph"
+import { AgentMock } from "agentarmour/testing"
 
 const State = Annotation.Root({ ...MessagesAnnotation.spec, ...CascadeAnnotation })
 type S = typeof State.State
 
 const textOf = (m: BaseMessage | undefined) => (typeof m?.content === "string" ? m.content : "")
 const lastHuman = (s: S) => textOf([...s.messages].reverse().find((m) => m._getType() === "human"))
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer)
-      reject(new Error("aborted"))
-    })
-  })
-
 export const main = async (): Promise<ReadonlyArray<string>> => {
   const bridge = LangGraphBridge.make()
-  const faults = { travelHangs: false, hotelDown: false }
+
+  // --- the models: one step per conversation; the faults are steps too -----------------------
+  const travelModel = AgentMock.model([
+    { text: "Aruba: warm and sunny all year.", latency: 5 }, // healthy
+    { text: "Aruba: warm and sunny all year.", latency: "10 seconds" }, // hangs
+    { text: "Aruba: warm and sunny all year.", latency: 5 }
+  ], { name: "gpt-4o" })
+  const hotelModel = AgentMock.model([
+    "Stay at the Bucuti & Tara Beach Resort.",
+    "Stay at the Bucuti & Tara Beach Resort.",
+    { fail: "server_error" } // the provider is down: a 500
+  ], { name: "gpt-4o-mini" })
 
   // --- the agents: each answers, then hands off (or ends) with a Command ---------------------
   const travelAdvisor = async (s: S, config: { signal?: AbortSignal }) => {
-    await sleep(faults.travelHangs ? 10_000 : 5, config.signal)
+    const reply = await travelModel.invoke(s.messages, config.signal === undefined ? {} : { signal: config.signal })
     const wantsHotel = /hotel/i.test(lastHuman(s))
     return new Command({
       goto: wantsHotel ? "hotel_advisor" : END,
-      update: { messages: [new AIMessage({ content: "Aruba: warm and sunny all year.", name: "travel_advisor" })] }
+      update: { messages: [new AIMessage({ content: textOf(reply), name: "travel_advisor" })] }
     })
   }
   const cheaperTravelModel = () =>
@@ -52,13 +55,11 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
       goto: "hotel_advisor",
       update: { messages: [new AIMessage({ content: "(backup model) Try Aruba.", name: "travel_advisor" })] }
     })
-  const hotelAdvisor = async (_s: S) => {
-    if (faults.hotelDown) throw new Error("hotel model provider returned 503")
+  const hotelAdvisor = async (s: S) => {
+    const reply = await hotelModel.invoke(s.messages)
     return new Command({
       goto: END,
-      update: {
-        messages: [new AIMessage({ content: "Stay at the Bucuti & Tara Beach Resort.", name: "hotel_advisor" })]
-      }
+      update: { messages: [new AIMessage({ content: textOf(reply), name: "hotel_advisor" })] }
     })
   }
 
@@ -94,13 +95,7 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     .compile()
 
   const lines: Array<string> = []
-  const conversations = [
-    { title: "healthy", faults: { travelHangs: false, hotelDown: false } },
-    { title: "travel model hangs", faults: { travelHangs: true, hotelDown: false } },
-    { title: "hotel provider down", faults: { travelHangs: false, hotelDown: true } }
-  ]
-  for (const c of conversations) {
-    Object.assign(faults, c.faults)
+  for (const title of ["healthy", "travel model hangs", "hotel provider down"]) {
     const events: Array<NodeEvent> = []
     let final: S | undefined
     const input = { messages: [new HumanMessage("Somewhere warm in the Caribbean, and a hotel there")] }
@@ -108,13 +103,15 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
       if (e.event === "on_custom_event" && e.name === "agentarmour") events.push(e.data as NodeEvent)
       if (e.event === "on_chain_end" && e.name === "LangGraph") final = e.data.output as S
     }
-    lines.push(`-- ${c.title}`)
+    lines.push(`-- ${title}`)
     for (const m of final?.messages.slice(1) ?? []) lines.push(`${m.name ?? "human"}: ${textOf(m)}`)
     const shown = events.map((e) => `${e.node} ${e.outcome}${e.fallback ? `/${e.fallback}` : ""} ${e.state}`)
     lines.push(`events: ${shown.join(", ")}`)
     lines.push(`last fallback marker: ${final?.[FALLBACK_KEY] ?? "none"}`)
   }
   await bridge.dispose()
+  travelModel.assertConsumed()
+  hotelModel.assertConsumed()
   return lines
 }
 

@@ -12,6 +12,7 @@ import { NodeSdk } from "@effect/opentelemetry"
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { CascadeAnnotation, LangGraphBridge, protectNode } from "agentarmour/langgraph"
+import { AgentMock } from "agentarmour/testing"
 
 const State = Annotation.Root({
   ...CascadeAnnotation,
@@ -28,11 +29,12 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     spanProcessor: new SimpleSpanProcessor(exporter)
   })))
 
-  let outage = false
-  const research = protectNode(bridge, async (s: S) => {
-    if (outage) throw new Error("LLM provider returned 503")
-    return { research: `findings on ${s.query}` }
-  }, { breaker: { name: "research" }, fallback: { degrade: (s: S) => ({ research: `cheap findings on ${s.query}` }) } })
+  // the researcher answers the first call; its provider fails on the second (a fault schedule)
+  const researcher = AgentMock.faulty(async (s: S) => ({ research: `findings on ${s.query}` }), ["ok", "throw"])
+  const research = protectNode(bridge, researcher, {
+    breaker: { name: "research" },
+    fallback: { degrade: (s: S) => ({ research: `cheap findings on ${s.query}` }) }
+  })
   const summarise = protectNode(bridge, (s: S) => ({ summary: `summary of ${s.research}` }), { breaker: "summarise" })
 
   const graph = new StateGraph(State)
@@ -44,7 +46,6 @@ export const main = async (): Promise<ReadonlyArray<string>> => {
     .compile()
 
   await graph.invoke({ query: "circuit breakers" })
-  outage = true
   await graph.invoke({ query: "fallbacks" })
   // SimpleSpanProcessor exports each span as it ends (read them before dispose shuts the SDK down)
   const spans = exporter.getFinishedSpans()
