@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Budget, Ledger, withBudget } from "agentarmour"
 import { PgBudgetStore } from "agentarmour/pg"
-import { Context, Duration, Effect, Either, Layer } from "effect"
+import { Context, Duration, Effect, Either, Layer, Schedule } from "effect"
 
 import { usePostgres } from "./support/usePostgres.js"
 
@@ -79,5 +79,37 @@ describe("PgBudgetStore", () => {
         expect(Either.isLeft(third) && third.left._tag === "BudgetExceededError" && third.left.scope).toBe("window")
       }),
     60_000
+  )
+
+  it.scopedLive(
+    "built while Postgres is down, the store comes up: budgets fail open, and it connects when Postgres is back",
+    () =>
+      Effect.gen(function*() {
+        const prefix = freshPrefix()
+        yield* Effect.promise(() => pg.server.pause())
+        let paused = true
+        // the server is never left stopped, whatever happens
+        yield* Effect.addFinalizer(() => paused ? Effect.promise(() => pg.server.resume()) : Effect.void)
+        const ctx = yield* Layer.build(
+          Layer.mergeAll(Ledger.layerMemory, PgBudgetStore.layer({ ...pg.server.options(), tablePrefix: prefix }))
+        )
+        const store = Context.get(ctx, Budget.BudgetStore)
+        const down = yield* Effect.either(store.takeCall("research:calls", 2, Duration.minutes(1)))
+        expect(Either.isLeft(down) && down.left._tag).toBe("BudgetStoreError")
+        // a budget on it fails open: the call runs
+        const budget = yield* Effect.provide(
+          Budget.make({ name: "research", perWindow: { calls: 2, window: "1 minute" } }),
+          ctx
+        )
+        expect(yield* Effect.succeed("ran").pipe(withBudget(budget))).toBe("ran")
+        yield* Effect.promise(() => pg.server.resume())
+        paused = false
+        const up = yield* store.takeCall("research:calls", 2, Duration.minutes(1)).pipe(
+          Effect.retry(Schedule.spaced("200 millis")),
+          Effect.timeout("30 seconds")
+        )
+        expect(up.taken).toBe(true)
+      }),
+    90_000
   )
 })

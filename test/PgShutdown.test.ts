@@ -120,11 +120,11 @@ describe("disposing a runtime while Postgres is frozen", () => {
     expect(await disposeWithin(runtime, 20_000)).toBe("disposed")
   }, 60_000)
 
-  it("with PgLedger and SharedState built while Postgres is frozen (opening in flight): dispose returns", async () => {
+  it("with all three layers built while Postgres is frozen (opening in flight): dispose returns", async () => {
     const prefix = freshPrefix()
     pg.server.freeze()
-    const runtime = ManagedRuntime.make(Layer.mergeAll(ledgerLayer(prefix), sharedLayer(prefix)))
-    // neither layer fails because of its database: they come up degraded, still trying to connect
+    const runtime = ManagedRuntime.make(Layer.mergeAll(ledgerLayer(prefix), sharedLayer(prefix), budgetLayer(prefix)))
+    // no layer fails because of its database: they come up degraded, still trying to connect
     const built = await Promise.race([
       runtime.runtime().then(() => "built" as const, (e) => `failed: ${String(e)}`),
       new Promise<"still building">((resolve) => setTimeout(() => resolve("still building"), 20_000).unref())
@@ -135,6 +135,8 @@ describe("disposing a runtime while Postgres is frozen", () => {
       for (let i = 0; i < 10; i++) yield* ledger.recordFailure(failure(i))
       const shared = yield* SharedState.SharedState
       yield* Effect.forkDaemon(shared.publish(opened("research")))
+      const store = yield* Budget.BudgetStore
+      yield* Effect.forkDaemon(store.takeCall("research:calls", 10, Duration.minutes(1)))
     }))
     expect(await disposeWithin(runtime, 20_000)).toBe("disposed")
   }, 60_000)

@@ -27,10 +27,16 @@ import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 
 import * as Budget from "../Budget.js"
 import { isTablePrefix } from "../internal/tablePrefix.js"
@@ -147,8 +153,82 @@ export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlEr
 export const layerSql = (options?: Options): Layer.Layer<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
   Layer.effect(Budget.BudgetStore, make(options))
 
+/** after a failed connection, operations fail at once (fail open) for this long before the next attempt */
+const reconnectAfter = Duration.seconds(1)
+
+/**
+ * A store that connects (and migrates) on its first operation, and again
+ * after a failed attempt: a database that is down when the layer is built
+ * fails operations (budgets fail open), never the layer. While an attempt
+ * runs, or within `reconnectAfter` of a failed one, operations fail at once:
+ * no budget call waits for a connection.
+ */
+const connecting = (
+  connect: Effect.Effect<Budget.BudgetStore, unknown, Scope.Scope>
+): Effect.Effect<
+  Budget.BudgetStore & { readonly ready: Effect.Effect<void, Budget.BudgetStoreError> },
+  never,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const state: {
+      current: Budget.BudgetStore | undefined
+      attempt: Deferred.Deferred<Budget.BudgetStore, Budget.BudgetStoreError> | undefined
+      failedAt: number
+      lastError: Budget.BudgetStoreError | undefined
+    } = { current: undefined, attempt: undefined, failedAt: -Infinity, lastError: undefined }
+    const attemptOnce = Effect.flatMap(Scope.fork(scope, ExecutionStrategy.sequential), (attempt) =>
+      connect.pipe(
+        Scope.extend(attempt),
+        Effect.mapError(storeError),
+        Effect.onError((cause) => Scope.close(attempt, Exit.failCause(cause)))
+      ))
+    /** the connected store; `wait`: join an attempt in flight (building the layer) rather than fail at once */
+    const get = (wait: boolean): Effect.Effect<Budget.BudgetStore, Budget.BudgetStoreError> =>
+      Effect.suspend(() => {
+        if (state.current !== undefined) return Effect.succeed(state.current)
+        if (state.attempt !== undefined) {
+          return wait ? Deferred.await(state.attempt) : Effect.fail(state.lastError ?? storeError("connecting"))
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (!wait && now - state.failedAt < Duration.toMillis(reconnectAfter)) {
+            return Effect.fail(state.lastError ?? storeError("not connected"))
+          }
+          return Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function*() {
+              const done = yield* Deferred.make<Budget.BudgetStore, Budget.BudgetStoreError>()
+              state.attempt = done
+              const exit = yield* Effect.exit(restore(attemptOnce))
+              state.attempt = undefined
+              if (Exit.isSuccess(exit)) state.current = exit.value
+              else {
+                state.failedAt = yield* Clock.currentTimeMillis
+                state.lastError = Exit.causeOption(exit).pipe(
+                  Option.flatMap(Cause.failureOption),
+                  Option.getOrElse(() => storeError("the connection attempt was interrupted"))
+                )
+              }
+              yield* Deferred.done(done, exit)
+              return yield* exit
+            })
+          )
+        })
+      })
+    return {
+      ready: Effect.asVoid(get(true)),
+      takeCall: (key, limit, window) => Effect.flatMap(get(false), (store) => store.takeCall(key, limit, window)),
+      spent: (key, window) => Effect.flatMap(get(false), (store) => store.spent(key, window)),
+      add: (key, amount, window) => Effect.flatMap(get(false), (store) => store.add(key, amount, window))
+    }
+  })
+
 /**
  * `Budget.BudgetStore` in Postgres (one pooled connection by default).
+ *
+ * It never fails because of its database: built while Postgres is down, its
+ * operations fail with `BudgetStoreError` (a budget then fails open: the call
+ * runs, a warning is logged) and it connects when Postgres is back.
  *
  * @since 0.2.0
  * @category layers
@@ -161,11 +241,18 @@ export const layer = (
     Budget.BudgetStore,
     Effect.gen(function*() {
       const tracked = yield* PgClientLazy.sockets
-      const sql = yield* Effect.provide(PgClientLazy.make({ maxConnections: 2, ...client }, tracked), Reactivity.layer)
-      const store = yield* Effect.provideService(make({ tablePrefix }), SqlClient.SqlClient, sql)
+      const connect = Effect.flatMap(
+        Effect.provide(PgClientLazy.make({ maxConnections: 2, ...client }, tracked), Reactivity.layer),
+        (sql) => Effect.provideService(make({ tablePrefix }), SqlClient.SqlClient, sql)
+      )
+      const store = yield* connecting(connect)
+      // a reachable database is connected and migrated before the layer is up (the attempt is bounded
+      // by the client's connectTimeout); an unreachable one is tried again by the operations
+      yield* Effect.ignore(store.ready)
       // every operation is one statement: closing waits for none of them longer than this
       yield* PgClientLazy.closeWithin(tracked, closeBound)
-      return store
-    }).pipe(Effect.mapError(storeError))
+      const { ready: _ready, ...operations } = store
+      return operations
+    })
   )
 }
