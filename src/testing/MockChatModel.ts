@@ -64,6 +64,7 @@ export interface MockCallOptions extends BaseChatModelCallOptions {
  * @category errors
  */
 export class ScriptError extends Error {
+  /** @since 0.3.0 */
   override readonly name = "AgentMockScriptError"
 }
 
@@ -100,8 +101,13 @@ interface Script {
  * @category models
  */
 export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk<StandardMessageStructure>> {
-  /** the model name in `response_metadata.model_name` (default `"agentmock"`) */
+  /**
+   * the model name in `response_metadata.model_name` (default `"agentmock"`)
+   *
+   * @since 0.3.0
+   */
   readonly modelName: string
+  /** @internal */
   readonly #script: Script
 
   constructor(steps: ReadonlyArray<Step>, options?: { readonly name?: string }) {
@@ -110,29 +116,44 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     this.#script = { steps: decodeSteps(steps), calls: [] }
   }
 
+  /** @since 0.3.0 */
   static override lc_name(): string {
     return "AgentMockChatModel"
   }
 
+  /** @since 0.3.0 */
   override _llmType(): string {
     return "agentmock"
   }
 
+  /** @since 0.3.0 */
   override _identifyingParams(): Record<string, unknown> {
     return { model_name: this.modelName }
   }
 
-  /** the messages and bound tools of each call so far */
+  /**
+   * the messages and bound tools of each call so far
+   *
+   * @since 0.3.0
+   */
   get calls(): ReadonlyArray<Call> {
     return this.#script.calls
   }
 
-  /** steps not answered yet */
+  /**
+   * steps not answered yet
+   *
+   * @since 0.3.0
+   */
   get remaining(): number {
     return Math.max(0, this.#script.steps.length - this.#script.calls.length)
   }
 
-  /** throws when steps are left: the test expected more calls than the graph made */
+  /**
+   * throws when steps are left: the test expected more calls than the graph made
+   *
+   * @since 0.3.0
+   */
   assertConsumed(): void {
     const left = this.remaining
     if (left === 0) return
@@ -143,6 +164,7 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     )
   }
 
+  /** @since 0.3.0 */
   override bindTools(
     tools: Array<BindToolsInput>,
     kwargs?: Partial<MockCallOptions>
@@ -150,7 +172,11 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     return this.withConfig({ ...kwargs, tools })
   }
 
-  /** records the call and answers its step, after the step's latency on Effect's Clock */
+  /**
+   * records the call and answers its step, after the step's latency on Effect's Clock
+   *
+   * @internal
+   */
   async #next(messages: Array<BaseMessage>, options: this["ParsedCallOptions"]): Promise<Reply> {
     const runtime = Clock.currentRuntime()
     const script = this.#script
@@ -176,6 +202,7 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     return this.#answer(step, number, messages)
   }
 
+  /** @internal */
   #answer(
     step: Exclude<DecodedStep, { readonly fail: unknown }>,
     number: number,
@@ -215,6 +242,7 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     }
   }
 
+  /** @since 0.3.0 */
   override async _generate(
     messages: Array<BaseMessage>,
     options: this["ParsedCallOptions"],
@@ -224,6 +252,7 @@ export class MockChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk
     return { generations: [{ text: reply.content, message: new AIMessage<StandardMessageStructure>(reply) }] }
   }
 
+  /** @since 0.3.0 */
   override async *_streamResponseChunks(
     messages: Array<BaseMessage>,
     options: this["ParsedCallOptions"],

@@ -52,7 +52,11 @@ const MODES: ReadonlyArray<CassetteMode> = ["replay", "record", "record-missing"
  * @category models
  */
 export interface CassetteOptions {
-  /** the JSON file the calls are recorded in */
+  /**
+   * the JSON file the calls are recorded in
+   *
+   * @since 0.3.0
+   */
   readonly file: string
   readonly mode?: CassetteMode
   /** dot paths (`*` for any key or index) left out of the file, e.g. `"request.messages.*.content"` */
@@ -75,9 +79,11 @@ export const CASSETTE_VERSION = 1
  * @category errors
  */
 export class CassetteMissError extends Error {
+  /** @since 0.3.0 */
   override readonly name = "CassetteMissError"
   constructor(
     message: string,
+    /** @since 0.3.0 */
     readonly file: string,
     readonly nearest: number | undefined,
     readonly differences: ReadonlyArray<string>
@@ -177,12 +183,19 @@ const where = (e: { readonly thread: string; readonly node: string }) =>
  * @category models
  */
 export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageChunk<StandardMessageStructure>> {
+  /** @since 0.3.0 */
   readonly inner: BaseChatModel
+  /** @since 0.3.0 */
   readonly file: string
+  /** @internal */
   readonly #mode: CassetteMode
+  /** @internal */
   readonly #redact: ReadonlyArray<ReadonlyArray<string>>
+  /** @internal */
   #entries: Array<Entry> | undefined
+  /** @internal */
   readonly #used = new Set<Entry>()
+  /** @internal */
   #calls = 0
 
   constructor(inner: BaseChatModel, options: CassetteOptions) {
@@ -196,24 +209,32 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     this.#redact = (options.redact ?? []).map((p) => p.split("."))
   }
 
+  /** @since 0.3.0 */
   static override lc_name(): string {
     return "AgentMockCassette"
   }
 
+  /** @since 0.3.0 */
   override _llmType(): string {
     // called by BaseChatModel's constructor, before `inner` is set
     return this.inner === undefined ? "agentmock-cassette" : this.inner._llmType()
   }
 
+  /** @since 0.3.0 */
   override _identifyingParams(): Record<string, unknown> {
     return this.inner === undefined ? {} : this.inner._identifyingParams()
   }
 
-  /** the mode in force (the option, or `AGENTARMOUR_CASSETTE`) */
+  /**
+   * the mode in force (the option, or `AGENTARMOUR_CASSETTE`)
+   *
+   * @since 0.3.0
+   */
   get mode(): CassetteMode {
     return this.#mode
   }
 
+  /** @since 0.3.0 */
   override bindTools(
     tools: Array<BindToolsInput>,
     kwargs?: Partial<MockCallOptions>
@@ -221,6 +242,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     return this.withConfig({ ...kwargs, tools })
   }
 
+  /** @internal */
   #load(): Array<Entry> {
     if (this.#entries !== undefined) return this.#entries
     if (this.#mode === "record" || !existsSync(this.file)) return (this.#entries = [])
@@ -234,6 +256,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     return (this.#entries = [...file.entries])
   }
 
+  /** @internal */
   #save(): void {
     const entries = this.#load().filter((e) => e.response !== undefined).map((e) => {
       const data = JSON.parse(JSON.stringify(e)) as Entry
@@ -244,7 +267,11 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     writeFileSync(this.file, JSON.stringify({ version: CASSETTE_VERSION, entries }, null, 2) + "\n")
   }
 
-  /** the next unused recorded call with this key: same (thread, node) first, in recorded order */
+  /**
+   * the next unused recorded call with this key: same (thread, node) first, in recorded order
+   *
+   * @internal
+   */
   #find(key: string, scope: { readonly thread: string; readonly node: string }): Entry | undefined {
     const candidates = this.#load().filter((e) => e.key === key && e.response !== undefined && !this.#used.has(e))
     return candidates.find((e) => e.thread === scope.thread && e.node === scope.node) ??
@@ -252,6 +279,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
       candidates[0]
   }
 
+  /** @internal */
   #miss(number: number, request: Request, key: string, scope: { readonly thread: string; readonly node: string }) {
     const entries = this.#load().filter((e) => e.response !== undefined)
     const head = `AgentMock cassette ${this.file}: call ${number} (${where(scope)}) was not recorded`
@@ -289,6 +317,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     )
   }
 
+  /** @internal */
   async #live(messages: Array<BaseMessage>, options: this["ParsedCallOptions"]): Promise<BaseMessage> {
     const tools = options.tools ?? []
     let runnable: Runnable<BaseLanguageModelInput, BaseMessage> = this.inner
@@ -309,6 +338,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     })
   }
 
+  /** @since 0.3.0 */
   override async _generate(
     messages: Array<BaseMessage>,
     options: this["ParsedCallOptions"],
@@ -322,6 +352,7 @@ export class CassetteChatModel extends BaseChatModel<MockCallOptions, AIMessageC
     }
   }
 
+  /** @internal */
   async #answer(
     number: number,
     messages: Array<BaseMessage>,

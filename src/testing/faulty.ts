@@ -34,6 +34,7 @@ export type Fault =
  * @category errors
  */
 export class InjectedFault extends Error {
+  /** @since 0.3.0 */
   override readonly name = "InjectedFault"
   constructor(readonly call: number) {
     super(`AgentMock.faulty: injected failure on call ${call}`)
