@@ -8,6 +8,8 @@ import { AgentMock } from "agentarmour/testing"
 import { Chunk, Effect, Fiber, Layer, TestClock } from "effect"
 import { describe, expect, it } from "vitest"
 
+import { recordingLedger } from "./support/ledger.js"
+
 const search = tool(async ({ query }: { query: string }) => `results for ${query}`, {
   name: "search",
   description: "search the web",
@@ -123,6 +125,25 @@ describe("AgentMock.model", () => {
   it("a bad step is a ParseError naming its index and field", () => {
     expect(() => AgentMock.model([{ text: "ok" }, { fail: "overloaded" } as never])).toThrow(/\[1\][\s\S]*fail/)
     expect(() => AgentMock.model([{ latency: "-5 seconds" }])).toThrow(/latency[\s\S]*non-negative duration/)
+  })
+})
+
+describe("AgentMock.model in a protected node", () => {
+  it("a budget charges the scripted usage, priced by the step's model name", async () => {
+    const { layer, usage } = recordingLedger()
+    const bridge = LangGraphBridge.make(layer)
+    const model = AgentMock.model([{ text: "an answer", usage: { input: 1000, output: 200 }, model: "gpt-4o" }])
+    const agent = protectNode(bridge, async (s: S) => ({ messages: [await model.invoke(s.messages)] }), {
+      breaker: { name: "priced" },
+      budget: { name: "priced" },
+      pricing: { "gpt-4o": { inputPer1M: 2.5, outputPer1M: 10 } }
+    })
+    await new StateGraph(State).addNode("agent", agent as never).addEdge(START, "agent").addEdge("agent", END).compile()
+      .invoke({ messages: [new HumanMessage("q")] }, { configurable: { thread_id: "t-priced" } })
+    await bridge.dispose()
+    expect(usage).toHaveLength(1)
+    expect(usage[0]).toMatchObject({ node: "agent", runId: "t-priced", tokensIn: 1000, tokensOut: 200 })
+    expect(usage[0]!.costUsd).toBeCloseTo(0.0045, 9)
   })
 })
 
