@@ -7,22 +7,31 @@
  * bridge whose layer provides `TestClock` drives their sleeps too.
  *
  * Effect only: the LangGraph adapter registers, `agentarmour/testing` reads.
+ * Registering costs a `WeakMap.set` (~150 ns) per node call, so it is off
+ * until `agentarmour/testing` is loaded (`enable`): production pays one check.
  *
  * @internal
  */
 import { globalValue } from "effect/GlobalValue"
 import type * as Runtime from "effect/Runtime"
 
-const runtimes = globalValue(
+const state = globalValue(
   Symbol.for("agentarmour/callRuntime"),
-  () => new WeakMap<object, Runtime.Runtime<never>>()
+  () => ({ enabled: false, runtimes: new WeakMap<object, Runtime.Runtime<never>>() })
 )
+
+/** @internal from now on, bridges register the runtime of each node call */
+export const enable = (): void => {
+  state.enabled = true
+}
 
 /** @internal */
 export const register = (store: unknown, runtime: Runtime.Runtime<any>): void => {
-  if (typeof store === "object" && store !== null) runtimes.set(store, runtime as Runtime.Runtime<never>)
+  if (state.enabled && typeof store === "object" && store !== null) {
+    state.runtimes.set(store, runtime as Runtime.Runtime<never>)
+  }
 }
 
 /** @internal */
 export const lookup = (store: unknown): Runtime.Runtime<never> | undefined =>
-  typeof store === "object" && store !== null ? runtimes.get(store) : undefined
+  typeof store === "object" && store !== null ? state.runtimes.get(store) : undefined

@@ -12,6 +12,9 @@ import * as Runtime from "effect/Runtime"
 
 import * as CallRuntime from "../../internal/callRuntime.js"
 
+// bridges register the runtime of each node call only once a test needs it (this module is loaded)
+CallRuntime.enable()
+
 /** the runtime of the bridge whose LangGraph call we are in, or the default runtime (real time) */
 export const currentRuntime = (): Runtime.Runtime<never> =>
   CallRuntime.lookup(AsyncLocalStorageProviderSingleton.getInstance().getStore()) ?? Runtime.defaultRuntime
