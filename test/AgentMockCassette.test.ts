@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
-import { type AIMessage, type BaseMessage, HumanMessage } from "@langchain/core/messages"
+import { AIMessage, type BaseMessage, HumanMessage, ToolMessage } from "@langchain/core/messages"
 import { tool } from "@langchain/core/tools"
 import { Annotation, END, MemorySaver, MessagesAnnotation, Send, START, StateGraph } from "@langchain/langgraph"
 import { ToolNode, toolsCondition } from "@langchain/langgraph/prebuilt"
@@ -67,6 +67,29 @@ describe("AgentMock.cassette", () => {
     expect(never.calls).toHaveLength(0)
     expect(contents(replayed.messages)).toEqual(contents(recorded.messages))
     expect((replayed.messages.at(-1) as AIMessage).usage_metadata).toMatchObject({ input_tokens: 20, output_tokens: 6 })
+  })
+
+  it("the key leaves out the ids that change from run to run: message ids and tool call ids", async () => {
+    const file = join(tempDir("cassette-"), "ids.json")
+    const conversation = (id: string) => [
+      new HumanMessage({ content: "weather?", id: `human-${id}` }),
+      new AIMessage({
+        content: "",
+        id: `ai-${id}`,
+        tool_calls: [{ name: "weather", args: { city: "Paris" }, id: `call-${id}`, type: "tool_call" }]
+      }),
+      new ToolMessage({ content: "sunny", tool_call_id: `call-${id}`, id: `tool-${id}` })
+    ]
+    await AgentMock.cassette(AgentMock.model(["sunny in Paris"], { name: "gpt-test" }), { file, mode: "record" })
+      .invoke(conversation("run-1"))
+    const replayed = await AgentMock.cassette(untouchable(), { file, mode: "lockdown" }).invoke(conversation("run-2"))
+    expect(replayed.content).toBe("sunny in Paris")
+    // what the model is asked does count
+    const other = conversation("run-3")
+    other[2] = new ToolMessage({ content: "rainy", tool_call_id: "call-run-3" })
+    await expect(AgentMock.cassette(untouchable(), { file, mode: "lockdown" }).invoke(other)).rejects.toThrow(
+      /messages\[2\]\.content: recorded "sunny", now "rainy"/
+    )
   })
 
   it("parallel Send branches replay whatever the order they run in; equal requests replay in recorded order", async () => {
