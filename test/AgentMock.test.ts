@@ -2,6 +2,7 @@ import { it as effectIt } from "@effect/vitest"
 import { AIMessage, type AIMessageChunk, type BaseMessage, HumanMessage } from "@langchain/core/messages"
 import { tool } from "@langchain/core/tools"
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph"
+import { createReactAgent } from "@langchain/langgraph/prebuilt"
 import { Ledger } from "agentarmour"
 import { CascadeAnnotation, FALLBACK_KEY, LangGraphBridge, protectNode } from "agentarmour/langgraph"
 import { AgentMock } from "agentarmour/testing"
@@ -125,6 +126,21 @@ describe("AgentMock.model", () => {
   it("a bad step is a ParseError naming its index and field", () => {
     expect(() => AgentMock.model([{ text: "ok" }, { fail: "overloaded" } as never])).toThrow(/\[1\][\s\S]*fail/)
     expect(() => AgentMock.model([{ latency: "-5 seconds" }])).toThrow(/latency[\s\S]*non-negative duration/)
+  })
+})
+
+describe("AgentMock.model in LangGraph's prebuilt agent", () => {
+  it("createReactAgent binds the tools, runs the call, and streams tokens and tool_call_chunks in messages mode", async () => {
+    const model = AgentMock.model([{ toolCalls: [{ name: "search", args: { query: "x" } }] }, "done and dusted"])
+    const agent = createReactAgent({ llm: model, tools: [search] })
+    const streamed: Array<AIMessageChunk> = []
+    for await (const [m] of await agent.stream({ messages: [new HumanMessage("hi")] }, { streamMode: "messages" })) {
+      if (m.getType() === "ai") streamed.push(m as AIMessageChunk)
+    }
+    expect(model.calls.map((c) => c.tools.map((t) => t.name))).toEqual([["search"], ["search"]])
+    expect(streamed.some((c) => c.tool_call_chunks?.[0]?.name === "search")).toBe(true)
+    expect(streamed.map((c) => c.content).join("")).toBe("done and dusted")
+    model.assertConsumed()
   })
 })
 
