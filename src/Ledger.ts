@@ -225,6 +225,64 @@ export class UsageRecord extends Schema.Class<UsageRecord>("agentarmour/UsageRec
 }) {}
 
 /**
+ * What ToolGuard decided about one tool call (table `cb_tool_calls`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const ToolCallOutcome = Schema.Literal(
+  "ok",
+  "repaired",
+  "unknown_tool",
+  "invalid_args",
+  "malformed",
+  "repeated",
+  "limit",
+  "denied",
+  "rejected",
+  "approved",
+  "invalid_result",
+  "failed",
+  "open"
+)
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type ToolCallOutcome = typeof ToolCallOutcome.Type
+
+/**
+ * One tool call a model proposed and what ToolGuard did with it (table `cb_tool_calls`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export class ToolCallRecord extends Schema.Class<ToolCallRecord>("agentarmour/ToolCallRecord")({
+  /** the run (`CascadeGuard.withRun`, LangGraph `thread_id`), `null` outside a run */
+  runId: Schema.NullOr(Schema.String),
+  /** the guard (or graph node) that checked the call */
+  node: Schema.String,
+  tool: Schema.String,
+  /** the model's `tool_call_id`, when it gave one */
+  callId: Schema.NullOr(Schema.String),
+  outcome: ToolCallOutcome,
+  /** why: the refusal's message, the error of a failed call; `null` for a plain `ok` */
+  detail: Schema.NullOr(Schema.String),
+  createdAt: Schema.DateFromSelf
+}) {}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface ToolCallQuery {
+  readonly tool?: string | undefined
+  readonly run?: string | undefined
+  readonly limit?: number | undefined
+}
+
+/**
  * Spend added up per node or per run.
  *
  * @since 0.2.0
@@ -319,6 +377,8 @@ export interface Ledger {
   /** one call's outcome, added to the per-minute statistics (cheap: a counter in memory until the writer runs) */
   readonly recordCall: (record: CallRecord) => Effect.Effect<void>
   readonly recordUsage: (record: UsageRecord) => Effect.Effect<void>
+  /** records a ToolGuard decision; never fails (0.3) */
+  readonly recordToolCall: (record: ToolCallRecord) => Effect.Effect<void>
   readonly failures: (query?: Query) => Effect.Effect<ReadonlyArray<FailureRecord>, LedgerError>
   readonly transitions: (query?: Query) => Effect.Effect<ReadonlyArray<TransitionRecord>, LedgerError>
   readonly fallbacks: (query?: Query) => Effect.Effect<ReadonlyArray<FallbackRecord>, LedgerError>
@@ -328,6 +388,8 @@ export interface Ledger {
   readonly callStats: (query?: StatsQuery) => Effect.Effect<ReadonlyArray<CallStats>, LedgerError>
   /** spend per node or per run, biggest cost first */
   readonly usage: (query?: UsageQuery) => Effect.Effect<ReadonlyArray<UsageSummary>, LedgerError>
+  /** ToolGuard decisions, newest first, by tool and/or run (0.3) */
+  readonly toolCalls: (query?: ToolCallQuery) => Effect.Effect<ReadonlyArray<ToolCallRecord>, LedgerError>
   readonly summary: Effect.Effect<ReadonlyArray<BreakerSummary>, LedgerError>
   /** what this instance recorded, wrote, dropped and still holds */
   readonly stats: Effect.Effect<LedgerStats>
@@ -368,10 +430,12 @@ export const make = (input: LedgerInput): Ledger =>
     recordQuarantine: () => Effect.void,
     recordCall: () => Effect.void,
     recordUsage: () => Effect.void,
+    recordToolCall: () => Effect.void,
     fallbacks: () => Effect.succeed([]),
     quarantines: () => Effect.succeed([]),
     callStats: () => Effect.succeed([]),
     usage: () => Effect.succeed([]),
+    toolCalls: () => Effect.succeed([]),
     stats: Effect.succeed(emptyStats),
     ...input
   })
@@ -757,6 +821,7 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
     const fallbacks = new Ring<FallbackRecord>(capacity)
     const quarantines = new Ring<QuarantineRecord>(capacity)
     const usage = new Ring<UsageRecord>(capacity)
+    const toolCalls = new Ring<ToolCallRecord>(capacity)
     const calls = new Map<string, CallCounter>()
     let recorded = 0
     const rendered = {
@@ -788,6 +853,8 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
         countCall(calls, record.breakerName, record.createdAt, addCall(record))
       }),
       recordUsage: push(usage),
+      recordToolCall: push(toolCalls),
+      toolCalls: (query) => Effect.sync(() => selectToolCalls(toolCalls.newestFirst(), query)),
       failures: (query) => Effect.sync(() => select(rendered, query)),
       transitions: (query) => Effect.sync(() => select(transitions, query)),
       fallbacks: (query) => Effect.sync(() => select(fallbacks, query)),
@@ -821,6 +888,23 @@ export const makeMemory = (options?: { readonly capacity?: number }): Effect.Eff
       flush: Effect.void
     })
   })
+
+/** @internal the newest tool calls matching a query */
+export const selectToolCalls = (
+  records: Iterable<ToolCallRecord>,
+  query: ToolCallQuery | undefined
+): Array<ToolCallRecord> => {
+  const limit = query?.limit ?? DEFAULT_LIMIT
+  const out: Array<ToolCallRecord> = []
+  if (!(Number.isInteger(limit) && limit > 0)) return out
+  for (const r of records) {
+    if (query?.tool !== undefined && r.tool !== query.tool) continue
+    if (query?.run !== undefined && r.runId !== query.run) continue
+    out.push(r)
+    if (out.length >= limit) break
+  }
+  return out
+}
 
 /**
  * An in-memory ledger (newest 10,000 records of each kind).

@@ -221,9 +221,9 @@ describe("SQL ledger schema", () => {
       yield* first.close
       // make it look like a 0.1 file: no 0.2 tables, indexes or migration
       const db = new Database(filename)
-      db.exec(`DROP TABLE cb_stats; DROP TABLE cb_stats_fallbacks; DROP TABLE cb_usage;
+      db.exec(`DROP TABLE cb_stats; DROP TABLE cb_stats_fallbacks; DROP TABLE cb_usage; DROP TABLE cb_tool_calls;
         DROP INDEX cb_failures_breaker_id_idx; DROP INDEX cb_transitions_breaker_id_idx;
-        DELETE FROM cb_migrations WHERE migration_id = 2;`)
+        DELETE FROM cb_migrations WHERE migration_id >= 2;`)
       db.close()
       const second = yield* sqlite(filename)
       yield* second.ledger.recordCall({ breakerName: "a", outcome: "success", slow: false, createdAt: at(0) })

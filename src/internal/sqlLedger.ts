@@ -31,8 +31,9 @@ type Item =
   | { readonly _tag: "fallback"; readonly record: Ledger.FallbackRecord }
   | { readonly _tag: "quarantine"; readonly record: Ledger.QuarantineRecord }
   | { readonly _tag: "usage"; readonly record: Ledger.UsageRecord }
+  | { readonly _tag: "toolCall"; readonly record: Ledger.ToolCallRecord }
 
-type Kind = "failure" | "transition" | "fallback" | "quarantine" | "usage"
+type Kind = "failure" | "transition" | "fallback" | "quarantine" | "usage" | "toolCall"
 
 const { droppedRecords, writeErrors } = Ledger
 
@@ -52,6 +53,7 @@ export const tables = (prefix: string) => {
     statsFallbacks: `${prefix}stats_fallbacks`,
     totals: `${prefix}totals`,
     usage: `${prefix}usage`,
+    toolCalls: `${prefix}tool_calls`,
     migrations: `${prefix}migrations`
   }
 }
@@ -61,7 +63,8 @@ const TABLE_OF = {
   transition: "transitions",
   fallback: "fallbacks",
   quarantine: "quarantines",
-  usage: "usage"
+  usage: "usage",
+  toolCall: "toolCalls"
 } as const
 
 /** runs the migrations of a ledger with this prefix (idempotent; an older ledger is upgraded) */
@@ -168,8 +171,28 @@ export const migrate = (prefix: string) =>
       )`
       yield* rebuildTotals(prefix)
     })
+    // 0.3: ToolGuard's decisions
+    const toolCalls = Effect.gen(function*() {
+      yield* sql`CREATE TABLE IF NOT EXISTS ${sql(t.toolCalls)} (
+        id ${id},
+        run_id TEXT,
+        node TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        call_id TEXT,
+        outcome TEXT NOT NULL,
+        detail TEXT,
+        created_at TEXT NOT NULL
+      )`
+      yield* index("tool_idx", t.toolCalls, "tool, id")
+      yield* index("run_idx", t.toolCalls, "run_id, id")
+      yield* index("time_idx", t.toolCalls, "created_at")
+    })
     yield* Migrator.make({})({
-      loader: Migrator.fromRecord({ "0001_create_ledger": init, "0002_stats_usage_indexes": statsUsageIndexes }),
+      loader: Migrator.fromRecord({
+        "0001_create_ledger": init,
+        "0002_stats_usage_indexes": statsUsageIndexes,
+        "0003_tool_calls": toolCalls
+      }),
       table: t.migrations
     })
   })
@@ -297,6 +320,18 @@ const toRow = (item: Item): [Kind, Row] => {
         tokens_in: r.tokensIn,
         tokens_out: r.tokensOut,
         cost_usd: r.costUsd,
+        created_at: iso(r.createdAt)
+      }]
+    }
+    case "toolCall": {
+      const r = item.record
+      return ["toolCall", {
+        run_id: r.runId,
+        node: r.node,
+        tool: r.tool,
+        call_id: r.callId,
+        outcome: r.outcome,
+        detail: r.detail,
         created_at: iso(r.createdAt)
       }]
     }
@@ -575,7 +610,43 @@ export const makeReader = (prefix: string) =>
       })
     }).pipe(Effect.mapError(toLedgerError("the summary")))
 
-    return { failures, transitions, fallbacks, quarantines, callStats, usage, summary }
+    type ToolCallRow = {
+      run_id: string | null
+      node: string
+      tool: string
+      call_id: string | null
+      outcome: string
+      detail: string | null
+      created_at: string
+    }
+    const toolCalls = (
+      q?: Ledger.ToolCallQuery
+    ): Effect.Effect<ReadonlyArray<Ledger.ToolCallRecord>, Ledger.LedgerError> => {
+      const conditions = [
+        ...(q?.tool === undefined ? [] : [sql`tool = ${q.tool}`]),
+        ...(q?.run === undefined ? [] : [sql`run_id = ${q.run}`])
+      ]
+      return sql<ToolCallRow>`SELECT run_id, node, tool, call_id, outcome, detail, created_at FROM ${sql(t.toolCalls)}
+        ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`} ORDER BY id DESC LIMIT ${limitOf(q)}`
+        .pipe(
+          Effect.map((rows) =>
+            rows.map((r) =>
+              new Ledger.ToolCallRecord({
+                runId: r.run_id,
+                node: r.node,
+                tool: r.tool,
+                callId: r.call_id,
+                outcome: r.outcome as Ledger.ToolCallOutcome,
+                detail: r.detail,
+                createdAt: date(r.created_at)
+              }, true)
+            )
+          ),
+          Effect.mapError(toLedgerError("tool calls"))
+        )
+    }
+
+    return { failures, transitions, fallbacks, quarantines, callStats, usage, toolCalls, summary }
   })
 
 /**
@@ -595,6 +666,7 @@ export const prune = (prefix: string, cutoff: Date): Effect.Effect<number, SqlEr
       [t.fallbacks, sql`created_at < ${before}`],
       [t.quarantines, sql`created_at < ${before}`],
       [t.usage, sql`created_at < ${before}`],
+      [t.toolCalls, sql`created_at < ${before}`],
       [t.stats, sql`minute < ${minute}`],
       [t.statsFallbacks, sql`minute < ${minute}`]
     ] as const
@@ -982,7 +1054,14 @@ export const make = (
 
     const writeBatch = (conn: Connection, batch: Batch) =>
       Effect.suspend(() => {
-        const rows: Record<Kind, Array<Row>> = { failure: [], transition: [], fallback: [], quarantine: [], usage: [] }
+        const rows: Record<Kind, Array<Row>> = {
+          failure: [],
+          transition: [],
+          fallback: [],
+          quarantine: [],
+          usage: [],
+          toolCall: []
+        }
         for (const item of batch.items) {
           const [kind, row] = toRow(item)
           rows[kind].push(row)
@@ -990,7 +1069,7 @@ export const make = (
         const { dialect, sql } = conn
         const totalOf = { failure: "failures", transition: "transitions", fallback: "fallbacks" } as const
         const write = Effect.gen(function*() {
-          for (const kind of ["failure", "transition", "fallback", "quarantine", "usage"] as const) {
+          for (const kind of ["failure", "transition", "fallback", "quarantine", "usage", "toolCall"] as const) {
             const total = dialect === "pg" && kind in totalOf ? totalOf[kind as keyof typeof totalOf] : undefined
             yield* insertRows(sql, dialect, t[TABLE_OF[kind]], rows[kind], total)
           }
@@ -1268,12 +1347,14 @@ export const make = (
       recordQuarantine: (record) => offer({ _tag: "quarantine", record }),
       ...recordCallMembers((record) => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
       recordUsage: (record) => offer({ _tag: "usage", record }),
+      recordToolCall: (record) => offer({ _tag: "toolCall", record }),
       failures: (q) => read((r) => r.failures(q)),
       transitions: (q) => read((r) => r.transitions(q)),
       fallbacks: (q) => read((r) => r.fallbacks(q)),
       quarantines: (q) => read((r) => r.quarantines(q)),
       callStats: (q) => read((r) => r.callStats(q)),
       usage: (q) => read((r) => r.usage(q)),
+      toolCalls: (q) => read((r) => r.toolCalls(q)),
       summary: read((r) => r.summary),
       stats: Effect.sync(() => ({
         recorded,

@@ -155,6 +155,7 @@ export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Led
       recordCall: () => Effect.void,
       callStats: (q) => optional(reader.callStats(q)),
       usage: (q) => optional(reader.usage(q)),
+      toolCalls: (q) => optional(reader.toolCalls(q)),
       failures: reader.failures,
       transitions: reader.transitions,
       fallbacks: (q) => optional(reader.fallbacks(q)),
