@@ -9,7 +9,7 @@ import { HttpServer } from "@effect/platform"
 import { Ledger } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime, type ParseResult } from "effect"
 import { type Browser, chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
@@ -21,7 +21,7 @@ const filename = join(tempTestDir("agentarmour-e2e-"), "cascadebreaker.db")
 const evil = `<img src=x onerror=alert(1)>`
 
 let browser: Browser
-let writer: ManagedRuntime.ManagedRuntime<Ledger.Ledger, Ledger.LedgerError>
+let writer: ManagedRuntime.ManagedRuntime<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>
 let server: ManagedRuntime.ManagedRuntime<HttpServer.HttpServer, unknown>
 let url: string
 

@@ -17,6 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { recordCallMembers } from "./internal/ledgerSync.js"
@@ -977,7 +978,9 @@ export interface SqlOptions {
  * @since 0.1.0
  * @category layers
  */
-export const layerSql = (options?: SqlOptions): Layer.Layer<Ledger, LedgerError, SqlClient> =>
+export const layerSql = (
+  options?: SqlOptions
+): Layer.Layer<Ledger, LedgerError | ParseResult.ParseError, SqlClient> =>
   Layer.scoped(
     Ledger,
     Effect.flatMap(

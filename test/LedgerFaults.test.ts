@@ -13,7 +13,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Effect, Either, Exit, Layer, Schedule, Scope } from "effect"
+import { Effect, Either, Exit, Layer, type ParseResult, Schedule, Scope } from "effect"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const tempDir = () => tempTestDir("agentarmour-faults-")
@@ -31,7 +31,7 @@ const failure = (breakerName: string, i: number) =>
 const invariant = (s: Ledger.LedgerStats) => s.recorded === s.written + s.dropped + s.pending
 
 /** builds the layer in a scope closed by the caller */
-const open = (layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>) =>
+const open = (layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ctx = yield* Layer.buildWithScope(layer, scope)
@@ -91,7 +91,9 @@ describe("SqliteLedger in degraded mode", () => {
         // the client itself opens (no WAL pragma); the ledger finds no database behind it
         Layer.provide(SqliteClient.layer({ filename, disableWAL: true }))
       )
-      const { ledger, scope } = yield* open(layer as Layer.Layer<Ledger.Ledger, Ledger.LedgerError>)
+      const { ledger, scope } = yield* open(
+        layer as Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>
+      )
       yield* ledger.recordTransition(
         new Ledger.TransitionRecord({
           breakerName: "a",
@@ -135,21 +137,21 @@ describe("SqliteLedger in degraded mode", () => {
 })
 
 describe("SqliteLedger options", () => {
-  it.live("bad options are the only way the layer fails: a LedgerError naming the option", () =>
+  it.live("bad options are the only way the layer fails: an error naming the option (a ParseError for durations)", () =>
     Effect.gen(function*() {
       const filename = join(tempDir(), "options.db")
       const bad = [
-        [{ flushTimeout: "soon" }, "flushTimeout"],
-        [{ retention: "-3d" }, "retention"],
-        [{ queueCapacity: 0 }, "queueCapacity"],
-        [{ batchSize: 1.5 }, "batchSize"],
-        [{ tablePrefix: "drop table;" }, "tablePrefix"]
+        [{ flushTimeout: "soon" }, "flushTimeout", "ParseError"],
+        [{ retention: "-3d" }, "retention", "LedgerError"],
+        [{ queueCapacity: 0 }, "queueCapacity", "LedgerError"],
+        [{ batchSize: 1.5 }, "batchSize", "LedgerError"],
+        [{ tablePrefix: "drop table;" }, "tablePrefix", "LedgerError"]
       ] as const
-      for (const [options, field] of bad) {
+      for (const [options, field, tag] of bad) {
         const error = yield* Effect.flip(
           Layer.build(SqliteLedger.layer({ filename, ...(options as object) })).pipe(Effect.scoped)
         )
-        expect(error._tag).toBe("LedgerError")
+        expect(error._tag).toBe(tag)
         expect(error.message).toContain(field)
       }
     }))

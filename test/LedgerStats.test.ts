@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Ledger } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Cause, Duration, Effect, Exit, Layer, Scope, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, type ParseResult, Scope, TestClock } from "effect"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const tempDb = () => join(tempTestDir("agentarmour-stats-"), "ledger.db")
@@ -16,7 +16,7 @@ const tempDb = () => join(tempTestDir("agentarmour-stats-"), "ledger.db")
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0)
 const at = (ms: number) => new Date(T0 + ms)
 
-const open = (layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>) =>
+const open = (layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     const ctx = yield* Layer.buildWithScope(layer, scope)

@@ -10,7 +10,7 @@ import { Ledger } from "agentarmour"
 import { PgLedger } from "agentarmour/pg"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Scope } from "effect"
+import { Effect, Exit, Layer, type ParseResult, Scope } from "effect"
 
 import { tempDir } from "./support/tmp.js"
 import { usePostgres } from "./support/usePostgres.js"
@@ -59,7 +59,7 @@ const calls: ReadonlyArray<Ledger.ToolCallRecord> = [
 ]
 
 const withLedger = <A, E>(
-  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>,
+  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>,
   use: (l: Ledger.Ledger) => Effect.Effect<A, E>
 ) =>
   Effect.gen(function*() {

@@ -4,7 +4,7 @@
  */
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { PgLedger, SharedState } from "agentarmour/pg"
-import { Effect, Exit, Layer, ManagedRuntime, Schedule, Scope } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Schedule, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 
 import { freePort } from "./support/postgres.js"
@@ -235,4 +235,20 @@ describe("PgLedger", () => {
     expect(closed).toBe(true)
     await Promise.all([a.dispose(), b.dispose()])
   }, 60_000)
+})
+
+describe("PgLedger options", () => {
+  it("a negative flushTimeout or a pruneInterval of 0 is a ParseError naming it, before any connection", async () => {
+    for (
+      const [option, bad] of [["flushTimeout", { flushTimeout: -1 }], ["pruneInterval", { pruneInterval: 0 }]] as const
+    ) {
+      const exit = await Effect.runPromiseExit(
+        Effect.scoped(Layer.build(PgLedger.layer({ host: "127.0.0.1", port: 1, ...bad })))
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) as { _tag: string; message: string } : undefined
+      expect(error?._tag).toBe("ParseError")
+      expect(error?.message).toContain(`PgLedger.layer: ${option}`)
+    }
+  })
 })

@@ -1,11 +1,11 @@
-import { writeFileSync } from "node:fs"
+import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 
 import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Metric, Scope } from "effect"
+import { Effect, Exit, Layer, Metric, type ParseResult, Scope } from "effect"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const tempDb = () => join(tempTestDir("agentarmour-"), "ledger.db")
@@ -22,7 +22,7 @@ const failure = (breakerName: string, i: number) =>
 
 /** builds the layer in a scope we close ourselves, as an application shutting down would */
 const withLedger = <A, E>(
-  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError>,
+  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>,
   use: (l: Ledger.Ledger) => Effect.Effect<A, E>
 ) =>
   Effect.gen(function*() {
@@ -183,4 +183,35 @@ describe("SqliteLedger", () => {
       const rows = yield* withLedger(SqliteLedger.layerReadonly({ filename }), (l) => l.failures())
       expect(rows).toHaveLength(1)
     }))
+})
+
+describe("SqliteLedger options", () => {
+  const bad: ReadonlyArray<[string, Partial<Record<"flushTimeout" | "pruneInterval", unknown>>]> = [
+    ["flushTimeout", { flushTimeout: -1 }],
+    ["flushTimeout", { flushTimeout: Number.NaN }],
+    ["flushTimeout", { flushTimeout: "-5 seconds" }],
+    ["flushTimeout", { flushTimeout: Number.POSITIVE_INFINITY }],
+    ["pruneInterval", { pruneInterval: -1 }],
+    ["pruneInterval", { pruneInterval: 0 }],
+    ["pruneInterval", { pruneInterval: Number.NaN }],
+    ["pruneInterval", { pruneInterval: "-5 seconds" }]
+  ]
+  for (const [option, options] of bad) {
+    it.live(`a bad ${option} (${String(Object.values(options)[0])}) is a ParseError naming it, and no file is made`, () =>
+      Effect.gen(function*() {
+        const filename = tempDb()
+        const layer = SqliteLedger.layer({ filename, retention: "30 days", ...(options as object) })
+        const error = yield* Effect.flip(withLedger(layer, () => Effect.void))
+        expect(error._tag).toBe("ParseError")
+        expect(error.message).toContain("SqliteLedger.layer")
+        expect(error.message).toContain(option)
+        expect(existsSync(filename)).toBe(false)
+      }))
+  }
+
+  it.live("good durations are still accepted (flushTimeout 0 means give up at once; a 5-minute pruneInterval)", () =>
+    withLedger(
+      SqliteLedger.layer({ filename: tempDb(), flushTimeout: 0, pruneInterval: "5 minutes", retention: "30 days" }),
+      (l) => l.stats
+    ).pipe(Effect.map((stats) => expect(stats.lastError).toBeNull())))
 })

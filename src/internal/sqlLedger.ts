@@ -11,16 +11,20 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 
 import * as Ledger from "../Ledger.js"
+import * as duration from "./duration.js"
 import { recordCallMembers } from "./ledgerSync.js"
 import { isTablePrefix } from "./tablePrefix.js"
 
@@ -735,6 +739,8 @@ const describeCause = (cause: Cause.Cause<unknown>): string => {
 export interface Connector {
   /** what the log names (a file path, "Postgres at host:port") */
   readonly target: string
+  /** the API whose options these are, for error messages ("SqliteLedger.layer") */
+  readonly owner?: string | undefined
   readonly connect: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope>
 }
 
@@ -789,17 +795,30 @@ class Deque<A> {
   }
 }
 
-const durationOf = (value: Duration.DurationInput | undefined, fallback: Duration.DurationInput, field: string) =>
-  Effect.suspend(() => {
-    const decoded = Duration.decodeUnknown(value ?? fallback)
-    return Option.isSome(decoded) && Duration.isFinite(decoded.value) && Duration.toMillis(decoded.value) >= 0
-      ? Effect.succeed(decoded.value)
-      : Effect.fail(
-        new Ledger.LedgerError({
-          message: `${field} must be a duration such as "10 seconds", got ${JSON.stringify(value)}`
-        })
-      )
-  })
+/**
+ * The ledger's duration options, decoded strictly: negative, NaN, infinite and
+ * unparsable values are a `ParseError` naming the option, and so is a
+ * `pruneInterval` of 0 (an interval of 0 would prune in a busy loop).
+ */
+const decodeDurations = (owner: string, options: Ledger.SqlOptions) =>
+  Either.flatMap(
+    duration.decodeOptions(owner, {
+      flushTimeout: options.flushTimeout ?? "10 seconds",
+      pruneInterval: options.pruneInterval ?? "1 hour"
+    }),
+    (d) =>
+      Duration.toMillis(d.pruneInterval) > 0
+        ? Either.right(d)
+        : Either.left(
+          ParseResult.parseError(
+            new ParseResult.Type(
+              Schema.Unknown.ast,
+              options.pruneInterval,
+              `${owner}: pruneInterval must be a positive interval, got ${String(options.pruneInterval)}`
+            )
+          )
+        )
+  )
 
 /** the default reopen schedule: exponential from 1 second, capped at 1 minute */
 export const defaultReopenSchedule: Schedule.Schedule<unknown> = Schedule.exponential("1 second").pipe(
@@ -816,18 +835,17 @@ export const defaultWriteRetry: Schedule.Schedule<unknown> = Schedule.exponentia
 export const make = (
   options: Ledger.SqlOptions,
   connector: Connector
-): Effect.Effect<Ledger.Ledger, Ledger.LedgerError, Scope.Scope> =>
+): Effect.Effect<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.tablePrefix ?? "cb_"
     const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
-    const flushTimeout = yield* durationOf(options.flushTimeout, "10 seconds", "flushTimeout")
+    const { flushTimeout, pruneInterval } = yield* decodeDurations(connector.owner ?? "Ledger.layerSql", options)
     const retention = options.retention === undefined ? undefined : Ledger.parseAge(options.retention)
     if (retention !== undefined && Option.isNone(retention)) {
       return yield* new Ledger.LedgerError({
         message: `retention must be a duration such as "30 days", got ${JSON.stringify(options.retention)}`
       })
     }
-    const pruneInterval = yield* durationOf(options.pruneInterval, "1 hour", "pruneInterval")
     const reopenSchedule = options.reopenSchedule ?? defaultReopenSchedule
     const writeRetry = options.writeRetry ?? defaultWriteRetry
     for (const field of ["queueCapacity", "batchSize"] as const) {
@@ -1370,8 +1388,8 @@ export const make = (
 /** `Ledger.layerSql`: the ledger on the `SqlClient` of the context */
 export const layerSqlEffect = (
   options: Ledger.SqlOptions
-): Effect.Effect<Ledger.Ledger, Ledger.LedgerError, SqlClient.SqlClient | Scope.Scope> =>
+): Effect.Effect<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.flatMap(
     SqlClient.SqlClient,
-    (sql) => make(options, { target: "the SQL database", connect: Effect.succeed(sql) })
+    (sql) => make(options, { target: "the SQL database", owner: "Ledger.layerSql", connect: Effect.succeed(sql) })
   )

@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type * as ParseResult from "effect/ParseResult"
 
 import * as duration from "../internal/duration.js"
 import * as internal from "../internal/sqlLedger.js"
@@ -40,7 +41,9 @@ export interface Options extends PgClient.PgClientConfig, Ledger.SqlOptions {}
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
+export const layer = (
+  options: Options
+): Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError> => {
   const {
     batchSize,
     flushTimeout,
@@ -70,6 +73,7 @@ export const layer = (options: Options): Layer.Layer<Ledger.Ledger, Ledger.Ledge
         writeRetry
       }, {
         target,
+        owner: "PgLedger.layer",
         connect: Effect.provide(PgClientLazy.make(client, tracked), Reactivity.layer)
       })
       // closing flushes for at most flushTimeout; then whatever still waits on the

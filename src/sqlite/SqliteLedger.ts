@@ -17,6 +17,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 
 import * as internal from "../internal/sqlLedger.js"
 import * as Ledger from "../Ledger.js"
@@ -51,12 +52,15 @@ export const DEFAULT_FILENAME = "cascadebreaker.db"
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
+export const layer = (
+  options?: Options
+): Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError> => {
   const filename = options?.filename ?? DEFAULT_FILENAME
   return Layer.scoped(
     Ledger.Ledger,
     internal.make(options ?? {}, {
       target: filename,
+      owner: "SqliteLedger.layer",
       connect: Effect.provide(SqliteClient.make({ filename }), Reactivity.layer)
     })
   )
