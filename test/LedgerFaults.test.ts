@@ -4,7 +4,7 @@
  * record ends written or counted dropped (Ledger.stats).
  */
 import { execFile } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 
@@ -278,4 +278,78 @@ describe("SqliteLedger on a full disk", () => {
       }),
     60_000
   )
+})
+
+describe("SqliteLedger whose file is deleted or replaced under it", () => {
+  const count = (filename: string) => {
+    const db = new Database(filename, { readonly: true })
+    try {
+      return (db.prepare("SELECT COUNT(*) AS n FROM cb_failures").get() as { n: number }).n
+    } finally {
+      db.close()
+    }
+  }
+  const removeDb = (filename: string) => {
+    for (const f of [filename, `${filename}-wal`, `${filename}-shm`]) rmSync(f, { force: true })
+  }
+
+  it.live("deleted (db, -wal, -shm): the ledger reopens at its path, and written counts only rows in that file", () =>
+    Effect.gen(function*() {
+      const filename = join(tempDir(), "deleted.db")
+      const { ledger, scope } = yield* open(SqliteLedger.layer({ filename }))
+      for (let i = 0; i < 100; i++) yield* ledger.recordFailure(failure("before", i))
+      yield* ledger.flush
+      removeDb(filename)
+      for (let i = 0; i < 10_000; i++) yield* ledger.recordFailure(failure("after", i))
+      yield* ledger.flush
+      const stats = yield* ledger.stats
+      const read = yield* ledger.failures({ breaker: "after", limit: 20_000 })
+      yield* Scope.close(scope, Exit.void)
+      // the path names a ledger again, holding every record made after the deletion
+      expect(existsSync(filename)).toBe(true)
+      expect(count(filename)).toBe(10_000)
+      expect(read).toHaveLength(10_000)
+      expect(stats).toMatchObject({ recorded: 10_100, written: 10_100, dropped: 0, pending: 0 })
+      expect(invariant(stats)).toBe(true)
+    }))
+
+  it.live("replaced by another file: the ledger writes to the file at its path, not to the one it held", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const filename = join(dir, "replaced.db")
+      const { ledger, scope } = yield* open(SqliteLedger.layer({ filename }))
+      for (let i = 0; i < 10; i++) yield* ledger.recordFailure(failure("before", i))
+      yield* ledger.flush
+      // moved away (a log rotation) and an empty file in its place
+      renameSync(filename, join(dir, "rotated.db"))
+      rmSync(`${filename}-wal`, { force: true })
+      rmSync(`${filename}-shm`, { force: true })
+      writeFileSync(filename, "")
+      for (let i = 0; i < 50; i++) yield* ledger.recordFailure(failure("after", i))
+      yield* ledger.flush
+      const stats = yield* ledger.stats
+      yield* Scope.close(scope, Exit.void)
+      expect(count(filename)).toBe(50)
+      expect(stats).toMatchObject({ recorded: 60, written: 60, dropped: 0 })
+    }))
+
+  it.live("deleted with its directory: what cannot be written is counted dropped, with the reason in lastError", () =>
+    Effect.gen(function*() {
+      const dir = join(tempDir(), "gone")
+      mkdirSync(dir)
+      const filename = join(dir, "ledger.db")
+      const { ledger, scope } = yield* open(
+        SqliteLedger.layer({ filename, reopenSchedule: Schedule.spaced("1 hour") })
+      )
+      for (let i = 0; i < 100; i++) yield* ledger.recordFailure(failure("before", i))
+      yield* ledger.flush
+      rmSync(dir, { recursive: true, force: true })
+      for (let i = 0; i < 1_000; i++) yield* ledger.recordFailure(failure("after", i))
+      yield* ledger.flush
+      const stats = yield* ledger.stats
+      yield* Scope.close(scope, Exit.void)
+      expect(stats).toMatchObject({ recorded: 1_100, written: 100, dropped: 1_000, pending: 0 })
+      expect(stats.lastError).not.toBeNull()
+      expect(existsSync(filename)).toBe(false)
+    }))
 })

@@ -742,12 +742,22 @@ export interface Connector {
   /** the API whose options these are, for error messages ("SqliteLedger.layer") */
   readonly owner?: string | undefined
   readonly connect: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope>
+  /**
+   * What the target names now (a file's device and inode), `undefined` when
+   * it names nothing: a ledger whose file is deleted or replaced under it
+   * notices that this changed since it opened, and reopens.
+   */
+  readonly identity?: (() => string | undefined) | undefined
 }
 
 interface Connection {
   readonly sql: SqlClient.SqlClient
   readonly reader: Effect.Effect.Success<ReturnType<typeof makeReader>>
   readonly dialect: "pg" | "sqlite" | "other"
+  /** `connector.identity()` when it was opened */
+  readonly identity: string | undefined
+  /** closes it (its own scope, apart from the layer's) */
+  readonly close: Effect.Effect<void>
 }
 
 interface Batch {
@@ -1126,7 +1136,7 @@ export const make = (
           onFailure: (error) =>
             settle(batch, { ok: false, why: `write failed after retries: ${describeCause(Cause.fail(error))}` }),
           onSuccess: () =>
-            Effect.zipRight(
+            isLost(conn) ? settle(batch, { ok: false, why: lostWhy }) : Effect.zipRight(
               failing
                 ? Effect.zipRight(
                   Effect.logInfo(`agentarmour ledger (${connector.target}): writes recovered`),
@@ -1140,6 +1150,30 @@ export const make = (
             )
         })
       )
+
+    // --- the file under the ledger: deleted or replaced, it no longer is what the path names ---
+    const lostWhy = `${connector.target} was deleted or replaced under the ledger; reopening`
+    const isLost = (conn: Connection): boolean =>
+      connector.identity !== undefined && connector.identity() !== conn.identity
+
+    /** drops a lost connection and opens the path again (in the background while it fails) */
+    const reopenLost = (conn: Connection): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (connection !== conn) return Effect.void
+        connection = undefined
+        lastError = lostWhy
+        return Effect.zipRight(
+          Effect.zipRight(conn.close, Effect.logWarning(`agentarmour ledger: ${lostWhy}`)),
+          Effect.matchEffect(openOnce, {
+            onFailure: (why) => Effect.zipRight(Effect.sync(() => (lastError = why)), reopenInBackground),
+            onSuccess: (fresh) =>
+              Effect.sync(() => {
+                connection = fresh
+                lastError = null
+              })
+          })
+        )
+      })
 
     const takeBatch = (): Batch | undefined => {
       const items = buffer.take(batchSize)
@@ -1176,7 +1210,22 @@ export const make = (
       if (conn === undefined) {
         return settle(batch, { ok: false, why: `the database is not open (${lastError ?? "opening"})` })
       }
-      return attemptWrite(conn, batch)
+      if (isLost(conn)) {
+        // reopen at the path before writing; what was written to the lost file after the
+        // last check was settled as dropped by that write's own check
+        return Effect.zipRight(
+          reopenLost(conn),
+          Effect.suspend(() =>
+            connection === undefined
+              ? settle(batch, { ok: false, why: `the database is not open (${lastError ?? "opening"})` })
+              : attemptWrite(connection, batch)
+          )
+        )
+      }
+      return Effect.zipRight(
+        attemptWrite(conn, batch),
+        Effect.suspend(() => (isLost(conn) ? reopenLost(conn) : Effect.void))
+      )
     })
 
     let writerFiber = yield* Effect.forkIn(Effect.forever(writerStep), layerScope)
@@ -1252,13 +1301,33 @@ export const make = (
             })
           )
           const reader = yield* Effect.provideService(makeReader(prefix), SqlClient.SqlClient, sql)
-          return { sql, reader, dialect } satisfies Connection
+          const identity = connector.identity?.()
+          return { sql, reader, dialect, identity, close: Scope.close(child, Exit.void) } satisfies Connection
         }).pipe(Scope.extend(child))
       )
       if (Exit.isSuccess(exit)) return exit.value
       yield* Scope.close(child, Exit.void)
       return yield* Effect.fail(Cause.isInterruptedOnly(exit.cause) ? "interrupted" : describeCause(exit.cause))
     })
+
+    /** retries opening on `reopenSchedule`, in a fiber of the layer's scope */
+    const reopenInBackground: Effect.Effect<void> = Effect.asVoid(Effect.forkIn(
+      openOnce.pipe(
+        Effect.tapError((why) => Effect.sync(() => (lastError = why))),
+        Effect.retry(reopenSchedule),
+        Effect.flatMap((conn) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              connection = conn
+              lastError = null
+            }),
+            Effect.logInfo(`agentarmour ledger: ${connector.target} is open again; writing resumes`)
+          )
+        ),
+        Effect.ignore
+      ),
+      layerScope
+    ))
 
     const first = yield* Effect.either(openOnce)
     if (first._tag === "Right") {
@@ -1269,23 +1338,7 @@ export const make = (
         `agentarmour ledger: cannot open ${connector.target}: ${first.left}. Running degraded: records are counted ` +
           `as dropped (Ledger.stats) and opening is retried in the background.`
       )
-      yield* Effect.forkIn(
-        openOnce.pipe(
-          Effect.tapError((why) => Effect.sync(() => (lastError = why))),
-          Effect.retry(reopenSchedule),
-          Effect.flatMap((conn) =>
-            Effect.zipRight(
-              Effect.sync(() => {
-                connection = conn
-                lastError = null
-              }),
-              Effect.logInfo(`agentarmour ledger: ${connector.target} is open again; writing resumes`)
-            )
-          ),
-          Effect.ignore
-        ),
-        layerScope
-      )
+      yield* reopenInBackground
     }
 
     // the per-minute call counters reach the database about a second after they change

@@ -61,9 +61,21 @@ export const layer = (
     internal.make(options ?? {}, {
       target: filename,
       owner: "SqliteLedger.layer",
+      identity: () => fileIdentity(filename),
       connect: Effect.provide(SqliteClient.make({ filename }), Reactivity.layer)
     })
   )
+}
+
+/** the device and inode the path names now, `undefined` when it names no file */
+const fileIdentity = (filename: string): string | undefined => {
+  if (filename === ":memory:" || filename === "") return "memory"
+  try {
+    const st = statSync(filename, { bigint: true })
+    return `${st.dev}:${st.ino}`
+  } catch {
+    return undefined
+  }
 }
 
 /** fails with a `LedgerError` naming the problem when `filename` is not an SQLite ledger with this prefix */
