@@ -346,6 +346,38 @@ describe("agentarmour CLI", () => {
     60_000
   )
 
+  for (const [signal, expected] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    it.live(
+      `dashboard with an open /events client exits on ${signal} (${expected}), and the client's stream ends`,
+      () =>
+        Effect.gen(function*() {
+          const child = spawn(process.execPath, [bin, "dashboard", "--db", db, "--port", "0"], { cwd: root })
+          let out = ""
+          child.stdout.on("data", (chunk) => (out += String(chunk)))
+          const url = yield* Effect.promise(() => waitFor(() => /http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[0], 45_000))
+          // an SSE client that never goes away (curl -N .../events)
+          const events = yield* Effect.promise(() => fetch(`${url}/events`))
+          const reader = events.body!.getReader()
+          const first = yield* Effect.promise(() => reader.read())
+          expect(new TextDecoder().decode(first.value)).toMatch(/^event: snapshot/)
+          const ended = (async () => {
+            try {
+              while (!(await reader.read()).done);
+              return "ended"
+            } catch {
+              return "reset"
+            }
+          })()
+          const code = exited(child)
+          child.kill(signal)
+          // before 0.2.1 the process was still alive 60 s later; the test's own timeout bounds this wait
+          expect(yield* Effect.promise(() => code)).toBe(expected)
+          expect(yield* Effect.promise(() => ended)).toBe("ended")
+        }),
+      90_000
+    )
+  }
+
   it.live("demo --db X: the next: hints name --db X", () =>
     Effect.gen(function*() {
       const demoDb = join(dir, "my demo.db")

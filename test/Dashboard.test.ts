@@ -1,3 +1,4 @@
+import { createServer } from "node:http"
 import { join } from "node:path"
 
 import { HttpClient, HttpClientRequest, HttpServer, HttpServerRequest } from "@effect/platform"
@@ -6,7 +7,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { BreakerRegistry, Ledger, withBreaker } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
-import { Cause, Context, Effect, Layer, Metric, MetricBoundaries, Option, Stream } from "effect"
+import { Cause, Context, Effect, Exit, Layer, Metric, MetricBoundaries, Option, Scope, Stream } from "effect"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const filename = join(tempTestDir("agentarmour-dash-"), "ledger.db")
@@ -542,6 +543,65 @@ describe("Dashboard.layer", () => {
         expect(missing.status).toBe(404)
       }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)),
     30_000
+  )
+})
+
+describe("Dashboard shutdown", () => {
+  it.live(
+    "closing Dashboard.layer's scope with an open /events client returns, and the client's stream ends",
+    () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          Dashboard.layer({ port: 0, pollInterval: "50 millis" }).pipe(Layer.provide(Ledger.layerMemory)),
+          scope
+        )
+        const address = Context.get(context, HttpServer.HttpServer).address
+        const port = address._tag === "TcpAddress" ? address.port : 0
+        const events = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/events`))
+        const reader = events.body!.getReader()
+        const first = yield* Effect.promise(() => reader.read())
+        expect(new TextDecoder().decode(first.value)).toMatch(/^event: snapshot/)
+        // before 0.2.1 this close waited for the client to go away: forever for curl -N
+        yield* Scope.close(scope, Exit.void)
+        const rest = yield* Effect.promise(async () => {
+          for (;;) if ((await reader.read()).done) return "ended"
+        })
+        expect(rest).toBe("ended")
+      }),
+    60_000
+  )
+
+  it.live(
+    "closing the scope of Dashboard.make ends its /events streams on the user's own server",
+    () =>
+      Effect.gen(function*() {
+        const outer = yield* Scope.make()
+        const appScope = yield* Scope.make()
+        const app = yield* Dashboard.make({ pollInterval: "50 millis" }).pipe(
+          Scope.extend(appScope),
+          Effect.provide(Ledger.layerMemory)
+        )
+        const context = yield* Layer.buildWithScope(
+          HttpServer.serve(app).pipe(
+            Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0 })),
+            Layer.provide(Ledger.layerMemory)
+          ),
+          outer
+        )
+        const address = Context.get(context, HttpServer.HttpServer).address
+        const port = address._tag === "TcpAddress" ? address.port : 0
+        const events = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/events`))
+        const reader = events.body!.getReader()
+        yield* Effect.promise(() => reader.read())
+        yield* Scope.close(appScope, Exit.void)
+        const rest = yield* Effect.promise(async () => {
+          for (;;) if ((await reader.read()).done) return "ended"
+        })
+        expect(rest).toBe("ended")
+        yield* Scope.close(outer, Exit.void)
+      }),
+    60_000
   )
 })
 

@@ -364,7 +364,13 @@ const router = (producer: Producer.Producer) =>
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options?: AppOptions) => Effect.map(makeProducer("Dashboard.make", options), router)
+export const make = (options?: AppOptions) =>
+  Effect.flatMap(makeProducer("Dashboard.make", options), (producer) =>
+    Effect.as(
+      // closing the scope ends the open /events streams, which would hold the user's server open
+      Effect.addFinalizer(() => Effect.sync(() => Node.endClients(producer))),
+      router(producer)
+    ))
 
 /** a bad `pollInterval` is a `ParseError` naming it and `owner`, the constructor the user called */
 const decodePollInterval = (owner: string, options?: AppOptions) =>

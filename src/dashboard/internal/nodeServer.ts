@@ -24,19 +24,44 @@ const MAX_BUFFERED = 4 * 1024 * 1024
 export const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache",
-  "x-accel-buffering": "no"
+  "x-accel-buffering": "no",
+  // a stream ends only when the server stops: then its socket closes with it, and the
+  // server's close does not wait for an idle keep-alive connection
+  "connection": "close"
 }
 
 /** where an SSE client's frames go: the Node response, or a stream piped to it */
 export type Out = NodeJS.WritableStream & { readonly writableLength: number; destroy(): void }
 
+/** the SSE clients of each producer, ended when the server (or the app's scope) closes */
+const clients = new WeakMap<Producer.Producer, Set<Out>>()
+
 /** feeds an SSE client from the shared producer: one set entry per client, no fiber per client */
 export const subscribe = (producer: Producer.Producer, out: Out) => {
+  let open = clients.get(producer)
+  if (open === undefined) clients.set(producer, open = new Set())
+  const set = open
+  set.add(out)
   const unsubscribe = producer.unsafeSubscribe((event) => {
     if (out.writableLength > MAX_BUFFERED) out.destroy()
     else out.write(event)
   })
-  out.once("close", unsubscribe)
+  out.once("close", () => {
+    set.delete(out)
+    unsubscribe()
+  })
+}
+
+/**
+ * Ends every open SSE stream of the producer: their clients see the stream
+ * end (a browser reconnects to whatever serves next), and a server closing
+ * no longer waits for them.
+ */
+export const endClients = (producer: Producer.Producer): void => {
+  const open = clients.get(producer)
+  if (open === undefined) return
+  clients.delete(producer)
+  for (const out of open) out.end()
 }
 
 /**
@@ -71,6 +96,14 @@ const nodeServer = (producer: Producer.Producer): Server => {
     if (event === "request" && fast(args[0], args[1])) return true
     return emit.apply(this, [event, ...args] as Parameters<typeof emit>)
   } as typeof server.emit
+  // closing (the layer's scope, SIGTERM in the CLI) ends the streams that would hold it open
+  const close = server.close
+  server.close = function(this: Server, callback?: (err?: Error) => void) {
+    endClients(producer)
+    const result = close.call(this, callback)
+    this.closeIdleConnections()
+    return result
+  } as typeof server.close
   return server
 }
 
