@@ -8,7 +8,7 @@ import {
   Ledger,
   withBreaker
 } from "agentarmour"
-import { Chunk, Deferred, Effect, Exit, Fiber, Queue, Scope, TestClock } from "effect"
+import { Chunk, Deferred, Effect, Exit, Fiber, Option, Queue, Scope, TestClock } from "effect"
 
 import { attempt, Boom, fail, ok, run } from "./support/breaker.js"
 
@@ -165,6 +165,52 @@ describe("autoHalfOpen", () => {
       const seen = Chunk.toReadonlyArray(yield* Queue.takeAll(changes)).map((t) => `${t.fromState}->${t.toState}`)
       expect(seen).toEqual(["CLOSED->OPEN", "OPEN->HALF_OPEN"])
       expect((yield* ledger.transitions({ breaker: "idle" }))[0]!.toState).toBe("HALF_OPEN")
+    })))
+
+  /** closes the scope without moving the TestClock: done within a few scheduler turns, or never */
+  const closesAtOnce = (scope: Scope.CloseableScope) =>
+    Effect.gen(function*() {
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 100 && Option.isNone(yield* Fiber.poll(closing)); i++) yield* Effect.yieldNow()
+      return Option.isSome(yield* Fiber.poll(closing))
+    })
+
+  it.effect("a Scope holding an autoHalfOpen breaker closes at once after a probe closed it (no wait for halfOpenTimeout)", () =>
+    run(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const b = yield* CircuitBreaker.make({
+        name: "idle",
+        failureThreshold: 1,
+        recoveryTimeout: "10 seconds",
+        halfOpenTimeout: "30 seconds",
+        autoHalfOpen: true
+      }).pipe(Scope.extend(scope))
+      yield* attempt(fail.pipe(withBreaker(b)))
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* b.state).toBe("HALF_OPEN")
+      yield* ok.pipe(withBreaker(b))
+      expect(yield* b.state).toBe("CLOSED")
+      // 0.2.0: the halfOpenTimeout wake-up was uninterruptible and held the close for 30 s
+      expect(yield* closesAtOnce(scope)).toBe(true)
+    })))
+
+  it.effect("a Scope holding an autoHalfOpen breaker with a hung probe closes at once", () =>
+    run(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const b = yield* CircuitBreaker.make({
+        name: "idle",
+        failureThreshold: 1,
+        recoveryTimeout: "10 seconds",
+        halfOpenTimeout: "45 seconds",
+        callTimeout: null,
+        autoHalfOpen: true
+      }).pipe(Scope.extend(scope))
+      yield* attempt(fail.pipe(withBreaker(b)))
+      yield* TestClock.adjust("10 seconds")
+      const probe = yield* Effect.fork(Effect.never.pipe(withBreaker(b)))
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+      expect(yield* closesAtOnce(scope)).toBe(true)
+      yield* Fiber.interrupt(probe)
     })))
 
   it.scoped("without autoHalfOpen nothing happens until someone looks", () =>

@@ -286,8 +286,11 @@ class BreakerImpl implements CircuitBreaker {
         return this.apply({ _tag: "Tick" })
       }))
     )
-    // in the breaker's Scope when it was built in one; otherwise a daemon that ends when it fires
-    return Effect.asVoid(this.scope === undefined ? Effect.forkDaemon(wake) : Effect.forkIn(wake, this.scope))
+    // in the breaker's Scope when it was built in one; otherwise a daemon that ends when it fires.
+    // Interruptible: it is forked from inside a call's uninterruptible region and would inherit it,
+    // holding the Scope's close (and ManagedRuntime.dispose) open until it fires
+    const fiber = Effect.interruptible(wake)
+    return Effect.asVoid(this.scope === undefined ? Effect.forkDaemon(fiber) : Effect.forkIn(fiber, this.scope))
   }
 
   private announce(ts: ReadonlyArray<Machine.Transition>, now: number): Effect.Effect<void> {
