@@ -56,6 +56,40 @@ const Predicate = Schema.declare(
 )
 
 /**
+ * Whether `name` can name a breaker: 1 to 200 characters, none of them a NUL
+ * or another control character (the ledger, the dashboard, Postgres and the
+ * metrics all carry it).
+ *
+ * @since 0.2.1
+ * @category guards
+ */
+export const isBreakerName = (name: unknown): name is string =>
+  typeof name === "string" && name.length >= 1 && name.length <= 200 && !hasControl(name)
+
+/** a NUL, another C0 control character or DEL */
+const hasControl = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x20 || c === 0x7f) return true
+  }
+  return false
+}
+
+/**
+ * A breaker's name, as `isBreakerName` says.
+ *
+ * @since 0.2.1
+ * @category schemas
+ */
+export const BreakerName: Schema.Schema<string> = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "Expected a non-empty breaker name" }),
+  Schema.maxLength(200, { message: () => "Expected a breaker name of at most 200 characters" }),
+  Schema.filter((name) => !hasControl(name), {
+    message: () => "Expected a breaker name without NUL or other control characters"
+  })
+)
+
+/**
  * The decoded configuration of a breaker. Defaults follow the Python
  * original: 3 failures within 60 s trip it, it stays OPEN 30 s, one probe at
  * a time in HALF_OPEN, calls time out after 30 s.
@@ -64,7 +98,7 @@ const Predicate = Schema.declare(
  * @category models
  */
 export class BreakerConfig extends Schema.Class<BreakerConfig>("BreakerConfig")({
-  name: Schema.String.pipe(Schema.minLength(1, { message: () => "Expected a non-empty breaker name" })),
+  name: BreakerName,
   /** failures within `windowSize` that trip the breaker */
   failureThreshold: Schema.optionalWith(
     Schema.Int.pipe(Schema.between(1, 100, { message: () => "Expected an integer between 1 and 100" })),

@@ -71,7 +71,7 @@ export const make = (
       overrides === undefined || Object.keys(overrides).length === 0
         // the defaults were decoded above: only the name is new (decoding again per breaker is what made
         // 10,000 breakers slow)
-        ? name.length > 0
+        ? BreakerConfig.isBreakerName(name)
           ? Effect.succeed(new BreakerConfig.BreakerConfig({ ...decoded, name }, { disableValidation: true }))
           : BreakerConfig.decode({ ...defaults, name })
         : BreakerConfig.decode({ ...defaults, ...overrides, name })
@@ -89,7 +89,7 @@ export const make = (
             return made
           }),
           // the defaults were validated above; only `overrides` or the name can be bad
-          Effect.orDieWith((e) => new Error(`BreakerRegistry.get("${name}"): ${e.message}`))
+          Effect.orDieWith((e) => new Error(`BreakerRegistry.get(${JSON.stringify(name)}): ${e.message}`))
         )
       })
     const all = Effect.sync((): ReadonlyMap<string, CircuitBreaker> => new Map(breakers))

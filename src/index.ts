@@ -12,7 +12,19 @@ export {
    *
    * @since 0.1.0
    */
-  BreakerConfig
+  BreakerConfig,
+  /**
+   * A breaker's name: 1 to 200 characters without NUL or other control characters.
+   *
+   * @since 0.2.1
+   */
+  BreakerName,
+  /**
+   * Whether a string can name a breaker (`BreakerName`).
+   *
+   * @since 0.2.1
+   */
+  isBreakerName
 } from "./BreakerConfig.js"
 export type {
   /**
