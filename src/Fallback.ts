@@ -29,6 +29,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 
 import { breakerOfFailure, isControlFlow } from "./internal/circuitBreaker.js"
+import { describe, prettyCause } from "./internal/describe.js"
 import * as duration from "./internal/duration.js"
 import * as Ledger from "./Ledger.js"
 import * as Telemetry from "./Telemetry.js"
@@ -122,12 +123,26 @@ export class DecomposeError extends Schema.TaggedError<DecomposeError>()("Decomp
  */
 export const fallbacksServed: Metric.Metric.Counter<number> = Telemetry.fallbacks
 
-const tagOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && typeof (error as { _tag?: unknown })._tag === "string"
-    ? (error as { _tag: string })._tag
-    : undefined
+/** `f()`, or `fallback` when reading a hostile value throws (a getter, a Proxy trap) */
+const safely = <A>(f: () => A, fallback: A): A => {
+  try {
+    return f()
+  } catch {
+    return fallback
+  }
+}
 
-const breakerOf = (error: unknown, fallback: string | undefined): string => {
+const tagOf = (error: unknown): string | undefined =>
+  safely(() => {
+    if (typeof error !== "object" || error === null) return undefined
+    const tag = (error as { _tag?: unknown })._tag
+    return typeof tag === "string" ? tag : undefined
+  }, undefined)
+
+const breakerOf = (error: unknown, fallback: string | undefined): string =>
+  safely(() => breakerOfUnsafe(error, fallback), fallback ?? "unknown")
+
+const breakerOfUnsafe = (error: unknown, fallback: string | undefined): string => {
   if (typeof error === "object" && error !== null) {
     const b = (error as { breaker?: unknown }).breaker
     if (typeof b === "string") return b
@@ -146,7 +161,7 @@ const recover = <A, E, R, K extends string, A2, E2, R2>(
 ): Effect.Effect<A | A2, Remaining<E, K> | E2, R | R2> =>
   Effect.catchAllCause(self, (cause): Effect.Effect<A2, any, R2> => {
     const failure = Cause.failureOption(cause)
-    if (Option.isNone(failure) || isControlFlow(failure.value)) return Effect.failCause(cause)
+    if (Option.isNone(failure) || safely(() => isControlFlow(failure.value), false)) return Effect.failCause(cause)
     const only = options?.only
     if (only !== undefined) {
       const tag = tagOf(failure.value)
@@ -155,7 +170,7 @@ const recover = <A, E, R, K extends string, A2, E2, R2>(
     const ctx: FailureContext = {
       breaker: breakerOf(failure.value, options?.breaker),
       cause,
-      traceback: Cause.pretty(cause)
+      traceback: prettyCause(cause)
     }
     return handler(ctx, failure.value)
   }) as any
@@ -390,11 +405,7 @@ export const decompose = <S, B, A2, E1, R1, E2, R2, const K extends string = nev
               new DecomposeError({
                 breaker: ctx.breaker,
                 piece: index,
-                message: `piece ${index} of ${pieces.length} failed: ${
-                  error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
-                    ? String((error as { message: unknown }).message)
-                    : String(error)
-                }`,
+                message: `piece ${index} of ${pieces.length} failed: ${describe(error)}`,
                 error
               })),
           { concurrency: options?.concurrency ?? 4 }

@@ -11,6 +11,12 @@
 export const notFailureTags: ReadonlySet<string> = new Set(["BudgetExceededError"])
 
 /** whether `error` is a policy refusal (by its `_tag`), not a node failure */
-export const isNotFailure = (error: unknown): boolean =>
-  typeof error === "object" && error !== null &&
-  notFailureTags.has((error as { readonly _tag?: unknown })._tag as string)
+export const isNotFailure = (error: unknown): boolean => {
+  try {
+    return typeof error === "object" && error !== null &&
+      notFailureTags.has((error as { readonly _tag?: unknown })._tag as string)
+  } catch {
+    // a hostile getter or Proxy: not one of our refusals
+    return false
+  }
+}

@@ -94,7 +94,8 @@ export const runInCall = <A>(f: () => A): Effect.Effect<A, unknown> =>
       // still inside the node's own call (the fiber runs synchronously where LangGraph called the node)
       return Effect.succeed(als.getStore() === call.value.store ? f() : (als.run(call.value.store, f) as A))
     } catch (e) {
-      return Effect.fail(e)
+      // Exit.fail never inspects what was thrown (Effect.fail reads it, and a hostile Proxy throws)
+      return Exit.fail(e)
     }
   })
 

@@ -25,6 +25,7 @@ import * as CascadeGuard from "../CascadeGuard.js"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { awaitUntimed } from "../internal/breaker/timeout.js"
 import { handlers, type SelfTimed, selfTimed } from "../internal/circuitBreaker.js"
+import { describeCause, prettyCause } from "../internal/describe.js"
 import type * as Ledger from "../Ledger.js"
 import { InvalidUpdateError } from "./errors.js"
 import * as LG from "./internal/langgraph.js"
@@ -103,10 +104,19 @@ const throwParseError = <A>(decoded: Effect.Effect<A, ParseResult.ParseError>): 
   return result.right
 }
 
+/** `instanceof`, false for a hostile value (a Proxy whose getPrototypeOf throws) */
+const isBudgetRefusal = (e: unknown): e is Budget.BudgetExceededError => {
+  try {
+    return e instanceof Budget.BudgetExceededError
+  } catch {
+    return false
+  }
+}
+
 /** the budget refusal in a failure, if it is one */
 const refusalOf = (cause: Cause.Cause<unknown>): BudgetRefusal | undefined => {
   for (const e of Cause.failures(cause)) {
-    if (e instanceof Budget.BudgetExceededError) {
+    if (isBudgetRefusal(e)) {
       return {
         budget: e.budget,
         scope: e.scope,
@@ -349,7 +359,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       Effect.tapErrorCause((cause) =>
         isControlFlowCause(cause)
           ? Effect.void
-          : guard.quarantine(name, writes, `${name} failed: ${Cause.pretty(cause).split("\n")[0]}`)
+          : guard.quarantine(name, writes, `${name} failed: ${describeCause(cause)}`)
       ),
       Effect.flatMap((output) =>
         Effect.flatMap(guard.inspect(name, spec, LG.updateOf(output) ?? output), (verdict) => {
@@ -401,7 +411,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   /** nothing could answer: the failure still does not escape the node */
   const unanswered = (cause: Cause.Cause<unknown>): Answer => ({
     update: undefined,
-    served: { strategy: "none", traceback: Cause.pretty(cause), error: Strategies.describeCause(cause) },
+    served: { strategy: "none", traceback: prettyCause(cause), error: describeCause(cause) },
     contaminated: false,
     refusal: refusalOf(cause)
   })
@@ -510,7 +520,7 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
       Effect.catchAllCause((cause) =>
         Effect.map(strategy.recover(Effect.failCause(cause), c), (update): Answer => ({
           update,
-          served: { strategy: strategy.name, traceback: Cause.pretty(cause), error: Strategies.describeCause(cause) },
+          served: { strategy: strategy.name, traceback: prettyCause(cause), error: describeCause(cause) },
           contaminated: false,
           refusal: refusalOf(cause)
         }))

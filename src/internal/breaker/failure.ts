@@ -21,6 +21,19 @@ export type Classified =
 
 const UNCOUNTED: Classified = { counted: false }
 
+/** a hostile value (a Proxy whose getPrototypeOf throws) is an "exception" */
+const categoryOf = (error: unknown): FailureCategory => {
+  try {
+    return error instanceof CallTimeoutError
+      ? "timeout"
+      : error instanceof InvalidResultError
+      ? "invalid_result"
+      : "exception"
+  } catch {
+    return "exception"
+  }
+}
+
 export const classify = (
   cause: Cause.Cause<unknown>,
   isFailure: ((cause: Cause.Cause<unknown>) => boolean) | undefined
@@ -31,11 +44,7 @@ export const classify = (
   if (isFailure === undefined && Option.isSome(failure) && isNotFailure(failure.value)) return UNCOUNTED
   if (Option.isSome(failure)) {
     const error = failure.value
-    const category: FailureCategory = error instanceof CallTimeoutError
-      ? "timeout"
-      : error instanceof InvalidResultError
-      ? "invalid_result"
-      : "exception"
+    const category: FailureCategory = categoryOf(error)
     return { counted: true, category, error }
   }
   const defect = Cause.dieOption(cause)

@@ -187,7 +187,7 @@ export class Deadlines<T> {
             if (settled) return
             settled = true
             this.unlink(entry)
-            cb(Effect.fail(onReject(e)))
+            cb(Exit.fail(onReject(e))) // Exit.fail: never inspects a hostile value (Effect.fail does)
           }
         )
         if (!cancelable) return
@@ -224,7 +224,7 @@ export const awaitUntimed = <A, E>(
       },
       (e) => {
         settled = true
-        resume(Effect.fail(onReject(e)))
+        resume(Exit.fail(onReject(e))) // Exit.fail: never inspects a hostile value (Effect.fail does)
       }
     )
     if (!cancelable) return

@@ -7,12 +7,13 @@
  * @internal
  */
 import type { LangGraphRunnableConfig } from "@langchain/langgraph"
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 
 import * as Fallback from "../../Fallback.js"
+import * as Describe from "../../internal/describe.js"
 import { runInCall } from "../LangGraphBridge.js"
 import { canPause, pause } from "./langgraph.js"
 
@@ -32,17 +33,8 @@ export const toEffect = <A>(value: MaybeAsync<A>): Effect.Effect<A, unknown, any
     ? Effect.tryPromise({ try: () => value as PromiseLike<A>, catch: (e) => e })
     : Effect.succeed(value)
 
-/** the one line that names a failure: `Name: message`, a tag, or the value */
-export const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const e = Cause.squash(cause)
-  if (e instanceof Error) return `${e.name}: ${e.message}`
-  if (typeof e === "object" && e !== null) {
-    const tag = (e as { _tag?: unknown })._tag
-    const message = (e as { message?: unknown }).message
-    if (typeof tag === "string") return typeof message === "string" ? `${tag}: ${message}` : tag
-  }
-  return String(e)
-}
+/** the one line that names a failure: `Name: message`, a tag, or the value (total, bounded) */
+export const describeCause: (cause: Cause.Cause<unknown>) => string = Describe.describeCause
 
 /** calls user code inside the LangGraph call context (so `interrupt()` and `getConfig()` work) */
 export const call = <A>(f: () => MaybeAsync<A>): Effect.Effect<A, unknown, any> =>
