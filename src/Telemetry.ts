@@ -10,6 +10,7 @@
  *
  * @since 0.2.0
  */
+import type * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 
 import * as keys from "./internal/telemetryKeys.js"
@@ -55,6 +56,28 @@ export const fallbacks: Metric.Metric.Counter<number> = Metric.counter("agentarm
 })
 
 /**
+ * `agentarmour_tool_calls_total{tool,outcome}`: ToolGuard decisions, by tool
+ * and outcome (`ok`, `repaired`, `unknown_tool`, `invalid_args`, ... as in
+ * `Ledger.ToolCallOutcome`).
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const toolCalls: Metric.Metric.Counter<number> = Metric.counter("agentarmour_tool_calls_total", {
+  description: "tool calls checked by ToolGuard, by tool and outcome",
+  incremental: true
+})
+
+/**
+ * Adds one to `agentarmour_tool_calls_total{tool,outcome}`.
+ *
+ * @since 0.3.0
+ * @category metrics
+ */
+export const countToolCall = (tool: string, outcome: string): Effect.Effect<void> =>
+  Metric.increment(Metric.tagged(Metric.tagged(toolCalls, "tool", tool), "outcome", outcome))
+
+/**
  * The value of `agentarmour_breaker_state` for each state.
  *
  * @since 0.2.0
@@ -80,5 +103,6 @@ export const names = {
   breaker: "agentarmour.breaker",
   node: "agentarmour.node",
   outcome: "agentarmour.outcome",
-  fallback: "agentarmour.fallback"
+  fallback: "agentarmour.fallback",
+  toolCalls: "agentarmour.tool_calls"
 } as const

@@ -143,3 +143,65 @@ export * as SharedState from "./SharedState.js"
  * @since 0.2.0
  */
 export * as Telemetry from "./Telemetry.js"
+/**
+ * @since 0.3.0
+ */
+export * as ToolGuard from "./ToolGuard.js"
+export {
+  /**
+   * The arguments do not match the tool's schema.
+   *
+   * @since 0.3.0
+   */
+  InvalidToolArgsError,
+  /**
+   * The tool returned something its `result` schema refuses.
+   *
+   * @since 0.3.0
+   */
+  InvalidToolResultError,
+  /**
+   * The arguments are not valid JSON, even after repair.
+   *
+   * @since 0.3.0
+   */
+  MalformedToolCallError,
+  /**
+   * The same call was made too many times in this run.
+   *
+   * @since 0.3.0
+   */
+  RepeatedToolCallError,
+  /**
+   * A per-run cap is reached.
+   *
+   * @since 0.3.0
+   */
+  ToolCallLimitError,
+  /**
+   * The call is denied, or a reviewer rejected it.
+   *
+   * @since 0.3.0
+   */
+  ToolPermissionError,
+  /**
+   * The model called a tool that does not exist.
+   *
+   * @since 0.3.0
+   */
+  UnknownToolError
+} from "./ToolGuard.js"
+export type {
+  /**
+   * Any refusal of ToolGuard.
+   *
+   * @since 0.3.0
+   */
+  ToolCallError,
+  /**
+   * A reviewer's answer to an `ask`.
+   *
+   * @since 0.3.0
+   */
+  ToolDecision
+} from "./ToolGuard.js"
