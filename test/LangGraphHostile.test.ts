@@ -209,3 +209,28 @@ describe("protectNode: no thrown value escapes graph.invoke", () => {
     expect(typeof (pending[0]?.value as { error?: unknown }).error).toBe("string")
   })
 })
+
+describe("protectNode checks its breaker options when it is called (issue 21 point 10)", () => {
+  const ok = (_s: S) => ({ research: "ok" })
+  it("an empty breaker name throws a ParseError naming `name` when the node is built", () => {
+    let thrown: unknown
+    try {
+      protectNode(bridge, ok, { breaker: { name: "" } })
+    } catch (e) {
+      thrown = e
+    }
+    expect((thrown as { _tag?: string })._tag).toBe("ParseError")
+    expect(String((thrown as Error).message)).toMatch(/name/)
+  })
+  it("bad durations and thresholds throw a ParseError naming the option when the node is built", () => {
+    expect(() => protectNode(bridge, ok, { breaker: { name: "b1", callTimeout: -1 as any } })).toThrow(/callTimeout/)
+    expect(() => protectNode(bridge, ok, { breaker: { name: "b2", failureThreshold: Number.NaN } })).toThrow(
+      /failureThreshold/
+    )
+    expect(() => protectNode(bridge, ok, { breaker: { name: "nul\u0000byte" } })).toThrow(/name/)
+  })
+  it("good options build a node that answers", async () => {
+    const node = protectNode(bridge, ok, { breaker: { name: "good-options", callTimeout: "1 second" } })
+    expect((await oneNode(node).invoke({ query: "q" })).research).toBe("ok")
+  })
+})

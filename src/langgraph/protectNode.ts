@@ -18,7 +18,7 @@ import type * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Tracer from "effect/Tracer"
 
-import type { BreakerOptions } from "../BreakerConfig.js"
+import { type BreakerOptions, decode as decodeBreaker } from "../BreakerConfig.js"
 import { BreakerRegistry } from "../BreakerRegistry.js"
 import * as Budget from "../Budget.js"
 import * as CascadeGuard from "../CascadeGuard.js"
@@ -281,10 +281,12 @@ export const protectNode = <S extends Record<string, any>, U = never, F = never,
   const run: Node<S, unknown> = LG.isSubgraph(node) ? (state, config) => node.invoke(state, config) : node
 
   // created once, on first use, inside the bridge's runtime (Effect.cached: concurrent first calls share it)
+  // bad breaker options fail here, when the graph is built, with a ParseError naming the option
+  const breakerConfig = typeof breakerOptions === "string" ? undefined : throwParseError(decodeBreaker(breakerOptions))
   const makeBreaker: Effect.Effect<CircuitBreaker.CircuitBreaker, never, BreakerRegistry | Ledger.Ledger> =
-    typeof breakerOptions === "string"
-      ? Effect.flatMap(BreakerRegistry, (r) => r.get(breakerOptions))
-      : Effect.orDie(CircuitBreaker.make(breakerOptions))
+    breakerConfig === undefined
+      ? Effect.flatMap(BreakerRegistry, (r) => r.get(breakerOptions as string))
+      : Effect.orDie(CircuitBreaker.make(breakerConfig))
   const cachedBreaker = Effect.runSync(Effect.cached(makeBreaker))
   // the hot path reads one field once the breaker exists (set only inside Effect.sync)
   let resolved: CircuitBreaker.CircuitBreaker | undefined
