@@ -234,3 +234,15 @@ describe("protectNode checks its breaker options when it is called (issue 21 poi
     expect((await oneNode(node).invoke({ query: "q" })).research).toBe("ok")
   })
 })
+
+describe("a fallback that rejects with a hostile value", () => {
+  it("a degrade fallback whose promise rejects with a Proxy that throws on every trap: no fallback answers, nothing escapes", async () => {
+    const node = protectNode(bridge, failing("async", () => new Error("down"), false), {
+      breaker: { name: "hostile-degrade" },
+      fallback: { degrade: () => Promise.reject(new Proxy({}, everyTrapThrows)) }
+    })
+    const out = await oneNode(node).invoke({ query: "q" })
+    expect(out[FALLBACK_KEY]).toBe("none")
+    expect(typeof out[TRACEBACK_KEY]).toBe("string")
+  })
+})
