@@ -22,6 +22,36 @@ export type {
 /**
  * @since 0.1.0
  */
+export {
+  /**
+   * A drop-in for `ToolNode` that checks every call with a ToolGuard.
+   *
+   * @since 0.3.0
+   */
+  guardedToolNode,
+  /**
+   * Like `toolsCondition`, and routes `invalid_tool_calls` to `"tools"` too.
+   *
+   * @since 0.3.0
+   */
+  routeToolCalls,
+  /**
+   * Span attribute: the number of tool calls the node answered.
+   *
+   * @since 0.3.0
+   */
+  SPAN_TOOL_CALLS
+} from "./guardedToolNode.js"
+export type {
+  /**
+   * @since 0.3.0
+   */
+  GuardedToolNodeOptions,
+  /**
+   * @since 0.3.0
+   */
+  ToolApprovalRequest
+} from "./guardedToolNode.js"
 export * as LangGraphBridge from "./LangGraphBridge.js"
 export {
   /**

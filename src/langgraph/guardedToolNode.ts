@@ -1,0 +1,207 @@
+/**
+ * `guardedToolNode`: a drop-in for LangGraph's `ToolNode` that checks every
+ * tool call with a `ToolGuard` — and answers every call, `tool_calls` and
+ * `invalid_tool_calls` alike, with exactly one `ToolMessage` in call order.
+ *
+ * @since 0.3.0
+ */
+import { type AIMessage, isAIMessage, ToolMessage } from "@langchain/core/messages"
+import type { StructuredToolInterface } from "@langchain/core/tools"
+import { END, isCommand, isGraphInterrupt, type LangGraphRunnableConfig } from "@langchain/langgraph"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Schema from "effect/Schema"
+
+import * as ToolGuard from "../ToolGuard.js"
+import * as LangGraphBridge from "./LangGraphBridge.js"
+import { NODE_SPAN, SPAN_NODE } from "./protectNode.js"
+
+/**
+ * The options of `guardedToolNode`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface GuardedToolNodeOptions {
+  /** per tool; without one, MCP annotations decide (`readOnlyHint` → allow, `destructiveHint` → ask), else allow */
+  readonly permissions?: Readonly<Record<string, ToolGuard.Permission>> | undefined
+  readonly maxCallsPerRun?: number | undefined
+  readonly repeats?: { readonly max: number } | undefined
+  readonly repair?: boolean | undefined
+  /** the ledger name; default `"tools"` */
+  readonly name?: string | undefined
+  /** default `"messages"` */
+  readonly messagesKey?: string | undefined
+}
+
+/**
+ * The value `guardedToolNode` passes to `interrupt()` for an `ask` tool.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ToolApprovalRequest {
+  readonly type: "agentarmour/tool-approval"
+  readonly tool: string
+  readonly args: unknown
+  readonly callId: string | undefined
+}
+
+/**
+ * Span attribute on the node span: the outcomes of the node's tool calls.
+ *
+ * @since 0.3.0
+ */
+export const SPAN_TOOL_CALLS = "agentarmour.tool_calls"
+
+/** the reviewers' decisions of the node call being answered */
+const currentDecisions = FiberRef.unsafeMake<ReadonlyMap<string, ToolGuard.ToolDecision>>(new Map())
+
+interface Call {
+  readonly id: string | undefined
+  readonly name: string
+  readonly args: unknown
+}
+
+/** the tool's own schema (zod's `safeParse`), as an Effect Schema whose issues name the fields */
+const argsSchema = (tool: StructuredToolInterface): Schema.Schema<any, any> => {
+  const schema = tool.schema as { safeParse?: (u: unknown) => any } | undefined
+  if (schema === undefined || typeof schema.safeParse !== "function") return Schema.Unknown
+  return Schema.Unknown.pipe(Schema.filter((u) => {
+    const result = schema.safeParse!(u)
+    if (result.success) return true
+    return (result.error.issues as ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>).map((i) => ({
+      path: i.path.filter((p): p is string | number => typeof p !== "symbol"),
+      message: i.message
+    }))
+  }))
+}
+
+/** the explicit permission, else the MCP annotations, else allow */
+const permissionOf = (tool: StructuredToolInterface, options: GuardedToolNodeOptions): ToolGuard.Permission => {
+  const explicit = options.permissions?.[tool.name]
+  if (explicit !== undefined) return explicit
+  const annotations =
+    ((tool as { metadata?: unknown }).metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations
+  if (annotations?.["readOnlyHint"] === true) return "allow"
+  if (annotations?.["destructiveHint"] === true) return "ask"
+  return "allow"
+}
+
+const lastAIMessage = (state: unknown, key: string): AIMessage | undefined => {
+  const messages = Array.isArray(state) ? state : (state as Record<string, unknown> | undefined)?.[key]
+  if (!Array.isArray(messages)) return undefined
+  const last = messages[messages.length - 1]
+  return last !== undefined && isAIMessage(last) ? last : undefined
+}
+
+const callsOf = (message: AIMessage): ReadonlyArray<Call> => [
+  ...(message.tool_calls ?? []).map((c) => ({ id: c.id, name: c.name, args: c.args })),
+  ...(message.invalid_tool_calls ?? []).map((c) => ({ id: c.id, name: c.name ?? "", args: c.args ?? "" }))
+]
+
+const errorMessage = (call: Call, content: string): ToolMessage =>
+  new ToolMessage({ status: "error", tool_call_id: call.id ?? "", name: call.name, content })
+
+/** what the model reads when a call was refused or failed */
+const explain = (call: Call, error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const tag = (error as { _tag?: unknown })._tag
+    if (tag === "CircuitOpenError" || tag === "CircuitIsolatedError") {
+      return `Error: the tool "${call.name}" is unavailable right now (it failed repeatedly). Do not call it again for now; try another way.`
+    }
+    if (error instanceof Error) return `Error: ${error.message}\n Please fix your mistakes.`
+  }
+  return `Error: ${String(error)}\n Please fix your mistakes.`
+}
+
+/**
+ * A node, drop-in for `ToolNode`: same inputs, same `ToolMessage`s on
+ * success, `Command`s from tools passed on, `GraphInterrupt` passed through.
+ * Refusals are `ToolMessage { status: "error" }` the model can act on.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const guardedToolNode = <R>(
+  bridge: LangGraphBridge.Bridge<R>,
+  tools: ReadonlyArray<StructuredToolInterface>,
+  options: GuardedToolNodeOptions = {}
+): (state: unknown, config?: LangGraphRunnableConfig) => Promise<unknown> => {
+  const byName = new Map(tools.map((t) => [t.name, t]))
+  const key = options.messagesKey ?? "messages"
+  const permissions = new Map(tools.map((t) => [t.name, permissionOf(t, options)]))
+  const guard = bridge.run(ToolGuard.make({
+    name: options.name,
+    tools: Object.fromEntries(tools.map((t) => [t.name, { args: argsSchema(t), permission: permissions.get(t.name) }])),
+    maxCallsPerRun: options.maxCallsPerRun,
+    repeats: options.repeats,
+    repair: options.repair,
+    approve: (call) =>
+      Effect.map(FiberRef.get(currentDecisions), (d) => d.get(call.id ?? "") ?? { reject: "no decision was given" })
+  }))
+  // an unhandled rejection must not escape before the first call
+  guard.catch(() => undefined)
+
+  const runOne = (g: ToolGuard.ToolGuard, call: Call, config: LangGraphRunnableConfig) =>
+    g.run(call, (args) =>
+      Effect.tryPromise({
+        try: () => byName.get(call.name)!.invoke({ ...call, args, id: call.id, type: "tool_call" } as any, config),
+        catch: (e) => e
+      })).pipe(
+        Effect.map((output): unknown =>
+          isCommand(output) || output instanceof ToolMessage
+            ? output
+            : new ToolMessage({ tool_call_id: call.id ?? "", name: call.name, content: stringify(output) })
+        ),
+        Effect.catchAll((error) => {
+          if (isGraphInterrupt(error)) return Effect.die(error)
+          return Effect.succeed(errorMessage(call, explain(call, error)))
+        })
+      )
+
+  return async (state, config = {}) => {
+    const g = await guard
+    const message = lastAIMessage(state, key)
+    if (message === undefined) throw new Error(`guardedToolNode: the last message in "${key}" is not an AIMessage`)
+    const calls = callsOf(message)
+    const node = Effect.gen(function*() {
+      // every approval first (an interrupt replays the node: nothing may run before the last one is answered)
+      const asked = new Map<string, ToolGuard.ToolDecision>()
+      for (const call of calls) {
+        if (permissions.get(call.name) !== "ask") continue
+        const request: ToolApprovalRequest = {
+          type: "agentarmour/tool-approval",
+          tool: call.name,
+          args: call.args,
+          callId: call.id
+        }
+        asked.set(call.id ?? "", yield* LangGraphBridge.interrupt<ToolGuard.ToolDecision>(request))
+      }
+      const outputs: Array<unknown> = []
+      for (const call of calls) outputs.push(yield* Effect.locally(runOne(g, call, config), currentDecisions, asked))
+      yield* Effect.annotateCurrentSpan(SPAN_TOOL_CALLS, calls.length)
+      return outputs
+    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: options.name ?? "tools" } }))
+    const outputs = await bridge.run(node, config)
+    if (outputs.some(isCommand)) {
+      return outputs.map((o) => isCommand(o) ? o : Array.isArray(state) ? [o] : { [key]: [o] })
+    }
+    return Array.isArray(state) ? outputs : { [key]: outputs }
+  }
+}
+
+const stringify = (u: unknown): string => typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
+
+/**
+ * Like `toolsCondition`: `"tools"` when the last AI message has tool calls
+ * — valid or not (`invalid_tool_calls` too) — else `END`.
+ *
+ * @since 0.3.0
+ * @category routing
+ */
+export const routeToolCalls = (state: unknown): "tools" | typeof END => {
+  const message = lastAIMessage(state, "messages")
+  if (message === undefined) return END
+  return (message.tool_calls?.length ?? 0) + (message.invalid_tool_calls?.length ?? 0) > 0 ? "tools" : END
+}
