@@ -21,6 +21,7 @@ import type * as ParseResult from "effect/ParseResult"
 import type * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { recordCallMembers } from "./internal/ledgerSync.js"
+import { DEFAULT_TABLE_PREFIX } from "./internal/tablePrefix.js"
 
 /**
  * A breaker's state, as stored and shown everywhere.
@@ -1003,7 +1004,7 @@ export const pruneSql = (options: {
 }): Effect.Effect<number, LedgerError, SqlClient> =>
   Effect.flatMap(
     Effect.promise(() => import("./internal/sqlLedger.js")),
-    (internal) => internal.pruneOlderThan(options.tablePrefix ?? "cb_", options.olderThan)
+    (internal) => internal.pruneOlderThan(options.tablePrefix ?? DEFAULT_TABLE_PREFIX, options.olderThan)
   )
 
 /**

@@ -26,7 +26,7 @@ import * as Scope from "effect/Scope"
 import * as Ledger from "../Ledger.js"
 import * as duration from "./duration.js"
 import { recordCallMembers } from "./ledgerSync.js"
-import { isTablePrefix } from "./tablePrefix.js"
+import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "./tablePrefix.js"
 
 type Item =
   | { readonly _tag: "failure"; readonly record: Ledger.FailureRecord }
@@ -847,7 +847,7 @@ export const make = (
   connector: Connector
 ): Effect.Effect<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError, Scope.Scope> =>
   Effect.gen(function*() {
-    const prefix = options.tablePrefix ?? "cb_"
+    const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX
     const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
     const { flushTimeout, pruneInterval } = yield* decodeDurations(connector.owner ?? "Ledger.layerSql", options)
     const retention = options.retention === undefined ? undefined : Ledger.parseAge(options.retention)

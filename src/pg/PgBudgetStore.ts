@@ -39,7 +39,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 
 import * as Budget from "../Budget.js"
-import { isTablePrefix } from "../internal/tablePrefix.js"
+import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "../internal/tablePrefix.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
@@ -70,7 +70,7 @@ const storeError = (cause: unknown) =>
 export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const prefix = options?.tablePrefix ?? "cb_"
+    const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
     if (!isTablePrefix(prefix)) {
       return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
     }

@@ -35,7 +35,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as internal from "../internal/sharedState.js"
-import { isTablePrefix } from "../internal/tablePrefix.js"
+import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "../internal/tablePrefix.js"
 import type * as Ledger from "../Ledger.js"
 import * as Core from "../SharedState.js"
 import * as PgClientLazy from "./internal/pgClient.js"
@@ -145,7 +145,7 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const pg = yield* Effect.serviceOption(PgClientLazy.tag)
-    const prefix = options?.tablePrefix ?? "cb_"
+    const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
     if (!isTablePrefix(prefix)) {
       return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
     }

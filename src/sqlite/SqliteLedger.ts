@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 
 import * as internal from "../internal/sqlLedger.js"
+import { DEFAULT_TABLE_PREFIX } from "../internal/tablePrefix.js"
 import * as Ledger from "../Ledger.js"
 
 /**
@@ -114,7 +115,7 @@ export const prune = (
   options: Options & { readonly olderThan: Duration.DurationInput | string }
 ): Effect.Effect<number, Ledger.LedgerError> => {
   const filename = options.filename ?? DEFAULT_FILENAME
-  const prefix = options.tablePrefix ?? "cb_"
+  const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX
   return Effect.gen(function*() {
     if (Option.isNone(Ledger.parseAge(options.olderThan))) {
       return yield* new Ledger.LedgerError({
@@ -154,7 +155,7 @@ export const prune = (
  */
 export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
   const filename = options?.filename ?? DEFAULT_FILENAME
-  const prefix = options?.tablePrefix ?? "cb_"
+  const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
   const open = Effect.gen(function*() {
     const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
     yield* checkLedger(filename, prefix, t.failures)
