@@ -179,7 +179,19 @@ export class BudgetConfig extends Schema.Class<BudgetConfig>("BudgetConfig")({
     { default: () => DEFAULT_MAX_RUNS, exact: true }
   ),
   /** a run unseen for this long is forgotten (default 1 hour) */
-  runIdleTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_RUN_IDLE_TIMEOUT, exact: true })
+  runIdleTimeout: Schema.optionalWith(PositiveDuration, { default: () => DEFAULT_RUN_IDLE_TIMEOUT, exact: true }),
+  /**
+   * What one call is expected to spend, reserved while it runs (0.2.1). Without
+   * it, the largest charge seen so far; before any call has ended, one call at
+   * a time.
+   */
+  estimate: Schema.optionalWith(
+    Schema.Struct({
+      tokens: Schema.optionalWith(Amount, { exact: true }),
+      costUsd: Schema.optionalWith(Amount, { exact: true })
+    }),
+    { exact: true }
+  )
 }) {}
 
 /**
@@ -195,6 +207,13 @@ export interface BudgetOptions {
   readonly onExceeded?: "fail" | "wait" | undefined
   readonly maxRuns?: number | undefined
   readonly runIdleTimeout?: Duration.DurationInput | undefined
+  /**
+   * What one call is expected to spend. Calls in flight count for this much
+   * until they end, so that concurrent calls cannot overrun a token or cost
+   * limit by more than one call's spend. Default: the largest charge seen;
+   * before any call has ended, one call at a time.
+   */
+  readonly estimate?: { readonly tokens?: number | undefined; readonly costUsd?: number | undefined } | undefined
   /** where window spend is kept (default: the `BudgetStore` service if provided, else in memory) */
   readonly store?: BudgetStore | undefined
 }

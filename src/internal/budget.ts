@@ -5,8 +5,11 @@
 import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import { globalValue } from "effect/GlobalValue"
@@ -93,10 +96,15 @@ const AdmitNow: unique symbol = Symbol.for("agentarmour/Budget/admitNow") as any
 
 /** the check of the current fiber's run, for `withBudget` (no closure per call) */
 const AdmitCurrent: unique symbol = Symbol.for("agentarmour/Budget/admitCurrent") as any
+/** runs an admitted call holding a reservation of its expected spend (budgets with token or cost limits) */
+const Reserving: unique symbol = Symbol.for("agentarmour/Budget/reserving") as any
 
 interface BudgetImpl extends Budget.Budget {
   readonly [AdmitNow]: ((runId: string, now: number) => BudgetExceededError | undefined) | undefined
   readonly [AdmitCurrent]: Effect.Effect<void, BudgetExceededError>
+  readonly [Reserving]:
+    | (<A, E, R>(admitted: Effect.Effect<A, E, R>, runId: string) => Effect.Effect<A, E, R>)
+    | undefined
 }
 
 interface RunState {
@@ -104,6 +112,8 @@ interface RunState {
   tokens: number
   costUsd: number
   lastSeen: number
+  /** calls of the run admitted and not ended (their expected spend is reserved) */
+  inFlight: number
 }
 
 const ignoreCause = () => Effect.void
@@ -131,6 +141,9 @@ export const make = (
     const tokensKey = `${name}:tokens`
     const costKey = `${name}:costUsd`
     const callsKey = `${name}:calls`
+    /** the window's spend as last read or charged here (stores read with an Effect) */
+    let windowTokensSeen = 0
+    let windowCostSeen = 0
 
     // ---- per-run state: a Map in least-recently-seen order, bounded and expiring
     const maxRuns = config.maxRuns
@@ -156,7 +169,7 @@ export const make = (
       let run = runs.get(runId)
       if (run !== undefined) runs.delete(runId)
       if (run === undefined || run.lastSeen + idleMillis <= now) {
-        run = { calls: 0, tokens: 0, costUsd: 0, lastSeen: now }
+        run = { calls: 0, tokens: 0, costUsd: 0, lastSeen: now, inFlight: 0 }
       } else {
         run.lastSeen = now
       }
@@ -202,7 +215,7 @@ export const make = (
     const checkCost: Effect.Effect<BudgetExceededError | undefined> = perWindow?.costUsd === undefined
       ? Effect.succeed(undefined)
       : Effect.map(spentIn(costKey), (cost) =>
-        cost !== undefined && cost.spent >= perWindow.costUsd!
+        cost !== undefined && (windowCostSeen = cost.spent) >= perWindow.costUsd!
           ? refuse("window", "costUsd", perWindow.costUsd!, cost.spent, cost.resetAfterMillis)
           : undefined)
 
@@ -213,6 +226,7 @@ export const make = (
       : Effect.flatMap(
         perWindow.tokens === undefined ? Effect.succeed(undefined) : spentIn(tokensKey),
         (tokens) => {
+          if (tokens !== undefined) windowTokensSeen = tokens.spent
           if (tokens !== undefined && tokens.spent >= perWindow.tokens!) {
             return Effect.succeed(refuse("window", "tokens", perWindow.tokens!, tokens.spent, tokens.resetAfterMillis))
           }
@@ -310,6 +324,12 @@ export const make = (
         const tokensOut = amount(usage.tokensOut)
         const tokens = usage.tokens === undefined ? tokensIn + tokensOut : amount(usage.tokens)
         const costUsd = amount(usage.costUsd)
+        if (config.estimate === undefined) {
+          if (tokens > expectedTokens) expectedTokens = tokens
+          if (costUsd > expectedCost) expectedCost = costUsd
+        }
+        windowTokensSeen += tokens
+        windowCostSeen += costUsd
         if (perRun !== undefined) {
           const run = runState(runId, now)
           run.tokens += tokens
@@ -361,6 +381,85 @@ export const make = (
       ? (runId: string, now: number): BudgetExceededError | undefined => amountsNow(now) ?? admitRun(runId, now)
       : (runId: string, now: number): BudgetExceededError | undefined => admitRun(runId, now)
 
+    // ---- calls in flight (0.2.1): each counts for its expected spend until it ends, so that
+    // concurrent calls overrun a token or cost limit by at most one call's spend
+    const estimate = config.estimate
+    let expectedTokens = estimate?.tokens ?? 0
+    let expectedCost = estimate?.costUsd ?? 0
+    /** an estimate was given, or a call has ended (its largest charge, or nothing, is known) */
+    let known = estimate !== undefined
+    let windowInFlight = 0
+    let released = Deferred.unsafeMake<void>(FiberId.none)
+    const runAmounts = perRun !== undefined && (perRun.tokens !== undefined || perRun.costUsd !== undefined)
+
+    /** whether `spent` plus what `inFlight` calls are expected to spend reaches `limit` (while `spent` is under it) */
+    const projected = (limit: number | undefined, spent: number, inFlight: number, expected: number) =>
+      limit !== undefined && spent < limit && (!known || spent + inFlight * expected >= limit)
+
+    /** whether a new call must wait for one in flight to end */
+    const mustWait = (runId: string, now: number): boolean => {
+      if (runAmounts) {
+        const run = runState(runId, now)
+        if (
+          run.inFlight > 0 && (projected(perRun!.tokens, run.tokens, run.inFlight, expectedTokens) ||
+            projected(perRun!.costUsd, run.costUsd, run.inFlight, expectedCost))
+        ) return true
+      }
+      if (hasAmounts && windowInFlight > 0) {
+        const tokens = perWindow!.tokens === undefined
+          ? 0
+          : spentNow === undefined
+          ? windowTokensSeen
+          : spentNow(tokensKey, windowMillis, now)?.spent ?? 0
+        const cost = perWindow!.costUsd === undefined
+          ? 0
+          : spentNow === undefined
+          ? windowCostSeen
+          : spentNow(costKey, windowMillis, now)?.spent ?? 0
+        if (
+          projected(perWindow!.tokens, tokens, windowInFlight, expectedTokens) ||
+          projected(perWindow!.costUsd, cost, windowInFlight, expectedCost)
+        ) return true
+      }
+      return false
+    }
+
+    const reserve = (runId: string, now: number) => {
+      if (runAmounts) runState(runId, now).inFlight++
+      if (hasAmounts) windowInFlight++
+    }
+
+    const release = (runId: string) => {
+      if (runAmounts) {
+        const run = runs.get(runId)
+        if (run !== undefined && run.inFlight > 0) run.inFlight--
+      }
+      if (hasAmounts && windowInFlight > 0) windowInFlight--
+      known = true
+      const d = released
+      released = Deferred.unsafeMake<void>(FiberId.none)
+      Deferred.unsafeDone(d, Exit.void)
+    }
+
+    /** waits until the run and the window have room for one more call in flight, then reserves it */
+    const reserveTurn = (runId: string): Effect.Effect<void> =>
+      Effect.withFiberRuntime((fiber) => {
+        const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+        if (mustWait(runId, now)) return Effect.zipRight(Deferred.await(released), reserveTurn(runId))
+        reserve(runId, now)
+        return Effect.void
+      })
+
+    const reserving = runAmounts || hasAmounts
+      ? <A, E, R>(admitted: Effect.Effect<A, E, R>, runId: string): Effect.Effect<A, E, R> =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.zipRight(
+            restore(reserveTurn(runId)),
+            Effect.ensuring(restore(admitted), Effect.sync(() => release(runId)))
+          )
+        )
+      : undefined
+
     const budget: BudgetImpl = {
       [TypeId]: TypeId,
       name,
@@ -370,7 +469,8 @@ export const make = (
       admit: admitFor,
       charge,
       [AdmitNow]: admitNow,
-      [AdmitCurrent]: admitCurrent
+      [AdmitCurrent]: admitCurrent,
+      [Reserving]: reserving
     }
     return budget
   })
@@ -415,23 +515,37 @@ export const withBudget = dual<
       withTarget(self, fiber.getFiberRef(currentTarget), { budget, runId: fiber.getFiberRef(currentRun), node })
     )
     const admitCurrent = (budget as BudgetImpl)[AdmitCurrent]
-    if (admitNow === undefined) {
-      return Effect.zipRight(
+    const reserving = (budget as BudgetImpl)[Reserving]
+    const inner: Effect.Effect<A, E | BudgetExceededError, R> = admitNow === undefined
+      ? Effect.zipRight(
         admitCurrent ?? Effect.flatMap(FiberRef.get(currentRun), (runId) => budget.admit(runId)),
         run
       )
-    }
-    return Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
-      const runId = fiber.getFiberRef(currentRun)
-      // no store involved: check and run in this step, without another Effect
-      const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-      const refused = admitNow(runId, now)
-      return refused === undefined
-        ? withTarget(self, fiber.getFiberRef(currentTarget), { budget, runId, node })
-        : Effect.fail(refused)
-    })
+      : admitNowThenRun(self, budget, admitNow, node)
+    return reserving === undefined
+      ? inner
+      : Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) =>
+        reserving<A, E | BudgetExceededError, R>(inner, fiber.getFiberRef(currentRun))
+      )
   }
 )
+
+/** no store involved: the check and the call in one step, without another Effect */
+const admitNowThenRun = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  budget: Budget.Budget,
+  admitNow: (runId: string, now: number) => BudgetExceededError | undefined,
+  node: string | undefined
+): Effect.Effect<A, E | BudgetExceededError, R> =>
+  Effect.withFiberRuntime<A, E | BudgetExceededError, R>((fiber) => {
+    const runId = fiber.getFiberRef(currentRun)
+    // no store involved: check and run in this step, without another Effect
+    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const refused = admitNow(runId, now)
+    return refused === undefined
+      ? withTarget(self, fiber.getFiberRef(currentTarget), { budget, runId, node })
+      : Effect.fail(refused)
+  })
 
 export const charge = (usage: Budget.Usage): Effect.Effect<void> =>
   Effect.withFiberRuntime((fiber) => {
