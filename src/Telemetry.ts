@@ -74,8 +74,19 @@ export const toolCalls: Metric.Metric.Counter<number> = Metric.counter("agentarm
  * @since 0.3.0
  * @category metrics
  */
-export const countToolCall = (tool: string, outcome: string): Effect.Effect<void> =>
-  Metric.increment(Metric.tagged(Metric.tagged(toolCalls, "tool", tool), "outcome", outcome))
+export const countToolCall = (tool: string, outcome: string): Effect.Effect<void> => {
+  const key = `${tool}\u0000${outcome}`
+  let counter = toolCallCounters.get(key)
+  if (counter === undefined) {
+    if (toolCallCounters.size > 10_000) toolCallCounters.clear()
+    counter = Metric.increment(Metric.tagged(Metric.tagged(toolCalls, "tool", tool), "outcome", outcome))
+    toolCallCounters.set(key, counter)
+  }
+  return counter
+}
+
+/** the increment effect of each (tool, outcome), made once */
+const toolCallCounters = new Map<string, Effect.Effect<void>>()
 
 /**
  * The value of `agentarmour_breaker_state` for each state.

@@ -14,9 +14,25 @@ import { main as handoff } from "../examples/handoff.js"
 import { runDemo } from "../examples/langgraph_pipeline.js"
 import { aborted as sdkAborted, program as sdkCall } from "../examples/sdk_call.js"
 import { main as telemetry } from "../examples/telemetry.js"
+import { main as toolguard } from "../examples/toolguard.js"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 describe("examples", () => {
+  it("examples/toolguard.ts: unknown tool, malformed JSON, a loop and a rejected delete are answered and the agent finishes", async () => {
+    const log: Array<string> = []
+    const result = await toolguard((l) => log.push(l))
+    expect(result.answer).toBe("Circuit breakers stop calling a failing service; three sources agree.")
+    expect(result.outcomes).toEqual([
+      "serch: unknown_tool",
+      "search: malformed",
+      "search: ok",
+      "search: ok",
+      "search: repeated",
+      "remove: rejected"
+    ])
+    expect(log[0]).toContain("agentarmour/tool-approval")
+  })
+
   it("examples/agent_testing.ts: a scripted ReAct agent, a cassette replayed in lockdown, a breaker in virtual time", async () => {
     const log: Array<string> = []
     const result = await agentTesting((l) => log.push(l))

@@ -6,7 +6,6 @@
  * @since 0.3.0
  */
 import { type AIMessage, isAIMessage, ToolMessage } from "@langchain/core/messages"
-import type { StructuredToolInterface } from "@langchain/core/tools"
 import { END, isCommand, isGraphInterrupt, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -56,6 +55,21 @@ export const SPAN_TOOL_CALLS = "agentarmour.tool_calls"
 
 /** the reviewers' decisions of the node call being answered */
 const currentDecisions = FiberRef.unsafeMake<ReadonlyMap<string, ToolGuard.ToolDecision>>(new Map())
+
+/**
+ * What `guardedToolNode` needs of a tool: any LangChain tool (`tool()`,
+ * `DynamicStructuredTool`, an MCP adapter's tools) has it.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface GuardableTool {
+  readonly name: string
+  readonly schema?: unknown
+  readonly invoke: (input: any, config?: any) => Promise<unknown>
+}
+
+type StructuredToolInterface = GuardableTool
 
 interface Call {
   readonly id: string | undefined

@@ -46,6 +46,10 @@ export type {
   /**
    * @since 0.3.0
    */
+  GuardableTool,
+  /**
+   * @since 0.3.0
+   */
   GuardedToolNodeOptions,
   /**
    * @since 0.3.0
