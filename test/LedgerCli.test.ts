@@ -150,6 +150,49 @@ describe("agentarmour ledger usage", () => {
     }))
 })
 
+describe("agentarmour ledger tools", () => {
+  it.live(
+    "prints ToolGuard's decisions newest first, by --tool and --run, as a table or JSON",
+    () =>
+      Effect.gen(function*() {
+        const db = tempDb()
+        const at = (s: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, s))
+        yield* seed(db, (l) =>
+          Effect.forEach(
+            [
+              ["run-1", "serch", "call_1", "unknown_tool", "There is no tool \"serch\". Did you mean \"search\"?"],
+              ["run-1", "search", "call_2", "repaired", "trailing comma removed"],
+              ["run-2", "delete_file", "call_3", "denied", "delete_file needs approval"],
+              ["run-2", "search", null, "ok", null]
+            ] as const,
+            ([runId, tool, callId, outcome, detail], i) =>
+              l.recordToolCall(
+                new Ledger.ToolCallRecord({ runId, node: "tools", tool, callId, outcome, detail, createdAt: at(i) })
+              ),
+            { discard: true }
+          ))
+        const all = yield* Effect.promise(() => cli("ledger", "tools", "--db", db))
+        expect(all.code).toBe(0)
+        const lines = all.stdout.trim().split("\n")
+        expect(lines[0]).toMatch(/^TIME\s+RUN\s+NODE\s+TOOL\s+CALL\s+OUTCOME\s+DETAIL$/)
+        expect(lines[2]).toMatch(/run-2\s+tools\s+search\s+-\s+ok/)
+        expect(lines[5]).toMatch(/run-1\s+tools\s+serch\s+call_1\s+unknown_tool\s+There is no tool "serch"/)
+        const byTool = yield* Effect.promise(() => cli("ledger", "tools", "--tool", "search", "--json", "--db", db))
+        const rows = JSON.parse(byTool.stdout) as Array<{ tool: string; outcome: string; runId: string | null }>
+        expect(rows.map((r) => [r.tool, r.outcome, r.runId])).toEqual([["search", "ok", "run-2"], [
+          "search",
+          "repaired",
+          "run-1"
+        ]])
+        const byRun = yield* Effect.promise(() => cli("ledger", "tools", "--run", "run-2", "--json", "--db", db))
+        expect((JSON.parse(byRun.stdout) as Array<{ outcome: string }>).map((r) => r.outcome)).toEqual(["ok", "denied"])
+        const none = yield* Effect.promise(() => cli("ledger", "tools", "--tool", "nope", "--db", db))
+        expect(none.stdout.trim()).toBe("no tool calls recorded")
+      }),
+    120_000
+  )
+})
+
 describe("agentarmour ledger summary at volume", () => {
   it.live(
     "reads a ledger with a long history (200,000 failures, 20,000 transitions, 50 breakers) correctly",

@@ -280,11 +280,51 @@ const usage = Command.make(
           ))))
 ).pipe(Command.withDescription("tokens and cost spent per node or per run"))
 
+// --- ledger tools (ToolGuard, issue 22) ---
+const toolName = Options.text("tool").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription("Show only the calls of the tool with this name."),
+  Options.optional
+)
+const runId = Options.text("run").pipe(
+  Options.withPseudoName("ID"),
+  Options.withDescription("Show only the calls of this run (LangGraph thread_id)."),
+  Options.optional
+)
+
+const tools = Command.make(
+  "tools",
+  { db, tablePrefix, json, tool: toolName, run: runId, limit },
+  (o) =>
+    Effect.flatMap(checkLimit(o.limit), (n) =>
+      withLedger(o, (ledger) =>
+        Effect.flatMap(
+          ledger.toolCalls({ tool: Option.getOrUndefined(o.tool), run: Option.getOrUndefined(o.run), limit: n }),
+          (rows) =>
+            o.json
+              ? printJson(rows)
+              : rows.length === 0
+              ? Console.log("no tool calls recorded")
+              : Console.log(table(
+                ["TIME", "RUN", "NODE", "TOOL", "CALL", "OUTCOME", "DETAIL"],
+                rows.map((c) => [
+                  iso(c.createdAt),
+                  c.runId ?? "-",
+                  c.node,
+                  c.tool,
+                  c.callId ?? "-",
+                  c.outcome,
+                  oneLine(c.detail ?? "", 80)
+                ])
+              ))
+        )))
+).pipe(Command.withDescription("ToolGuard's decisions on tool calls, newest first: refusals, repairs, approvals"))
+
 /**
  * The `ledger` subcommands; a new one is added here (its name is then known
  * to the usage check).
  */
-const ledgerCommands = [summary, failures, transitions, prune, usage] as const
+const ledgerCommands = [summary, failures, transitions, prune, usage, tools] as const
 
 const ledger = Command.make("ledger").pipe(
   Command.withDescription("Read the audit ledger: breakers, failures, transitions, spend; prune old records."),
