@@ -230,7 +230,12 @@ const OptionsSchema = Schema.Struct({
 
 const decodeOptions = Schema.decodeUnknown(OptionsSchema, { errors: "all", onExcessProperty: "error" })
 
-/** the issues of a parse error, one line per field */
+/**
+ * The issues of a parse error, one line per field.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
 export const formatIssues = (error: ParseResult.ParseError): ReadonlyArray<string> =>
   ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
     issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`
@@ -512,7 +517,12 @@ const safeJson = (u: unknown): string => {
   }
 }
 
-/** the ledger outcome of a refusal */
+/**
+ * The ledger outcome of a refusal.
+ *
+ * @since 0.3.0
+ * @category utils
+ */
 export const outcomeOf = (error: ToolCallError): Ledger.ToolCallOutcome => {
   switch (error._tag) {
     case "UnknownToolError":

@@ -11,17 +11,6 @@ export {
    */
   InvalidUpdateError
 } from "./errors.js"
-export type {
-  /**
-   * Dollars per million tokens, per model, for `protectNode`'s `budget`.
-   *
-   * @since 0.2.0
-   */
-  Pricing
-} from "./internal/usage.js"
-/**
- * @since 0.1.0
- */
 export {
   /**
    * A drop-in for `ToolNode` that checks every call with a ToolGuard.
@@ -56,6 +45,17 @@ export type {
    */
   ToolApprovalRequest
 } from "./guardedToolNode.js"
+export type {
+  /**
+   * Dollars per million tokens, per model, for `protectNode`'s `budget`.
+   *
+   * @since 0.2.0
+   */
+  Pricing
+} from "./internal/usage.js"
+/**
+ * @since 0.1.0
+ */
 export * as LangGraphBridge from "./LangGraphBridge.js"
 export {
   /**
