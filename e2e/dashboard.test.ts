@@ -75,11 +75,11 @@ const seedTraffic = () =>
         new Ledger.FallbackRecord({ breakerName: "research", strategy: k % 3 === 0 ? "degrade" : "cache", createdAt })
       )
     }
-    // what budgets charged: a researcher that looped in one run, over the last 3 hours
+    // what budgets charged: a librarian (a node the demo does not have) that looped in one run, over the last 3 hours
     for (let k = 0; k < 12; k++) {
       yield* ledger.recordUsage(
         new Ledger.UsageRecord({
-          node: k < 9 ? "researcher" : "writer",
+          node: k < 9 ? "librarian" : "writer",
           budget: "per-run",
           runId: k < 9 ? "thread-looping" : "thread-quiet",
           model: "gpt-4o",
@@ -247,8 +247,8 @@ describe("the dashboard in headless Chromium", () => {
   it("the spend panel shows cost per node and per run over the chart range, and follows a range switch", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
     await page.goto(url)
-    // 1 h: the four usage records of the last hour (k = 0..3, every 15 minutes), all by the researcher
-    const node = page.locator("#spend-node tbody tr", { hasText: "researcher" })
+    // 1 h: the four usage records of the last hour (k = 0..3, every 15 minutes), all by the librarian
+    const node = page.locator("#spend-node tbody tr", { hasText: "librarian" })
     await node.waitFor({ timeout: 10_000 })
     expect(await node.locator("td").nth(1).textContent()).toBe("4")
     expect(await node.locator("td").nth(4).textContent()).toBe("0.0300")
@@ -257,7 +257,7 @@ describe("the dashboard in headless Chromium", () => {
     // 24 h: all twelve, the writer's quiet run too
     await page.getByRole("button", { name: "24 h", exact: true }).click()
     await page.locator("#spend-run tbody tr", { hasText: "thread-quiet" }).waitFor({ timeout: 10_000 })
-    expect(await page.locator("#spend-node tbody tr", { hasText: "researcher" }).locator("td").nth(1).textContent())
+    expect(await page.locator("#spend-node tbody tr", { hasText: "librarian" }).locator("td").nth(1).textContent())
       .toBe("9")
     await page.close()
   })
