@@ -227,7 +227,7 @@ describe("agentarmour CLI", () => {
       )
       expect(sub.code).toBe(2)
       expect(sub.stderr).toBe(
-        "agentarmour: Received unknown argument: 'bogus' (agentarmour ledger expects a command: summary, failures, transitions, prune, usage)\n"
+        "agentarmour: Received unknown argument: 'bogus' (agentarmour ledger expects a command: summary, failures, transitions, prune, usage, tools)\n"
       )
       expect(flag.code).toBe(2)
       expect(flag.stderr).toBe(
