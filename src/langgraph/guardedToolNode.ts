@@ -12,8 +12,9 @@ import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
 
 import * as ToolGuard from "../ToolGuard.js"
+import { runNowOf } from "./internal/protect/respond.js"
+import * as Span from "./internal/protect/span.js"
 import * as LangGraphBridge from "./LangGraphBridge.js"
-import { NODE_SPAN, SPAN_NODE } from "./protectNode.js"
 
 /**
  * The options of `guardedToolNode`.
@@ -47,11 +48,19 @@ export interface ToolApprovalRequest {
 }
 
 /**
- * Span attribute on the node span: the outcomes of the node's tool calls.
+ * Span attribute on the node span: how many tool calls the node answered.
  *
  * @since 0.3.0
  */
-export const SPAN_TOOL_CALLS = "agentarmour.tool_calls"
+export const SPAN_TOOL_CALLS: typeof Span.SPAN_TOOL_CALLS = Span.SPAN_TOOL_CALLS
+
+/**
+ * Span attribute on the node span: how many of them were refused or failed
+ * (answered with an error `ToolMessage`).
+ *
+ * @since 0.3.0
+ */
+export const SPAN_TOOL_REFUSALS: typeof Span.SPAN_TOOL_REFUSALS = Span.SPAN_TOOL_REFUSALS
 
 /** the reviewers' decisions of the node call being answered */
 const currentDecisions = FiberRef.unsafeMake<ReadonlyMap<string, ToolGuard.ToolDecision>>(new Map())
@@ -156,6 +165,7 @@ export const guardedToolNode = <R>(
   }))
   // an unhandled rejection must not escape before the first call
   guard.catch(() => undefined)
+  const runNow = runNowOf(bridge)
 
   const runOne = (g: ToolGuard.ToolGuard, call: Call, config: LangGraphRunnableConfig) =>
     g.run(call, (args) =>
@@ -194,16 +204,22 @@ export const guardedToolNode = <R>(
       }
       const outputs: Array<unknown> = []
       for (const call of calls) outputs.push(yield* Effect.locally(runOne(g, call, config), currentDecisions, asked))
-      yield* Effect.annotateCurrentSpan(SPAN_TOOL_CALLS, calls.length)
       return outputs
-    }).pipe(Effect.withSpan(NODE_SPAN, { attributes: { [SPAN_NODE]: options.name ?? "tools" } }))
-    const outputs = await bridge.run(node, config)
+    })
+    const spanned = Span.withNodeSpan(node, { [Span.SPAN_NODE]: options.name ?? "tools" }, (outputs) => ({
+      [Span.SPAN_TOOL_CALLS]: outputs.length,
+      [Span.SPAN_TOOL_REFUSALS]: outputs.filter(isErrorMessage).length
+    }))
+    const result = runNow(spanned, config)
+    const outputs = result instanceof Promise ? await result : result
     if (outputs.some(isCommand)) {
       return outputs.map((o) => isCommand(o) ? o : Array.isArray(state) ? [o] : { [key]: [o] })
     }
     return Array.isArray(state) ? outputs : { [key]: outputs }
   }
 }
+
+const isErrorMessage = (u: unknown): boolean => u instanceof ToolMessage && u.status === "error"
 
 const stringify = (u: unknown): string => typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
 

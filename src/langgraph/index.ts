@@ -29,7 +29,13 @@ export {
    *
    * @since 0.3.0
    */
-  SPAN_TOOL_CALLS
+  SPAN_TOOL_CALLS,
+  /**
+   * Span attribute: how many of them were refused or failed.
+   *
+   * @since 0.3.0
+   */
+  SPAN_TOOL_REFUSALS
 } from "./guardedToolNode.js"
 export type {
   /**
