@@ -78,7 +78,7 @@ describe("breaker state machine (pure)", () => {
     const afterStale = Machine.step(m, s3, succeed(p1 as Machine.Permit), 2000)[0]
     expect(afterStale).toBe(s3)
     const afterRelease = Machine.step(m, s3, { _tag: "Release", permit: p1 as Machine.Permit }, 2000)[0]
-    expect(afterRelease.probes).toBe(1)
+    expect(afterRelease).toMatchObject({ status: "HALF_OPEN", probes: 1 })
   })
 
   it("halfOpenSuccesses probes must succeed to close; any failure reopens", () => {

@@ -485,7 +485,7 @@ class BreakerImpl implements CircuitBreaker {
           case "Closed":
           case "Probe":
             result = this.runAdmitted(self, admission, now, clock, restore, timed)
-            if (admission._tag === "Probe" && next.probes === 1) {
+            if (admission._tag === "Probe" && next.status === "HALF_OPEN" && next.probes === 1) {
               result = Effect.zipRight(this.wakeAt(next.halfOpenUntil, now), result)
             }
             break

@@ -20,7 +20,7 @@ import * as Stream from "effect/Stream"
 
 import type { BreakerState } from "../../Ledger.js"
 import type { SharedBreakerState, SharedState } from "../sharedState.js"
-import type * as Machine from "./machine.js"
+import * as Machine from "./machine.js"
 
 export interface Sync {
   /** at most once per interval, in the background; `undefined` when not due (the common case) */
@@ -108,8 +108,8 @@ export const make = (
               breaker: name,
               state: t.to,
               from: t.from,
-              openedAt: s.openedAt,
-              retryAt: Number.isFinite(s.retryAt) ? s.retryAt : null,
+              openedAt: Machine.openedAt(s),
+              retryAt: Number.isFinite(Machine.retryAt(s)) ? Machine.retryAt(s) : null,
               updatedAt: t.at,
               origin: shared.origin,
               version: seen
