@@ -126,7 +126,7 @@ describe("examples", () => {
   })
 
   it(
-    "examples/langgraph_pipeline.ts (npm start) opens and recovers breakers and writes the SQLite ledger",
+    "examples/langgraph_pipeline.ts (npm start) opens and recovers breakers, refuses the fact-checker's bad tool calls and writes the SQLite ledger",
     async () => {
       const filename = join(tempTestDir("agentarmour-demo-"), "cascadebreaker.db")
       const log: Array<string> = []
@@ -141,10 +141,46 @@ describe("examples", () => {
       expect(result.outcomes.filter((o) => o.outcome === "failed")).toEqual([])
       const db = new Database(filename, { readonly: true })
       const categories = db.prepare("SELECT DISTINCT category FROM cb_failures ORDER BY category").all()
+      // ToolGuard's decisions are in cb_tool_calls (the dashboard's tool panel, `agentarmour ledger tools`):
+      // in runs 6, 16 and 26 the fact-checker calls a tool that does not exist, then sends malformed JSON,
+      // then corrects itself; every other run looks its claim up once
+      const toolRows = db.prepare(
+        "SELECT run_id, node, tool, outcome, detail FROM cb_tool_calls WHERE run_id = 'run-5' ORDER BY id"
+      ).all()
+      const toolOutcomes = db.prepare(
+        "SELECT tool, outcome, COUNT(*) AS n FROM cb_tool_calls GROUP BY tool, outcome ORDER BY tool, outcome"
+      ).all()
       db.close()
       expect(categories).toEqual([{ category: "contamination" }, { category: "exception" }, { category: "timeout" }])
+      expect(toolRows).toMatchObject([
+        { run_id: "run-5", node: "tools", tool: "lookup_fact", outcome: "unknown_tool" },
+        { run_id: "run-5", node: "tools", tool: "lookup", outcome: "malformed" },
+        { run_id: "run-5", node: "tools", tool: "lookup", outcome: "ok", detail: null }
+      ])
+      expect((toolRows as Array<{ detail: string }>)[0]!.detail).toContain(`Did you mean "lookup"?`)
+      expect((toolRows as Array<{ detail: string }>)[1]!.detail).toContain("<wikipedia>")
+      expect(toolOutcomes).toEqual([
+        { tool: "lookup", outcome: "malformed", n: 3 },
+        { tool: "lookup", outcome: "ok", n: 32 },
+        { tool: "lookup_fact", outcome: "unknown_tool", n: 3 }
+      ])
+      expect(result.toolCalls).toHaveLength(38)
+      // ... and the run still finishes: the fact-checker answered in every run
+      expect(result.outcomes.filter((o) => o.node === "factchecker").every((o) => o.outcome === "ok")).toBe(true)
+      expect(text).toContain(
+        "run  6  researcher ok | extractor ok | analyst ok | summariser ok | factchecker ok x4\n" +
+          "        tools: lookup_fact unknown_tool, lookup malformed, lookup ok\n" +
+          "        (ToolGuard answered each bad call with an error ToolMessage; the model corrected itself)"
+      )
+      expect(text).toContain("npx agentarmour ledger tools")
       // the scripted models report usage: every agent's spend is in the ledger (the dashboard's spend panel)
-      expect(result.spend.map((u) => u.key).sort()).toEqual(["analyst", "extractor", "researcher", "summariser"])
+      expect(result.spend.map((u) => u.key).sort()).toEqual([
+        "analyst",
+        "extractor",
+        "factchecker",
+        "researcher",
+        "summariser"
+      ])
       for (const u of result.spend) expect(u.costUsd).toBeGreaterThan(0)
       expect(text).toMatch(/spend \(scripted models, priced per model\)/)
     },
