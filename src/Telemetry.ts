@@ -63,10 +63,7 @@ export const fallbacks: Metric.Metric.Counter<number> = Metric.counter("agentarm
  * @since 0.3.0
  * @category metrics
  */
-export const toolCalls: Metric.Metric.Counter<number> = Metric.counter("agentarmour_tool_calls_total", {
-  description: "tool calls checked by ToolGuard, by tool and outcome",
-  incremental: true
-})
+export const toolCalls: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.toolCalls)
 
 /**
  * Adds one to `agentarmour_tool_calls_total{tool,outcome}`.
@@ -79,7 +76,7 @@ export const countToolCall = (tool: string, outcome: string): Effect.Effect<void
   let counter = toolCallCounters.get(key)
   if (counter === undefined) {
     if (toolCallCounters.size > 10_000) toolCallCounters.clear()
-    counter = Metric.increment(Metric.tagged(Metric.tagged(toolCalls, "tool", tool), "outcome", outcome))
+    counter = Metric.increment(keys.toolCallCounter(tool, outcome))
     toolCallCounters.set(key, counter)
   }
   return counter

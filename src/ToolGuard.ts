@@ -12,10 +12,8 @@
  * @since 0.3.0
  */
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -328,7 +326,8 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
     outcome: Ledger.ToolCallOutcome,
     detail: string | null
   ): Effect.Effect<void> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    // one step for the clock (every decision is recorded)
+    Effect.clockWith((clock) =>
       Effect.zipRight(
         config.ledger.recordToolCall(
           new Ledger.ToolCallRecord({
@@ -338,11 +337,12 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
             callId: call.id ?? null,
             outcome,
             detail,
-            createdAt: new Date(now)
+            createdAt: new Date(clock.unsafeCurrentTimeMillis())
           }, true)
         ),
         Telemetry.countToolCall(call.name, outcome)
-      ))
+      )
+    )
 
   const refuse = (runId: string, call: ToolCall, error: ToolCallError): Effect.Effect<never, ToolCallError> =>
     Effect.zipRight(record(runId, call, outcomeOf(error), error.message), Effect.fail(error))
@@ -455,14 +455,15 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
   }
 
   const check = (call: ToolCall): Effect.Effect<CheckedCall, ToolCallError> =>
-    Effect.flatMap(FiberRef.get(currentRun), (runId) => checkIn(call, runId))
+    Effect.withFiberRuntime((fiber) => checkIn(call, fiber.getFiberRef(currentRun)))
 
   const run = <R, E, Env>(
     call: ToolCall,
     execute: (args: any) => Effect.Effect<R, E, Env>
   ): Effect.Effect<R, ToolCallError | CircuitBreaker.BreakerError | E, Env> =>
-    Effect.flatMap(FiberRef.get(currentRun), (runId) =>
-      Effect.flatMap(checkIn(call, runId), (checked) => {
+    Effect.withFiberRuntime((fiber) => {
+      const runId = fiber.getFiberRef(currentRun)
+      return Effect.flatMap(checkIn(call, runId), (checked) => {
         const tool = config.tools.get(call.name)!
         return tool.breaker.execute(execute(checked.args)).pipe(
           Effect.matchCauseEffect({
@@ -487,7 +488,8 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
             }
           })
         )
-      }))
+      })
+    })
 
   return {
     name: config.name,
