@@ -378,13 +378,25 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
     if (tool.maxCallsPerRun !== undefined && toolCount >= tool.maxCallsPerRun) {
       return new ToolCallLimitError({ tool: call.name, limit: tool.maxCallsPerRun, scope: "tool" })
     }
-    const key = `${tool.name}\u0000${canonical(args)}`
+    const key = repeatKey(tool, args)
     const seen = (counts.repeats.get(key) ?? 0) + 1
     if (seen > config.maxRepeats) return new RepeatedToolCallError({ tool: call.name, count: seen })
     counts.repeats.set(key, seen)
     counts.perTool.set(tool.name, toolCount + 1)
     counts.total++
     return undefined
+  }
+
+  /** takes back what `admit` counted: the call paused the graph (LangGraph control flow) and will come again */
+  const readmit = (tool: Tool, runId: string, args: unknown): void => {
+    const counts = runs.get(runId)
+    if (counts === undefined) return
+    const key = repeatKey(tool, args)
+    const seen = counts.repeats.get(key) ?? 0
+    if (seen <= 1) counts.repeats.delete(key)
+    else counts.repeats.set(key, seen - 1)
+    counts.perTool.set(tool.name, Math.max(0, (counts.perTool.get(tool.name) ?? 0) - 1))
+    counts.total = Math.max(0, counts.total - 1)
   }
 
   const checkIn = (call: ToolCall, runId: string): Effect.Effect<CheckedCall, ToolCallError> =>
@@ -435,7 +447,20 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
         })
       )
     }
-    return Effect.flatMap(config.approve(checked), (decision) => {
+    return Effect.flatMap(config.approve(checked), (answer) => {
+      const decision = decisionOf(answer)
+      if (decision === undefined) {
+        return refuse(
+          runId,
+          call,
+          new ToolPermissionError({
+            tool: call.name,
+            decision: "rejected",
+            reason:
+              `the reviewer's answer is not a decision ({ approve: true }, { edit: arguments } or { reject: reason })`
+          })
+        )
+      }
       if ("reject" in decision) {
         return refuse(
           runId,
@@ -468,6 +493,10 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
         return tool.breaker.execute(execute(checked.args)).pipe(
           Effect.matchCauseEffect({
             onFailure: (cause) => {
+              // the tool paused the graph (`interrupt()`): not a decision yet; the resumed call is counted once
+              if (isControlFlowCause(cause)) {
+                return Effect.zipRight(Effect.sync(() => readmit(tool, runId, checked.args)), Effect.failCause(cause))
+              }
               const error = Option.getOrUndefined(Cause.failureOption(cause))
               const outcome: Ledger.ToolCallOutcome = isOpen(error) ? "open" : "failed"
               return Effect.zipRight(record(runId, call, outcome, describe(error, cause)), Effect.failCause(cause))
@@ -497,6 +526,24 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
     check,
     run,
     breaker: (tool) => config.tools.get(tool)?.breaker
+  }
+}
+
+const repeatKey = (tool: Tool, args: unknown): string => `${tool.name}\u0000${canonical(args)}`
+
+const isControlFlowCause = (cause: Cause.Cause<unknown>): boolean =>
+  !Cause.isInterruptedOnly(cause) && CircuitBreaker.isControlFlow(Cause.squash(cause))
+
+/** a reviewer's answer, if it is a decision (anything else — `{ approve: false }`, "yes" — is not) */
+const decisionOf = (answer: unknown): ToolDecision | undefined => {
+  if (typeof answer !== "object" || answer === null) return undefined
+  try {
+    const a = answer as { readonly approve?: unknown; readonly edit?: unknown; readonly reject?: unknown }
+    if ("reject" in a) return typeof a.reject === "string" ? { reject: a.reject } : undefined
+    if ("edit" in a) return { edit: a.edit }
+    return a.approve === true ? { approve: true } : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -177,10 +177,7 @@ describe("ToolGuard", () => {
       expect(yield* outcomes).toEqual(["denied", "approved", "approved", "invalid_args", "rejected"])
     }).pipe(Effect.provide(Ledger.layerMemory)))
 
-  // BUG(lead): ToolGuard's askThenAdmit only looks for "reject" and "edit" in the decision, so anything else
-  // approves: `{ approve: false }` (what a review UI may well send) runs the call. A decision that is not a
-  // ToolDecision should be refused (not approved), e.g. decoded with a Schema; received: the tool ran, "approved".
-  it.effect.skip("a decision that is not a ToolDecision ({ approve: false }) does not approve the call", () =>
+  it.effect("a decision that is not a ToolDecision ({ approve: false }) does not approve the call", () =>
     Effect.gen(function*() {
       const guard = yield* ToolGuard.make({
         tools: { remove },

@@ -122,11 +122,7 @@ describe("guardedToolNode", () => {
     expect(await outcomesOf(b)).toEqual(["unknown_tool", "invalid_args", "ok", "repaired", "malformed"])
   })
 
-  // BUG(lead): DESIGN says a refusal is `ToolMessage { status: "error", content: error.message }`, but
-  // guardedToolNode's `explain` wraps ToolGuard's refusals like a tool's own error: the content is
-  // "Error: Error: there is no tool named \"serch\". ...\n Please fix your mistakes." (the messages already start
-  // with "Error: " and say what to do). Only a tool's own failures should get ToolNode's wrapping.
-  it.skip("a refusal's ToolMessage content is the refusal's message, word for word", async () => {
+  it("a refusal's ToolMessage content is the refusal's message, word for word", async () => {
     const { search } = makeTools()
     const model = AgentMock.model([AgentMock.hallucinate.unknownTool("serch", { query: "x" }), "done"])
     const out = await graphOf(model, guardedToolNode(bridge(), [search])).invoke(go)
@@ -333,11 +329,7 @@ describe("guardedToolNode is a drop-in for ToolNode", () => {
     expect(transitions.filter((t) => t.breakerName === "tool:ask_human")).toEqual([])
   })
 
-  // BUG(lead): guardedToolNode's runOne runs the tool inside guard.run, which records the pass that throws
-  // GraphInterrupt as outcome "failed" (detail: the interrupt's JSON) before the node rethrows it; on resume the
-  // call is recorded again as "ok". The ledger (and `ledger tools`, the dashboard, agentarmour_tool_calls_total)
-  // shows a failure for every human-in-the-loop pause. Received ["failed", "ok"].
-  it.skip("a tool's pause (interrupt) is not recorded as a failed call: one decision per answered call", async () => {
+  it("a tool's pause (interrupt) is not recorded as a failed call: one decision per answered call", async () => {
     const b = bridge()
     const graph = graphOf(
       AgentMock.model([{ toolCalls: [{ name: "ask_human", args: { question: "ship it?" } }] }, "shipped"]),
@@ -350,10 +342,7 @@ describe("guardedToolNode is a drop-in for ToolNode", () => {
     expect(await outcomesOf(b, "paused")).toEqual(["ok"])
   })
 
-  // BUG(lead): the interrupted pass is admitted by ToolGuard (repeats and caps counted) before the tool throws
-  // GraphInterrupt; the resumed pass is admitted again, so with repeats.max 1 or maxCallsPerRun 1 the resumed call
-  // is refused ("this run may make at most 1 tool calls ...") and the human's answer is lost.
-  it.skip("a tool that interrupts counts once toward repeats and caps: its resumed call is not a repeat", async () => {
+  it("a tool that interrupts counts once toward repeats and caps: its resumed call is not a repeat", async () => {
     const b = bridge()
     const confirm = askHuman()
     const model = AgentMock.model([{ toolCalls: [{ name: "ask_human", args: { question: "ship it?" } }] }, "shipped"])
@@ -508,11 +497,7 @@ describe("guardedToolNode: permissions", () => {
     expect(toolMessages(done.messages).map((m) => m.content)).toEqual(["results for q", "removed /a", "removed /b2"])
   })
 
-  // BUG(lead): the resume value is passed to ToolGuard unchecked: `{ approve: false }` RUNS the call (anything
-  // without "reject" or "edit" approves), and a non-object such as "yes" makes `"reject" in "yes"` throw a
-  // TypeError out of graph.invoke. Expected: neither runs the tool; the call is answered with an error ToolMessage
-  // (e.g. rejected: "the resume value is not a ToolDecision") and the run goes on.
-  it.skip("a resume value that is not a ToolDecision never runs the call: { approve: false } or \"yes\"", async () => {
+  it("a resume value that is not a ToolDecision never runs the call: { approve: false } or \"yes\"", async () => {
     for (const resume of [{ approve: false }, "yes"]) {
       const { ran, remove } = makeTools()
       const model = AgentMock.model([removeCall("/"), "kept it"])

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
 
+import { isToolCallError } from "../internal/toolGuard/errors.js"
 import * as ToolGuard from "../ToolGuard.js"
 import { runNowOf } from "./internal/protect/respond.js"
 import * as Span from "./internal/protect/span.js"
@@ -128,6 +129,8 @@ const errorMessage = (call: Call, content: string): ToolMessage =>
 
 /** what the model reads when a call was refused or failed */
 const explain = (call: Call, error: unknown): string => {
+  // ToolGuard's refusals are written for the model already: word for word
+  if (isToolCallError(error)) return error.message
   if (typeof error === "object" && error !== null) {
     const tag = (error as { _tag?: unknown })._tag
     if (tag === "CircuitOpenError" || tag === "CircuitIsolatedError") {

@@ -108,3 +108,17 @@ export type ToolCallError =
   | ToolCallLimitError
   | ToolPermissionError
   | InvalidToolResultError
+
+const refusalTags: ReadonlySet<string> = new Set([
+  "UnknownToolError",
+  "InvalidToolArgsError",
+  "MalformedToolCallError",
+  "RepeatedToolCallError",
+  "ToolCallLimitError",
+  "ToolPermissionError",
+  "InvalidToolResultError"
+])
+
+/** one of ToolGuard's refusals (its message is written for the model) */
+export const isToolCallError = (u: unknown): u is ToolCallError =>
+  typeof u === "object" && u !== null && refusalTags.has((u as { readonly _tag?: unknown })._tag as string)
