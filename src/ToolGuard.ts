@@ -21,10 +21,12 @@ import * as Schema from "effect/Schema"
 import type { BreakerOptions } from "./BreakerConfig.js"
 import { currentRun } from "./CascadeGuard.js"
 import * as CircuitBreaker from "./CircuitBreaker.js"
+import * as Describe from "./internal/describe.js"
 import { canonical } from "./internal/toolGuard/canonical.js"
 import {
   InvalidToolArgsError,
   InvalidToolResultError,
+  isBreakerRefusal,
   MalformedToolCallError,
   RepeatedToolCallError,
   type ToolCallError,
@@ -498,8 +500,11 @@ const makeGuard = (config: GuardConfig): ToolGuard => {
                 return Effect.zipRight(Effect.sync(() => readmit(tool, runId, checked.args)), Effect.failCause(cause))
               }
               const error = Option.getOrUndefined(Cause.failureOption(cause))
-              const outcome: Ledger.ToolCallOutcome = isOpen(error) ? "open" : "failed"
-              return Effect.zipRight(record(runId, call, outcome, describe(error, cause)), Effect.failCause(cause))
+              const outcome: Ledger.ToolCallOutcome = isBreakerRefusal(error) ? "open" : "failed"
+              return Effect.zipRight(
+                record(runId, call, outcome, describeFailure(error, cause)),
+                Effect.failCause(cause)
+              )
             },
             onSuccess: (result) => {
               if (tool.validateResult !== undefined) {
@@ -547,24 +552,13 @@ const decisionOf = (answer: unknown): ToolDecision | undefined => {
   }
 }
 
-const isOpen = (error: unknown): boolean =>
-  typeof error === "object" && error !== null &&
-  ((error as { _tag?: unknown })._tag === "CircuitOpenError" ||
-    (error as { _tag?: unknown })._tag === "CircuitIsolatedError")
-
-const describe = (error: unknown, cause: Cause.Cause<unknown>): string => {
-  if (error instanceof Error) return error.message
-  if (error !== undefined) return typeof error === "string" ? error : safeJson(error)
-  return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause).split("\n")[0] ?? "defect"
-}
-
-const safeJson = (u: unknown): string => {
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
+/** why a call failed, for the ledger: the failure described (total: hostile values too), or the defect's */
+const describeFailure = (error: unknown, cause: Cause.Cause<unknown>): string =>
+  error !== undefined
+    ? Describe.describe(error)
+    : Cause.isInterruptedOnly(cause)
+    ? "interrupted"
+    : Describe.describeCause(cause)
 
 /**
  * The ledger outcome of a refusal.

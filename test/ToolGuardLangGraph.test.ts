@@ -13,7 +13,13 @@ import {
 } from "@langchain/langgraph"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Ledger, UnknownToolError } from "agentarmour"
-import { guardedToolNode, LangGraphBridge, routeToolCalls, SPAN_TOOL_CALLS } from "agentarmour/langgraph"
+import {
+  guardedToolNode,
+  LangGraphBridge,
+  routeToolCalls,
+  SPAN_TOOL_CALLS,
+  SPAN_TOOL_REFUSALS
+} from "agentarmour/langgraph"
 import { AgentMock } from "agentarmour/testing"
 import { Effect, type Layer } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -379,6 +385,26 @@ describe("guardedToolNode is a drop-in for ToolNode", () => {
     const spans = exporter.getFinishedSpans().filter((s) => s.name === "agentarmour.node")
     expect(SPAN_TOOL_CALLS).toBe("agentarmour.tool_calls")
     expect(spans.map((s) => s.attributes[SPAN_TOOL_CALLS])).toEqual([3, 1])
+    expect(SPAN_TOOL_REFUSALS).toBe("agentarmour.tool_refusals")
+    expect(spans.map((s) => s.attributes[SPAN_TOOL_REFUSALS])).toEqual([2, 0])
+  })
+
+  it("a tool that throws a hostile value (getters that throw) is answered with an error ToolMessage; the run goes on", async () => {
+    const hostile = new Proxy({}, {
+      get: () => {
+        throw new Error("no reading me")
+      },
+      getPrototypeOf: () => {
+        throw new Error("no prototype either")
+      }
+    })
+    const evil = tool(async () => {
+      throw hostile
+    }, { name: "evil", description: "throws", schema: z.object({}) })
+    const model = AgentMock.model([{ toolCalls: [{ name: "evil", args: {} }] }, "recovered"])
+    const out = await graphOf(model, guardedToolNode(bridge(), [evil])).invoke(go)
+    expect(toolMessages(out.messages).map((m) => m.status)).toEqual(["error"])
+    expect(out.messages.at(-1)!.content).toBe("recovered")
   })
 })
 

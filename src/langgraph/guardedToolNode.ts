@@ -6,12 +6,14 @@
  * @since 0.3.0
  */
 import { type AIMessage, isAIMessage, ToolMessage } from "@langchain/core/messages"
-import { END, isCommand, isGraphInterrupt, type LangGraphRunnableConfig } from "@langchain/langgraph"
+import { END, isCommand, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
 
-import { isToolCallError } from "../internal/toolGuard/errors.js"
+import * as CircuitBreaker from "../CircuitBreaker.js"
+import { describe } from "../internal/describe.js"
+import { isBreakerRefusal, isToolCallError } from "../internal/toolGuard/errors.js"
 import * as ToolGuard from "../ToolGuard.js"
 import { runNowOf } from "./internal/protect/respond.js"
 import * as Span from "./internal/protect/span.js"
@@ -131,14 +133,11 @@ const errorMessage = (call: Call, content: string): ToolMessage =>
 const explain = (call: Call, error: unknown): string => {
   // ToolGuard's refusals are written for the model already: word for word
   if (isToolCallError(error)) return error.message
-  if (typeof error === "object" && error !== null) {
-    const tag = (error as { _tag?: unknown })._tag
-    if (tag === "CircuitOpenError" || tag === "CircuitIsolatedError") {
-      return `Error: the tool "${call.name}" is unavailable right now (it failed repeatedly). Do not call it again for now; try another way.`
-    }
-    if (error instanceof Error) return `Error: ${error.message}\n Please fix your mistakes.`
+  if (isBreakerRefusal(error)) {
+    return `Error: the tool "${call.name}" is unavailable right now (it failed repeatedly). Do not call it again for now; try another way.`
   }
-  return `Error: ${String(error)}\n Please fix your mistakes.`
+  // a tool's own failure, worded as ToolNode words it
+  return `Error: ${messageOf(error)}\n Please fix your mistakes.`
 }
 
 /**
@@ -182,7 +181,8 @@ export const guardedToolNode = <R>(
             : new ToolMessage({ tool_call_id: call.id ?? "", name: call.name, content: stringify(output) })
         ),
         Effect.catchAll((error) => {
-          if (isGraphInterrupt(error)) return Effect.die(error)
+          // LangGraph control flow (interrupt(), a parent Command) passes through; the check is total on hostile values
+          if (CircuitBreaker.isControlFlow(error)) return Effect.die(error)
           return Effect.succeed(errorMessage(call, explain(call, error)))
         })
       )
@@ -222,9 +222,27 @@ export const guardedToolNode = <R>(
   }
 }
 
+/** an Error's message, else the value described (total: a hostile getter does not escape) */
+const messageOf = (error: unknown): string => {
+  try {
+    if (error instanceof Error && typeof error.message === "string") return error.message
+  } catch {
+    // described below
+  }
+  return describe(error)
+}
+
 const isErrorMessage = (u: unknown): boolean => u instanceof ToolMessage && u.status === "error"
 
-const stringify = (u: unknown): string => typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
+/** a tool's output as ToolNode sends it: a string as is, anything else as JSON */
+const stringify = (u: unknown): string => {
+  if (typeof u === "string") return u
+  try {
+    return JSON.stringify(u) ?? describe(u)
+  } catch {
+    return describe(u)
+  }
+}
 
 /**
  * Like `toolsCondition`: `"tools"` when the last AI message has tool calls

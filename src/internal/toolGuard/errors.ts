@@ -120,5 +120,22 @@ const refusalTags: ReadonlySet<string> = new Set([
 ])
 
 /** one of ToolGuard's refusals (its message is written for the model) */
-export const isToolCallError = (u: unknown): u is ToolCallError =>
-  typeof u === "object" && u !== null && refusalTags.has((u as { readonly _tag?: unknown })._tag as string)
+export const isToolCallError = (u: unknown): u is ToolCallError => {
+  if (typeof u !== "object" || u === null) return false
+  try {
+    return refusalTags.has((u as { readonly _tag?: unknown })._tag as string)
+  } catch {
+    return false
+  }
+}
+
+/** the tool's breaker refused the call (open, or isolated by an operator); total on hostile values */
+export const isBreakerRefusal = (u: unknown): boolean => {
+  if (typeof u !== "object" || u === null) return false
+  try {
+    const tag = (u as { readonly _tag?: unknown })._tag
+    return tag === "CircuitOpenError" || tag === "CircuitIsolatedError"
+  } catch {
+    return false
+  }
+}
