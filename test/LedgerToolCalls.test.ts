@@ -10,8 +10,9 @@ import { Ledger } from "agentarmour"
 import { PgLedger } from "agentarmour/pg"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, type ParseResult, Scope } from "effect"
+import { Effect } from "effect"
 
+import { withLedger } from "./support/ledger.js"
 import { tempDir } from "./support/tmp.js"
 import { usePostgres } from "./support/usePostgres.js"
 
@@ -57,18 +58,6 @@ const calls: ReadonlyArray<Ledger.ToolCallRecord> = [
     createdAt: at(4)
   })
 ]
-
-const withLedger = <A, E>(
-  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>,
-  use: (l: Ledger.Ledger) => Effect.Effect<A, E>
-) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const ctx = yield* Layer.buildWithScope(layer, scope)
-    const result = yield* use(ctx.unsafeMap.get(Ledger.Ledger.key) as Ledger.Ledger)
-    yield* Scope.close(scope, Exit.void)
-    return result
-  })
 
 /** records the four calls, flushes, and reads them back four ways */
 const roundTrip = (l: Ledger.Ledger) =>

@@ -7,6 +7,7 @@ import { PgLedger, SharedState } from "agentarmour/pg"
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Schedule, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 
+import { withLedger } from "./support/ledger.js"
 import { freePort } from "./support/postgres.js"
 import { usePostgres } from "./support/usePostgres.js"
 
@@ -14,14 +15,9 @@ const pg = usePostgres()
 
 const options = () => pg.server.options()
 
-const withLedger = <A>(use: (l: Ledger.Ledger) => Effect.Effect<A, Ledger.LedgerError>) =>
-  Effect.runPromise(Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const ctx = yield* Layer.buildWithScope(PgLedger.layer(options()), scope)
-    const result = yield* use(ctx.unsafeMap.get(Ledger.Ledger.key) as Ledger.Ledger)
-    yield* Scope.close(scope, Exit.void)
-    return result
-  }))
+/** one process: its own Postgres ledger (its own pool), closed after `use` */
+const inProcess = <A>(use: (l: Ledger.Ledger) => Effect.Effect<A, Ledger.LedgerError>) =>
+  Effect.runPromise(withLedger(PgLedger.layer(options()), use))
 
 const failure = (breakerName: string, i: number) =>
   new Ledger.FailureRecord({
@@ -36,8 +32,8 @@ const failure = (breakerName: string, i: number) =>
 describe("PgLedger", () => {
   it("two processes' ledgers (separate pools, migrating at once) write one Postgres ledger", async () => {
     await Promise.all([
-      withLedger((l) => Effect.forEach([0, 1, 2], (i) => l.recordFailure(failure("research", i)), { discard: true })),
-      withLedger((l) =>
+      inProcess((l) => Effect.forEach([0, 1, 2], (i) => l.recordFailure(failure("research", i)), { discard: true })),
+      inProcess((l) =>
         Effect.zipRight(
           l.recordFailure(failure("extract", 3)),
           l.recordTransition(
@@ -52,7 +48,7 @@ describe("PgLedger", () => {
         )
       )
     ])
-    const [summary, newest] = await withLedger((l) => Effect.all([l.summary, l.failures({ limit: 2 })]))
+    const [summary, newest] = await inProcess((l) => Effect.all([l.summary, l.failures({ limit: 2 })]))
     expect(summary.map((s) => [s.breakerName, s.state, s.failuresTotal, s.transitions])).toEqual([
       ["extract", "CLOSED", 1, 0],
       ["research", "OPEN", 3, 1]

@@ -5,7 +5,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { CircuitBreaker, Ledger, withBreaker } from "agentarmour"
 import { SqliteLedger } from "agentarmour/sqlite"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Metric, type ParseResult, Scope } from "effect"
+import { Effect, Layer, Metric } from "effect"
+import { withLedger } from "./support/ledger.js"
 import { tempDir as tempTestDir } from "./support/tmp.js"
 
 const tempDb = () => join(tempTestDir("agentarmour-"), "ledger.db")
@@ -18,19 +19,6 @@ const failure = (breakerName: string, i: number) =>
     errorMessage: `failure ${i}`,
     traceback: `AgentError: failure ${i}\n    at researchAgent`,
     createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i))
-  })
-
-/** builds the layer in a scope we close ourselves, as an application shutting down would */
-const withLedger = <A, E>(
-  layer: Layer.Layer<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError>,
-  use: (l: Ledger.Ledger) => Effect.Effect<A, E>
-) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const ctx = yield* Layer.buildWithScope(layer, scope)
-    const result = yield* use(ctx.unsafeMap.get(Ledger.Ledger.key) as Ledger.Ledger)
-    yield* Scope.close(scope, Exit.void)
-    return result
   })
 
 describe("SqliteLedger", () => {

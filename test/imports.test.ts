@@ -70,20 +70,13 @@ const cycles = (graph: Map<string, Array<string>>): Array<Array<string>> => {
   return found
 }
 
-/**
- * The one cycle 0.2 left, which the split of the SQL ledger (issue 24, point 1)
- * removes: `Ledger.ts` loads `internal/sqlLedger.ts` with `import()`, which
- * imports `Ledger.ts` back. Tolerated until then; no other cycle is.
- */
-const pendingSplit = ["Ledger.ts", "internal/sqlLedger.ts"]
-
 describe("the import graph of src/", () => {
   it("value and dynamic imports form no cycle", () => {
     const graph = new Map(sourceFiles(src).map((file) => [file, valueImports(file)]))
     expect(graph.size).toBeGreaterThan(20)
     const name = (file: string) => relative(src, file)
     const found = cycles(graph).map((c) => c.map(name))
-    expect(found.filter((c) => JSON.stringify(c) !== JSON.stringify(pendingSplit))).toEqual([])
+    expect(found).toEqual([])
   })
 
   it("the cycle check finds a cycle through a dynamic import", () => {

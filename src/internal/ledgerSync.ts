@@ -10,7 +10,8 @@
  */
 import * as Effect from "effect/Effect"
 
-import type { CallRecord, Ledger } from "../Ledger.js"
+import type { CallRecord } from "./ledger/records.js"
+import type { Ledger } from "./ledger/service.js"
 
 const UnsafeRecordCall: unique symbol = Symbol.for("agentarmour/Ledger/unsafeRecordCall")
 

@@ -23,28 +23,34 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 
-import * as Ledger from "../Ledger.js"
 import * as duration from "./duration.js"
+import * as Age from "./ledger/age.js"
+import * as Counters from "./ledger/callCounters.js"
+import * as Metrics from "./ledger/metrics.js"
+import type * as Options from "./ledger/options.js"
+import * as Records from "./ledger/records.js"
+import * as Render from "./ledger/render.js"
+import * as Service from "./ledger/service.js"
 import { recordCallMembers } from "./ledgerSync.js"
 import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "./tablePrefix.js"
 
 type Item =
-  | { readonly _tag: "failure"; readonly record: Ledger.FailureRecord }
-  | { readonly _tag: "failureCause"; readonly input: Ledger.FailureInput }
-  | { readonly _tag: "transition"; readonly record: Ledger.TransitionRecord }
-  | { readonly _tag: "fallback"; readonly record: Ledger.FallbackRecord }
-  | { readonly _tag: "quarantine"; readonly record: Ledger.QuarantineRecord }
-  | { readonly _tag: "usage"; readonly record: Ledger.UsageRecord }
-  | { readonly _tag: "toolCall"; readonly record: Ledger.ToolCallRecord }
+  | { readonly _tag: "failure"; readonly record: Records.FailureRecord }
+  | { readonly _tag: "failureCause"; readonly input: Records.FailureInput }
+  | { readonly _tag: "transition"; readonly record: Records.TransitionRecord }
+  | { readonly _tag: "fallback"; readonly record: Records.FallbackRecord }
+  | { readonly _tag: "quarantine"; readonly record: Records.QuarantineRecord }
+  | { readonly _tag: "usage"; readonly record: Records.UsageRecord }
+  | { readonly _tag: "toolCall"; readonly record: Records.ToolCallRecord }
 
 type Kind = "failure" | "transition" | "fallback" | "quarantine" | "usage" | "toolCall"
 
-const { droppedRecords, writeErrors } = Ledger
+const { droppedRecords, writeErrors } = Metrics
 
 /** table names of a ledger */
 export const tables = (prefix: string) => {
   if (!isTablePrefix(prefix)) {
-    throw new Ledger.LedgerError({
+    throw new Records.LedgerError({
       message: `invalid tablePrefix ${JSON.stringify(prefix)}: use letters, digits and _`
     })
   }
@@ -245,7 +251,7 @@ const renderCache = new WeakMap<
   object,
   { readonly errorType: string; readonly errorMessage: string; readonly traceback: string }
 >()
-const render = (input: Ledger.FailureInput): Ledger.FailureRecord => {
+const render = (input: Records.FailureInput): Records.FailureRecord => {
   const single = input.cause._tag === "Fail"
     ? input.cause.error
     : input.cause._tag === "Die"
@@ -254,14 +260,14 @@ const render = (input: Ledger.FailureInput): Ledger.FailureRecord => {
   if (single !== null && typeof single === "object") {
     const hit = renderCache.get(single)
     if (hit !== undefined) {
-      return new Ledger.FailureRecord({
+      return new Records.FailureRecord({
         ...hit,
         breakerName: input.breakerName,
         category: input.category,
         createdAt: input.createdAt
       }, true)
     }
-    const record = Ledger.failureFromInput(input)
+    const record = Render.failureFromInput(input)
     renderCache.set(single, {
       errorType: record.errorType,
       errorMessage: record.errorMessage,
@@ -269,7 +275,7 @@ const render = (input: Ledger.FailureInput): Ledger.FailureRecord => {
     })
     return record
   }
-  return Ledger.failureFromInput(input)
+  return Render.failureFromInput(input)
 }
 
 /** record -> row, per kind */
@@ -346,9 +352,9 @@ const toRow = (item: Item): [Kind, Row] => {
 const PG_TYPES: Record<string, string> = { tokens_in: "bigint", tokens_out: "bigint", cost_usd: "float8" }
 
 const toLedgerError = (what: string) => (e: SqlError) =>
-  new Ledger.LedgerError({ message: `could not read ${what} from the ledger: ${e.message}`, cause: e })
+  new Records.LedgerError({ message: `could not read ${what} from the ledger: ${e.message}`, cause: e })
 
-const limitOf = (q: { readonly limit?: number | undefined } | undefined, fallback = Ledger.DEFAULT_LIMIT) => {
+const limitOf = (q: { readonly limit?: number | undefined } | undefined, fallback = Records.DEFAULT_LIMIT) => {
   const limit = q?.limit ?? fallback
   return Number.isInteger(limit) && limit >= 0 ? limit : fallback
 }
@@ -360,7 +366,7 @@ export const makeReader = (prefix: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const t = tables(prefix)
-    const where = (q: Ledger.Query | undefined, column = "breaker_name") =>
+    const where = (q: Records.Query | undefined, column = "breaker_name") =>
       q?.breaker === undefined ? sql`` : sql`WHERE ${sql(column)} = ${q.breaker}`
 
     /** the newest rows of one table, as records (an index on (name, id) serves the filtered read) */
@@ -371,7 +377,7 @@ export const makeReader = (prefix: string) =>
       toRecord: (row: Row) => A,
       nameColumn = "breaker_name"
     ) =>
-    (q?: Ledger.Query): Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError> =>
+    (q?: Records.Query): Effect.Effect<ReadonlyArray<A>, Records.LedgerError> =>
       sql<Row>`SELECT ${sql.unsafe(columns)} FROM ${sql(table)} ${where(q, nameColumn)} ORDER BY id DESC LIMIT ${
         limitOf(q)
       }`.pipe(
@@ -379,52 +385,52 @@ export const makeReader = (prefix: string) =>
         Effect.mapError(toLedgerError(what))
       )
 
-    const failures = newest<FailureRow, Ledger.FailureRecord>(
+    const failures = newest<FailureRow, Records.FailureRecord>(
       t.failures,
       "breaker_name, category, error_type, error_message, traceback, created_at",
       "failures",
       (r) =>
-        new Ledger.FailureRecord({
+        new Records.FailureRecord({
           breakerName: r.breaker_name,
-          category: r.category as Ledger.FailureCategory,
+          category: r.category as Records.FailureCategory,
           errorType: r.error_type,
           errorMessage: r.error_message,
           traceback: r.traceback,
           createdAt: date(r.created_at)
         }, true)
     )
-    const transitions = newest<TransitionRow, Ledger.TransitionRecord>(
+    const transitions = newest<TransitionRow, Records.TransitionRecord>(
       t.transitions,
       "breaker_name, from_state, to_state, reason, created_at",
       "transitions",
       (r) =>
-        new Ledger.TransitionRecord({
+        new Records.TransitionRecord({
           breakerName: r.breaker_name,
-          fromState: r.from_state as Ledger.BreakerState,
-          toState: r.to_state as Ledger.BreakerState,
+          fromState: r.from_state as Records.BreakerState,
+          toState: r.to_state as Records.BreakerState,
           reason: r.reason,
           createdAt: date(r.created_at)
         }, true)
     )
-    const fallbacks = newest<{ breaker_name: string; strategy: string; created_at: string }, Ledger.FallbackRecord>(
+    const fallbacks = newest<{ breaker_name: string; strategy: string; created_at: string }, Records.FallbackRecord>(
       t.fallbacks,
       "breaker_name, strategy, created_at",
       "fallbacks",
       (r) =>
-        new Ledger.FallbackRecord(
+        new Records.FallbackRecord(
           { breakerName: r.breaker_name, strategy: r.strategy, createdAt: date(r.created_at) },
           true
         )
     )
     const quarantines = newest<
       { run_id: string; key: string; node: string; action: string; reason: string; created_at: string },
-      Ledger.QuarantineRecord
+      Records.QuarantineRecord
     >(
       t.quarantines,
       "run_id, key, node, action, reason, created_at",
       "quarantines",
       (r) =>
-        new Ledger.QuarantineRecord({
+        new Records.QuarantineRecord({
           runId: r.run_id,
           key: r.key,
           node: r.node,
@@ -446,11 +452,11 @@ export const makeReader = (prefix: string) =>
     }
     type StatsFallbackRow = { breaker_name: string; minute: string; strategy: string; count: unknown }
 
-    const callStats = (q?: Ledger.StatsQuery): Effect.Effect<ReadonlyArray<Ledger.CallStats>, Ledger.LedgerError> =>
+    const callStats = (q?: Records.StatsQuery): Effect.Effect<ReadonlyArray<Records.CallStats>, Records.LedgerError> =>
       Effect.gen(function*() {
         const conditions = [
           ...(q?.breaker === undefined ? [] : [sql`breaker_name = ${q.breaker}`]),
-          ...(q?.since === undefined ? [] : [sql`minute >= ${Ledger.minuteOf(q.since.getTime())}`])
+          ...(q?.since === undefined ? [] : [sql`minute >= ${Counters.minuteOf(q.since.getTime())}`])
         ]
         const rows = yield* sql<StatsRow>`SELECT breaker_name, minute, calls, failures, rejections, timeouts, slow_calls
           FROM ${sql(t.stats)} ${conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`}
@@ -468,7 +474,7 @@ export const makeReader = (prefix: string) =>
           const key = `${r.breaker_name}\u0000${r.minute}`
           const fallbacks = fallbacksOf.get(key) ?? {}
           fallbacksOf.delete(key)
-          return Ledger.callStatsOf({
+          return Counters.callStatsOf({
             breakerName: r.breaker_name,
             minute: date(r.minute),
             calls: num(r.calls),
@@ -482,7 +488,7 @@ export const makeReader = (prefix: string) =>
         // minutes with fallbacks but no call recorded
         for (const [key, fallbacks] of fallbacksOf) {
           const [breakerName, minute] = key.split("\u0000") as [string, string]
-          out.push(Ledger.callStatsOf({
+          out.push(Counters.callStatsOf({
             breakerName,
             minute: date(minute),
             calls: 0,
@@ -496,7 +502,7 @@ export const makeReader = (prefix: string) =>
         return out.sort((a, b) => a.minute.getTime() - b.minute.getTime() || (a.breakerName < b.breakerName ? -1 : 1))
       }).pipe(Effect.mapError(toLedgerError("call statistics")))
 
-    const usage = (q?: Ledger.UsageQuery): Effect.Effect<ReadonlyArray<Ledger.UsageSummary>, Ledger.LedgerError> => {
+    const usage = (q?: Records.UsageQuery): Effect.Effect<ReadonlyArray<Records.UsageSummary>, Records.LedgerError> => {
       const key = q?.by === "run" ? sql`COALESCE(run_id, '-')` : sql`node`
       const since = q?.since === undefined ? sql`` : sql`WHERE created_at >= ${iso(q.since)}`
       return sql<{ key: string; calls: unknown; tokens_in: unknown; tokens_out: unknown; cost_usd: unknown }>`
@@ -506,7 +512,7 @@ export const makeReader = (prefix: string) =>
         .pipe(
           Effect.map((rows) =>
             rows.map((r) =>
-              new Ledger.UsageSummary({
+              new Records.UsageSummary({
                 key: r.key,
                 calls: num(r.calls),
                 tokensIn: num(r.tokens_in),
@@ -523,7 +529,7 @@ export const makeReader = (prefix: string) =>
     const summary = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const since = new Date(now - DAY_MILLIS).toISOString()
-      const sinceMinute = Ledger.minuteOf(now - DAY_MILLIS)
+      const sinceMinute = Counters.minuteOf(now - DAY_MILLIS)
       // the running totals (one row per breaker); a 0.1 file read without migrating has none: count
       const totals = yield* sql<
         { breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }
@@ -595,9 +601,9 @@ export const makeReader = (prefix: string) =>
         const s = sm.get(name)
         const calls = num(s?.calls)
         const failed = num(s?.failures) + num(s?.timeouts)
-        return new Ledger.BreakerSummary({
+        return new Records.BreakerSummary({
           breakerName: name,
-          state: (l?.to_state ?? "CLOSED") as Ledger.BreakerState,
+          state: (l?.to_state ?? "CLOSED") as Records.BreakerState,
           failuresTotal: num(fr?.failures),
           failuresLast24h: num(dm.get(name)?.total),
           lastFailureAt: fr?.last_at ? date(fr.last_at) : null,
@@ -624,8 +630,8 @@ export const makeReader = (prefix: string) =>
       created_at: string
     }
     const toolCalls = (
-      q?: Ledger.ToolCallQuery
-    ): Effect.Effect<ReadonlyArray<Ledger.ToolCallRecord>, Ledger.LedgerError> => {
+      q?: Records.ToolCallQuery
+    ): Effect.Effect<ReadonlyArray<Records.ToolCallRecord>, Records.LedgerError> => {
       const conditions = [
         ...(q?.tool === undefined ? [] : [sql`tool = ${q.tool}`]),
         ...(q?.run === undefined ? [] : [sql`run_id = ${q.run}`])
@@ -635,12 +641,12 @@ export const makeReader = (prefix: string) =>
         .pipe(
           Effect.map((rows) =>
             rows.map((r) =>
-              new Ledger.ToolCallRecord({
+              new Records.ToolCallRecord({
                 runId: r.run_id,
                 node: r.node,
                 tool: r.tool,
                 callId: r.call_id,
-                outcome: r.outcome as Ledger.ToolCallOutcome,
+                outcome: r.outcome as Records.ToolCallOutcome,
                 detail: r.detail,
                 createdAt: date(r.created_at)
               }, true)
@@ -662,7 +668,7 @@ export const prune = (prefix: string, cutoff: Date): Effect.Effect<number, SqlEr
     const sql = yield* SqlClient.SqlClient
     const t = tables(prefix)
     const before = iso(cutoff)
-    const minute = Ledger.minuteOf(cutoff.getTime())
+    const minute = Counters.minuteOf(cutoff.getTime())
     const keep = sql`id NOT IN (SELECT MAX(id) FROM ${sql(t.transitions)} GROUP BY breaker_name)`
     const targets = [
       [t.failures, sql`created_at < ${before}`],
@@ -702,18 +708,18 @@ export const prune = (prefix: string, cutoff: Date): Effect.Effect<number, SqlEr
 export const pruneOlderThan = (
   prefix: string,
   olderThan: Duration.DurationInput
-): Effect.Effect<number, Ledger.LedgerError, SqlClient.SqlClient> =>
+): Effect.Effect<number, Records.LedgerError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
-    const age = Ledger.parseAge(olderThan)
+    const age = Age.parseAge(olderThan)
     if (Option.isNone(age)) {
-      return yield* new Ledger.LedgerError({
+      return yield* new Records.LedgerError({
         message: `not a duration: ${JSON.stringify(olderThan)} (try 30d, 12h, 90m)`
       })
     }
-    yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Records.LedgerError })
     const now = yield* Clock.currentTimeMillis
     return yield* prune(prefix, new Date(now - Duration.toMillis(age.value))).pipe(
-      Effect.mapError((e) => new Ledger.LedgerError({ message: `could not prune the ledger: ${e.message}`, cause: e }))
+      Effect.mapError((e) => new Records.LedgerError({ message: `could not prune the ledger: ${e.message}`, cause: e }))
     )
   })
 
@@ -762,7 +768,7 @@ interface Connection {
 
 interface Batch {
   readonly items: Array<Item>
-  readonly counters: Array<Ledger.CallCounter>
+  readonly counters: Array<Counters.CallCounter>
   readonly callSeq: number
   settled: boolean
 }
@@ -810,7 +816,7 @@ class Deque<A> {
  * unparsable values are a `ParseError` naming the option, and so is a
  * `pruneInterval` of 0 (an interval of 0 would prune in a busy loop).
  */
-const decodeDurations = (owner: string, options: Ledger.SqlOptions) =>
+const decodeDurations = (owner: string, options: Options.SqlOptions) =>
   Either.flatMap(
     duration.decodeOptions(owner, {
       flushTimeout: options.flushTimeout ?? "10 seconds",
@@ -843,16 +849,16 @@ export const defaultWriteRetry: Schedule.Schedule<unknown> = Schedule.exponentia
 
 /** the read-write ledger: connection (degraded mode), migrations, write queue, background writer, retention */
 export const make = (
-  options: Ledger.SqlOptions,
+  options: Options.SqlOptions,
   connector: Connector
-): Effect.Effect<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError, Scope.Scope> =>
+): Effect.Effect<Service.Ledger, Records.LedgerError | ParseResult.ParseError, Scope.Scope> =>
   Effect.gen(function*() {
     const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX
-    const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    const t = yield* Effect.try({ try: () => tables(prefix), catch: (e) => e as Records.LedgerError })
     const { flushTimeout, pruneInterval } = yield* decodeDurations(connector.owner ?? "Ledger.layerSql", options)
-    const retention = options.retention === undefined ? undefined : Ledger.parseAge(options.retention)
+    const retention = options.retention === undefined ? undefined : Age.parseAge(options.retention)
     if (retention !== undefined && Option.isNone(retention)) {
-      return yield* new Ledger.LedgerError({
+      return yield* new Records.LedgerError({
         message: `retention must be a duration such as "30 days", got ${JSON.stringify(options.retention)}`
       })
     }
@@ -861,7 +867,7 @@ export const make = (
     for (const field of ["queueCapacity", "batchSize"] as const) {
       const value = options[field]
       if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-        return yield* new Ledger.LedgerError({
+        return yield* new Records.LedgerError({
           message: `${field} must be a whole number of at least 1, got ${String(value)}`
         })
       }
@@ -872,7 +878,7 @@ export const make = (
 
     // --- state: every record is recorded once and ends written or dropped, exactly once ---
     const buffer = new Deque<Item>()
-    let counters = new Map<string, Ledger.CallCounter>()
+    let counters = new Map<string, Counters.CallCounter>()
     let recorded = 0
     let written = 0
     let dropped = 0
@@ -948,14 +954,14 @@ export const make = (
       })
 
     let dirty: Deferred.Deferred<void> | undefined
-    const addCounter = (breakerName: string, at: Date, add: (c: Ledger.CallCounter) => void) => {
+    const addCounter = (breakerName: string, at: Date, add: (c: Counters.CallCounter) => void) => {
       callSeq++
       if (dirty !== undefined) {
         const d = dirty
         dirty = undefined
         Deferred.unsafeDone(d, Exit.void)
       }
-      Ledger.countCall(counters, breakerName, at, add)
+      Counters.countCall(counters, breakerName, at, add)
     }
 
     // --- writing ---
@@ -998,7 +1004,7 @@ export const make = (
       )
     }
 
-    const upsertCounters = (sql: SqlClient.SqlClient, list: Array<Ledger.CallCounter>) =>
+    const upsertCounters = (sql: SqlClient.SqlClient, list: Array<Counters.CallCounter>) =>
       Effect.gen(function*() {
         if (list.length === 0) return
         const calls = list.filter((c) => c.calls + c.rejections > 0).map((c) => ({
@@ -1393,18 +1399,18 @@ export const make = (
 
     const unavailable = Effect.suspend(() =>
       Effect.fail(
-        new Ledger.LedgerError({ message: `the ledger ${connector.target} is not open: ${lastError ?? "opening"}` })
+        new Records.LedgerError({ message: `the ledger ${connector.target} is not open: ${lastError ?? "opening"}` })
       )
     )
     /** reads flush first (briefly) so a process sees its own records */
-    const read = <A>(f: (reader: Connection["reader"]) => Effect.Effect<A, Ledger.LedgerError>) =>
+    const read = <A>(f: (reader: Connection["reader"]) => Effect.Effect<A, Records.LedgerError>) =>
       Effect.zipRight(
         // a read never gives records up: past the wait it reads what is there
         flushFor(Duration.min(flushTimeout, Duration.seconds(2)), false),
         Effect.suspend(() => (connection === undefined ? unavailable : f(connection.reader)))
       )
 
-    return Ledger.make({
+    return Service.make({
       recordFailure: (record) =>
         offer({ _tag: "failure", record }),
       recordFailureCause: (input) =>
@@ -1412,11 +1418,11 @@ export const make = (
       recordTransition: (record) => offer({ _tag: "transition", record }),
       recordFallback: (record) =>
         Effect.suspend(() => {
-          addCounter(record.breakerName, record.createdAt, Ledger.addFallback(record.strategy))
+          addCounter(record.breakerName, record.createdAt, Counters.addFallback(record.strategy))
           return offer({ _tag: "fallback", record })
         }),
       recordQuarantine: (record) => offer({ _tag: "quarantine", record }),
-      ...recordCallMembers((record) => addCounter(record.breakerName, record.createdAt, Ledger.addCall(record))),
+      ...recordCallMembers((record) => addCounter(record.breakerName, record.createdAt, Counters.addCall(record))),
       recordUsage: (record) => offer({ _tag: "usage", record }),
       recordToolCall: (record) => offer({ _tag: "toolCall", record }),
       failures: (q) => read((r) => r.failures(q)),
@@ -1440,8 +1446,8 @@ export const make = (
 
 /** `Ledger.layerSql`: the ledger on the `SqlClient` of the context */
 export const layerSqlEffect = (
-  options: Ledger.SqlOptions
-): Effect.Effect<Ledger.Ledger, Ledger.LedgerError | ParseResult.ParseError, SqlClient.SqlClient | Scope.Scope> =>
+  options: Options.SqlOptions
+): Effect.Effect<Service.Ledger, Records.LedgerError | ParseResult.ParseError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.flatMap(
     SqlClient.SqlClient,
     (sql) => make(options, { target: "the SQL database", owner: "Ledger.layerSql", connect: Effect.succeed(sql) })

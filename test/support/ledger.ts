@@ -1,6 +1,6 @@
 /** A ledger that keeps the usage records it is given (and records nothing else), for the budget tests. */
 import { Ledger } from "agentarmour"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 
 export const recordingLedger = () => {
   const usage: Array<Ledger.UsageRecord> = []
@@ -15,3 +15,19 @@ export const recordingLedger = () => {
   })
   return { usage, layer: Layer.succeed(Ledger.Ledger, ledger) }
 }
+
+/**
+ * Builds a ledger layer in a scope we close ourselves (as an application
+ * shutting down would), uses its ledger, then closes the scope.
+ */
+export const withLedger = <A, E, LE>(
+  layer: Layer.Layer<Ledger.Ledger, LE>,
+  use: (ledger: Ledger.Ledger) => Effect.Effect<A, E>
+): Effect.Effect<A, E | LE> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const ctx = yield* Layer.buildWithScope(layer, scope)
+    const result = yield* use(Context.get(ctx, Ledger.Ledger))
+    yield* Scope.close(scope, Exit.void)
+    return result
+  })
