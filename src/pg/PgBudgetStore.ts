@@ -39,7 +39,9 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 
 import * as Budget from "../Budget.js"
-import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "../internal/tablePrefix.js"
+import type { LedgerError } from "../internal/ledger/records.js"
+import { decodeTablePrefix } from "../internal/tablePrefix.js"
+import type { TablePrefix } from "../internal/tablePrefix.js"
 import * as PgClientLazy from "./internal/pgClient.js"
 
 /**
@@ -62,18 +64,21 @@ const storeError = (cause: unknown) =>
 
 /**
  * A store on any `SqlClient` (Postgres for many hosts; SQLite works for
- * processes on one host).
+ * processes on one host). A bad `tablePrefix` fails it with a `LedgerError`
+ * naming `tablePrefix`, as in every module that takes one.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
+export const make = (
+  options?: Options
+): Effect.Effect<Budget.BudgetStore, SqlError | LedgerError, SqlClient.SqlClient> =>
+  Effect.flatMap(decodeTablePrefix(options?.tablePrefix), makeWithPrefix)
+
+/** the store on the table of a decoded prefix */
+const makeWithPrefix = (prefix: TablePrefix): Effect.Effect<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
-    if (!isTablePrefix(prefix)) {
-      return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
-    }
     const t = sql(`${prefix}budget_window`)
     yield* Migrator.make({})({
       loader: Migrator.fromRecord({
@@ -150,7 +155,9 @@ export const make = (options?: Options): Effect.Effect<Budget.BudgetStore, SqlEr
  * @since 0.2.0
  * @category layers
  */
-export const layerSql = (options?: Options): Layer.Layer<Budget.BudgetStore, SqlError, SqlClient.SqlClient> =>
+export const layerSql = (
+  options?: Options
+): Layer.Layer<Budget.BudgetStore, SqlError | LedgerError, SqlClient.SqlClient> =>
   Layer.effect(Budget.BudgetStore, make(options))
 
 /** after a failed connection, operations fail at once (fail open) for this long before the next attempt */
@@ -228,22 +235,24 @@ const connecting = (
  *
  * It never fails because of its database: built while Postgres is down, its
  * operations fail with `BudgetStoreError` (a budget then fails open: the call
- * runs, a warning is logged) and it connects when Postgres is back.
+ * runs, a warning is logged) and it connects when Postgres is back. Its
+ * only failure is a bad `tablePrefix`: a `LedgerError` naming it.
  *
  * @since 0.2.0
  * @category layers
  */
 export const layer = (
   options: PgClient.PgClientConfig & Options
-): Layer.Layer<Budget.BudgetStore, Budget.BudgetStoreError> => {
+): Layer.Layer<Budget.BudgetStore, Budget.BudgetStoreError | LedgerError> => {
   const { tablePrefix, ...client } = options
   return Layer.scoped(
     Budget.BudgetStore,
     Effect.gen(function*() {
+      const prefix = yield* decodeTablePrefix(tablePrefix)
       const tracked = yield* PgClientLazy.sockets
       const connect = Effect.flatMap(
         Effect.provide(PgClientLazy.make({ maxConnections: 2, ...client }, tracked), Reactivity.layer),
-        (sql) => Effect.provideService(make({ tablePrefix }), SqlClient.SqlClient, sql)
+        (sql) => Effect.provideService(makeWithPrefix(prefix), SqlClient.SqlClient, sql)
       )
       const store = yield* connecting(connect)
       // a reachable database is connected and migrated before the layer is up (the attempt is bounded

@@ -35,7 +35,8 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import * as internal from "../internal/sharedState.js"
-import { DEFAULT_TABLE_PREFIX, isTablePrefix } from "../internal/tablePrefix.js"
+import { decodeTablePrefix } from "../internal/tablePrefix.js"
+import type { TablePrefix } from "../internal/tablePrefix.js"
 import type * as Ledger from "../Ledger.js"
 import * as Core from "../SharedState.js"
 import * as PgClientLazy from "./internal/pgClient.js"
@@ -141,14 +142,10 @@ const refusedData = (e: SqlError): boolean => {
  * The state table on any `SqlClient`; on a `PgClient`, writes also `NOTIFY`
  * (in the same statement) and the store listens.
  */
-const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedStore, SqlError, SqlClient.SqlClient> =>
+const makeStore = (prefix: TablePrefix): Effect.Effect<internal.SharedStore, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const pg = yield* Effect.serviceOption(PgClientLazy.tag)
-    const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
-    if (!isTablePrefix(prefix)) {
-      return yield* Effect.dieMessage(`invalid tablePrefix ${JSON.stringify(prefix)}`)
-    }
     const table = `${prefix}breaker_state`
     const t = sql(table)
     yield* Migrator.make({})({
@@ -245,18 +242,23 @@ const makeStore = (options: Options | undefined): Effect.Effect<internal.SharedS
  *
  * An interval that is negative, NaN, infinite or unparsable fails the layer
  * with a `ParseError` naming the option
- * (`SharedState.layerSql: syncInterval must be a non-negative duration, got -1`).
+ * (`SharedState.layerSql: syncInterval must be a non-negative duration, got -1`);
+ * a bad `tablePrefix` fails it with a `LedgerError` naming `tablePrefix`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerSql = (
   options?: Options
-): Layer.Layer<SharedState, SqlError | ParseResult.ParseError, SqlClient.SqlClient> =>
+): Layer.Layer<SharedState, SqlError | ParseResult.ParseError | Ledger.LedgerError, SqlClient.SqlClient> =>
   Layer.scoped(
     SharedState,
-    Effect.flatMap(engineOptions("SharedState.layerSql", options), (engine) =>
-      Effect.flatMap(makeStore(options), (store) => internal.make(store, engine)))
+    Effect.gen(function*() {
+      const engine = yield* engineOptions("SharedState.layerSql", options)
+      const prefix = yield* decodeTablePrefix(options?.tablePrefix)
+      const store = yield* makeStore(prefix)
+      return yield* internal.make(store, engine)
+    })
   )
 
 /**
@@ -309,7 +311,9 @@ const connectingStore = (
  *
  * Its only failure is a bad option: an interval that is negative, NaN,
  * infinite or unparsable fails the layer with a `ParseError` naming it
- * (`SharedState.layer: heartbeatTimeout must be a non-negative duration, got NaN`).
+ * (`SharedState.layer: heartbeatTimeout must be a non-negative duration, got NaN`),
+ * a `tablePrefix` that is not letters, digits and `_` with a `LedgerError`
+ * naming `tablePrefix` (as every ledger does).
  *
  * @since 0.1.0
  * @category layers
@@ -327,11 +331,11 @@ export const layer = (
     ...client
   } = options
   const engine = { syncInterval, publishInterval, heartbeatInterval, heartbeatTimeout, readInterval }
-  const connect = (tracked: PgClientLazy.Sockets) =>
+  const connect = (prefix: TablePrefix, tracked: PgClientLazy.Sockets) =>
     Effect.flatMap(
       Effect.provide(PgClientLazy.make({ maxConnections: 1, ...client }, tracked), Reactivity.layer),
       (pg) =>
-        makeStore({ tablePrefix }).pipe(
+        makeStore(prefix).pipe(
           Effect.provideService(SqlClient.SqlClient, pg),
           Effect.provideService(PgClientLazy.tag, pg)
         )
@@ -341,8 +345,9 @@ export const layer = (
     SharedState,
     Effect.gen(function*() {
       const options = yield* engineOptions("SharedState.layer", engine)
+      const prefix = yield* decodeTablePrefix(tablePrefix)
       const tracked = yield* PgClientLazy.sockets
-      const store = yield* connectingStore(connect(tracked))
+      const store = yield* connectingStore(connect(prefix, tracked))
       // a reachable database is connected and migrated before the layer is up (as a
       // failed or slow first attempt does not fail it: the engine retries)
       yield* store.readAll.pipe(Effect.timeout("5 seconds"), Effect.ignore)
