@@ -607,3 +607,30 @@ describe("guardedToolNode: permissions", () => {
     expect(await outcomesOf(b)).toEqual(["ok", "denied"])
   })
 })
+
+describe("guardedToolNode: options", () => {
+  it("bad options throw a ParseError naming the option when the graph is built", () => {
+    const { search } = makeTools()
+    const messageOf = (f: () => unknown): string => {
+      try {
+        f()
+      } catch (e) {
+        expect((e as { _tag?: string })._tag).toBe("ParseError")
+        return String((e as Error).message)
+      }
+      throw new Error("expected a ParseError")
+    }
+    expect(messageOf(() => guardedToolNode(bridge(), [search], { maxCallsPerRun: 0 }))).toContain("maxCallsPerRun")
+    expect(messageOf(() => guardedToolNode(bridge(), [search], { repeats: { max: 1.5 } }))).toContain("max")
+    expect(
+      messageOf(() => guardedToolNode(bridge(), [search], { permissions: { search: "maybe" as any } }))
+    ).toContain("permissions")
+    expect(messageOf(() => guardedToolNode(bridge(), [search], { retries: 3 } as any))).toContain("retries")
+    expect(messageOf(() => guardedToolNode(bridge(), [{ name: "x" } as any]))).toContain("invoke")
+  })
+
+  it("two tools with one name are refused when the graph is built", () => {
+    const { search } = makeTools()
+    expect(() => guardedToolNode(bridge(), [search, search])).toThrow(/two tools are named "search"/)
+  })
+})

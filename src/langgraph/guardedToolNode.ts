@@ -8,6 +8,7 @@
 import { type AIMessage, isAIMessage, ToolMessage } from "@langchain/core/messages"
 import { END, isCommand, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
 
@@ -103,6 +104,43 @@ const argsSchema = (tool: StructuredToolInterface): Schema.Schema<any, any> => {
   }))
 }
 
+const Limit = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)).annotations({
+  message: () => "Expected an integer of at least 1"
+})
+
+const OptionsSchema = Schema.Struct({
+  permissions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Literal("allow", "ask", "deny") })),
+  maxCallsPerRun: Schema.optional(Limit),
+  repeats: Schema.optional(Schema.Struct({ max: Limit })),
+  repair: Schema.optional(Schema.Boolean),
+  name: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
+  messagesKey: Schema.optional(Schema.String.pipe(Schema.minLength(1)))
+})
+
+const ToolsSchema = Schema.Array(
+  Schema.Struct({
+    name: Schema.String.pipe(Schema.minLength(1)),
+    invoke: Schema.declare((u): u is GuardableTool["invoke"] => typeof u === "function", {
+      message: () => "Expected a function (a LangChain tool's invoke)"
+    })
+  })
+)
+
+const decodeOptions = Schema.decodeUnknownEither(OptionsSchema, { errors: "all", onExcessProperty: "error" })
+const decodeTools = Schema.decodeUnknownEither(ToolsSchema, { errors: "all" })
+
+/** throws the ParseError naming a bad option or tool (`undefined` options are defaults) */
+const checkOptions = (tools: unknown, options: GuardedToolNodeOptions): void => {
+  const defined = Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined))
+  const decodedTools = decodeTools(tools)
+  if (Either.isLeft(decodedTools)) throw decodedTools.left
+  const decoded = decodeOptions(defined)
+  if (Either.isLeft(decoded)) throw decoded.left
+  const names = (tools as ReadonlyArray<GuardableTool>).map((t) => t.name)
+  const twice = names.find((n, i) => names.indexOf(n) !== i)
+  if (twice !== undefined) throw new Error(`guardedToolNode: two tools are named "${twice}"`)
+}
+
 /** the explicit permission, else the MCP annotations, else allow */
 const permissionOf = (tool: StructuredToolInterface, options: GuardedToolNodeOptions): ToolGuard.Permission => {
   const explicit = options.permissions?.[tool.name]
@@ -153,6 +191,8 @@ export const guardedToolNode = <R>(
   tools: ReadonlyArray<StructuredToolInterface>,
   options: GuardedToolNodeOptions = {}
 ): (state: unknown, config?: LangGraphRunnableConfig) => Promise<unknown> => {
+  // bad options fail here, when the graph is built, with a ParseError naming the option
+  checkOptions(tools, options)
   const byName = new Map(tools.map((t) => [t.name, t]))
   const key = options.messagesKey ?? "messages"
   const permissions = new Map(tools.map((t) => [t.name, permissionOf(t, options)]))
