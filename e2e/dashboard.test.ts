@@ -10,7 +10,7 @@ import { Ledger } from "agentarmour"
 import { Dashboard } from "agentarmour/dashboard"
 import { SqliteLedger } from "agentarmour/sqlite"
 import { Effect, Layer, ManagedRuntime, type ParseResult } from "effect"
-import { type Browser, chromium } from "playwright-core"
+import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 import { runDemo } from "../examples/langgraph_pipeline.js"
@@ -41,6 +41,49 @@ const record = (f: Partial<ConstructorParameters<typeof Ledger.FailureRecord>[0]
     )
     yield* ledger.flush
   }))
+
+/** a librarian's tools (the demo has none of these): what ToolGuard decided over the last 2 hours */
+const TOOL_CALLS: ReadonlyArray<readonly [tool: string, outcome: Ledger.ToolCallOutcome, count: number]> = [
+  ["catalogue_lookup", "ok", 7],
+  ["catalogue_lookup", "repaired", 1],
+  ["catalogue_lookup", "repeated", 3],
+  ["catalog_lookup", "unknown_tool", 2],
+  ["shelve_book", "denied", 1],
+  ["web_fetch", "ok", 5],
+  ["web_fetch", "failed", 1],
+  ["web_fetch", "open", 1]
+]
+
+const toolDetail = (tool: string, outcome: Ledger.ToolCallOutcome) =>
+  outcome === "unknown_tool"
+    ? `There is no tool "${tool}". Did you mean "catalogue_lookup"? The available tools are "catalogue_lookup", "shelve_book", "web_fetch".`
+    : outcome === "repeated"
+    ? `You already called "${tool}" with these exact arguments 3 times.`
+    : outcome === "ok"
+    ? null
+    : `${outcome}: ${tool}`
+
+const seedToolCalls = (ledger: Ledger.Ledger, now: number) =>
+  Effect.forEach(
+    TOOL_CALLS,
+    ([tool, outcome, count]) =>
+      Effect.forEach(Array.from({ length: count }), (_, k) =>
+        ledger.recordToolCall(
+          new Ledger.ToolCallRecord({
+            runId: "thread-looping",
+            node: "librarian_tools",
+            tool,
+            callId: `call_${tool}_${outcome}_${k}`,
+            outcome,
+            detail: toolDetail(tool, outcome),
+            createdAt: new Date(now - (k + 1) * 7 * 60_000)
+          })
+        ))
+  )
+
+/** the tool's row of the tool calls panel (a detail may name another tool) */
+const toolRow = (page: Page, tool: string, row = "tr") =>
+  page.locator(`#tools tbody ${row}`).filter({ has: page.locator(".tool-name", { hasText: new RegExp(`^${tool}$`) }) })
 
 /** a week of traffic through the call statistics, an OPEN breaker with its reason, fallbacks by strategy */
 const seedTraffic = () =>
@@ -90,6 +133,7 @@ const seedTraffic = () =>
         })
       )
     }
+    yield* seedToolCalls(ledger, now)
     yield* ledger.recordTransition(
       new Ledger.TransitionRecord({
         breakerName: "research",
@@ -259,6 +303,106 @@ describe("the dashboard in headless Chromium", () => {
     await page.locator("#spend-run tbody tr", { hasText: "thread-quiet" }).waitFor({ timeout: 10_000 })
     expect(await page.locator("#spend-node tbody tr", { hasText: "librarian" }).locator("td").nth(1).textContent())
       .toBe("9")
+    await page.close()
+  })
+
+  it("the tool calls panel shows each tool's decisions by outcome, and a tool with refusals is highlighted", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    const lookup = toolRow(page, "catalogue_lookup")
+    await lookup.waitFor({ timeout: 10_000 })
+    const outcomes = (row: typeof lookup) => row.locator(".outcome").allTextContents()
+    // one row per tool, with its count per outcome: refusals first
+    expect(await outcomes(lookup)).toEqual(["repeated 3", "ok 7", "repaired 1"])
+    expect(await lookup.locator("td[data-label='decisions']").textContent()).toBe("11")
+    expect(await lookup.locator("td[data-label='refused']").textContent()).toBe("3")
+    const typo = toolRow(page, "catalog_lookup")
+    expect(await outcomes(typo)).toEqual(["unknown_tool 2"])
+    expect(await typo.locator("td[data-label='what the model read']").textContent()).toContain(
+      "Did you mean \"catalogue_lookup\"?"
+    )
+    const web = toolRow(page, "web_fetch")
+    expect(await outcomes(web)).toEqual(["failed 1", "open 1", "ok 5"])
+    // a tool with refusals: marked in text ("refused") and in colour; one without, neither
+    for (const refused of [lookup, typo, toolRow(page, "shelve_book")]) {
+      expect(await refused.getAttribute("class")).toContain("refused")
+      expect(await refused.locator(".flag-refused").textContent()).toBe("refused")
+    }
+    expect(await web.getAttribute("class") ?? "").not.toContain("refused")
+    expect(await web.locator(".flag-refused").count()).toBe(0)
+    const background = (row: typeof lookup) =>
+      row.locator("td[data-label='decisions']").evaluate((e) => getComputedStyle(e).backgroundColor)
+    expect(await background(lookup)).not.toBe(await background(web))
+    expect(await lookup.locator(".outcome[data-kind='refused']").textContent()).toBe("repeated 3")
+    const badge = (kind: string) =>
+      lookup.locator(`.outcome[data-kind='${kind}']`).first().evaluate((e) => getComputedStyle(e).backgroundColor)
+    expect(await badge("refused")).not.toBe(await badge("ran"))
+    // tools with refusals come first, the most refused first
+    const tools = await page.locator("#tools td.tool .tool-name").allTextContents()
+    expect(tools.slice(0, 3)).toEqual(["catalogue_lookup", "catalog_lookup", "shelve_book"])
+    expect(tools.indexOf("web_fetch")).toBeGreaterThan(2)
+    expect(Number(await page.locator("#card-refused").textContent())).toBeGreaterThanOrEqual(6)
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280)
+    if (process.env["SCREENSHOTS"]) {
+      await page.locator("#tool-calls").screenshot({ path: join(process.env["SCREENSHOTS"], "dashboard-tools.png") })
+    }
+    await page.close()
+  })
+
+  it("at 390 x 844 each tool reads as a card with its outcomes, refusals marked, and nothing scrolls sideways", async () => {
+    const page = await browser.newPage({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true
+    })
+    await page.goto(url)
+    const lookup = toolRow(page, "catalogue_lookup")
+    await lookup.waitFor({ timeout: 10_000 })
+    await lookup.scrollIntoViewIfNeeded()
+    expect(await page.locator("#tools thead").isVisible()).toBe(false)
+    expect(await lookup.locator(".flag-refused").isVisible()).toBe(true)
+    expect(await lookup.locator(".outcome").allTextContents()).toEqual(["repeated 3", "ok 7", "repaired 1"])
+    for (const row of await page.locator("#tools tbody tr").all()) {
+      const box = (await row.boundingBox())!
+      expect(box.x).toBeGreaterThanOrEqual(0)
+      expect(box.x + box.width).toBeLessThanOrEqual(390)
+    }
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390)
+    if (process.env["SCREENSHOTS"]) {
+      await page.locator("#tool-calls").screenshot({
+        path: join(process.env["SCREENSHOTS"], "dashboard-tools-mobile.png")
+      })
+    }
+    await page.close()
+  })
+
+  it("a new refusal appears in the tool calls panel without a reload", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    await page.goto(url)
+    await toolRow(page, "catalogue_lookup").waitFor({ timeout: 10_000 })
+    await page.evaluate(() => ((window as any).__marker = "same page"))
+    await writer.runPromise(
+      Effect.flatMap(Ledger.Ledger, (l) =>
+        Effect.zipRight(
+          l.recordToolCall(
+            new Ledger.ToolCallRecord({
+              runId: "thread-live",
+              node: "librarian_tools",
+              tool: "renew_loan",
+              callId: "call_live",
+              outcome: "malformed",
+              detail: "the arguments are not JSON: {\"days\": 14",
+              createdAt: new Date()
+            })
+          ),
+          l.flush
+        ))
+    )
+    const renew = toolRow(page, "renew_loan", "tr.refused")
+    await renew.waitFor({ timeout: 10_000 })
+    expect(await renew.locator(".outcome").allTextContents()).toEqual(["malformed 1"])
+    expect(await page.evaluate(() => (window as any).__marker)).toBe("same page")
     await page.close()
   })
 

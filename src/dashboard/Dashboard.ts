@@ -2,7 +2,7 @@
  * The live dashboard over the ledger, served by `@effect/platform`.
  *
  * Routes: `/` (page), `/api/summary`, `/api/stats?range=&breaker=`,
- * `/api/usage?by=&range=`, `/api/failures?breaker=&limit=`,
+ * `/api/usage?by=&range=`, `/api/tools?tool=`, `/api/failures?breaker=&limit=`,
  * `/api/transitions?breaker=&limit=` (JSON, newest first), `/events`
  * (Server-Sent Events: the shared snapshot whenever the ledger changes),
  * `/metrics` (Prometheus text), `/assets/*` (shipped with the package, no CDN).
@@ -37,6 +37,7 @@ import * as assets from "./assets.js"
 import * as Node from "./internal/nodeServer.js"
 import * as Prometheus from "./internal/prometheus.js"
 import * as Producer from "./internal/snapshot.js"
+import type * as Tools from "./internal/tools.js"
 
 /**
  * The dashboard could not start (no ledger, port in use...).
@@ -132,6 +133,19 @@ export const snapshot: Effect.Effect<Snapshot, Ledger.LedgerError, Ledger.Ledger
 )
 
 /**
+ * One tool's row of the "tool calls" panel and of `/api/tools`: ToolGuard's
+ * decisions of the last 24 hours (the newest 2,000 at most) per outcome,
+ * each outcome with its kind: the tool `ran` (`ok`, `repaired`, `approved`),
+ * ToolGuard `refused` the call or its result (the outcomes of
+ * `ToolGuard.outcomeOf`), or the tool `failed` (`failed`, `open`); the three
+ * added up, and the newest refusal.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type ToolSummary = Tools.ToolSummary
+
+/**
  * A chart range: `15m`, `1h`, `24h` or `7d`.
  *
  * @since 0.2.0
@@ -158,6 +172,10 @@ const UsageQuery = Schema.Struct({
   )
 })
 
+const ToolsQuery = Schema.Struct({
+  tool: Schema.optional(Schema.String.pipe(Schema.minLength(1), Schema.maxLength(1000)))
+})
+
 const json = (body: string) => HttpServerResponse.text(body, { contentType: "application/json" })
 
 const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: message }, { status: 500 })
@@ -178,6 +196,19 @@ const statsRoute = (producer: Producer.Producer) =>
         return HttpServerResponse.unsafeJson(
           q.breaker === undefined ? chart : { ...chart, series: chart.series.filter((s) => s.breaker === q.breaker) }
         )
+      })
+    ),
+    Effect.catchTag("ParseError", (e) => Effect.succeed(badRequest(e)))
+  )
+
+/** the snapshot's tool figures, one tool's with `?tool=` */
+const toolsRoute = (producer: Producer.Producer) =>
+  HttpServerRequest.schemaSearchParams(ToolsQuery).pipe(
+    Effect.flatMap((q) =>
+      Effect.map(producer.latest, (frame) => {
+        if (frame._tag === "Error") return frameError(frame.message)
+        const tools = frame.snapshot.tools
+        return HttpServerResponse.unsafeJson(q.tool === undefined ? tools : tools.filter((t) => t.tool === q.tool))
       })
     ),
     Effect.catchTag("ParseError", (e) => Effect.succeed(badRequest(e)))
@@ -341,6 +372,7 @@ const router = (producer: Producer.Producer) =>
     HttpRouter.get("/api/summary", summaryRoute(producer)),
     HttpRouter.get("/api/stats", statsRoute(producer)),
     HttpRouter.get("/api/usage", usageRoute),
+    HttpRouter.get("/api/tools", toolsRoute(producer)),
     HttpRouter.get("/api/failures", Effect.flatMap(Ledger.Ledger, (l) => list(l.failures))),
     HttpRouter.get("/api/transitions", Effect.flatMap(Ledger.Ledger, (l) => list(l.transitions))),
     HttpRouter.get("/events", events(producer)),
@@ -355,7 +387,7 @@ const router = (producer: Producer.Producer) =>
  * The dashboard as an HTTP app over the `Ledger`, with its snapshot producer
  * running in the current scope: one fiber reads the ledger every
  * `pollInterval` (default 1 second) and every client (`/events`,
- * `/api/summary`, `/api/stats`, `/metrics`) shares what it read.
+ * `/api/summary`, `/api/stats`, `/api/tools`, `/metrics`) shares what it read.
  *
  * A `pollInterval` that is negative, NaN, infinite or unparsable fails with a
  * `ParseError` naming the option

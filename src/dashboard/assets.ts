@@ -39,6 +39,7 @@ export const html = `<!doctype html>
     <div class="card"><div class="label">failure rate, 24 h</div><div class="value" id="card-rate">–</div></div>
     <div class="card"><div class="label">rejections, 24 h</div><div class="value" id="card-rejections">–</div></div>
     <div class="card"><div class="label">fallbacks, 24 h</div><div class="value" id="card-fallbacks">–</div></div>
+    <div class="card"><div class="label">tool calls refused, 24 h</div><div class="value" id="card-refused">–</div></div>
   </section>
   <section>
     <h2>breakers <span class="hint">worst first · figures over the last 24 h</span></h2>
@@ -70,6 +71,10 @@ export const html = `<!doctype html>
       <table id="spend-node" class="cardify"><thead><tr><th>node</th><th class="num">calls</th><th class="num">tokens in</th><th class="num">tokens out</th><th class="num">cost (USD)</th></tr></thead><tbody></tbody></table>
       <table id="spend-run" class="cardify"><thead><tr><th>run</th><th class="num">calls</th><th class="num">tokens in</th><th class="num">tokens out</th><th class="num">cost (USD)</th></tr></thead><tbody></tbody></table>
     </div>
+  </section>
+  <section id="tool-calls" aria-labelledby="tools-title">
+    <h2 id="tools-title">tool calls <span class="hint">ToolGuard's decisions per tool and outcome over the last 24 h · tools with refusals first</span></h2>
+    <table id="tools" class="cardify"><thead><tr><th>tool</th><th class="num">decisions</th><th class="num">ran</th><th class="num">refused</th><th class="num">failed</th><th>outcomes</th><th>last refusal (UTC)</th><th>what the model read</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>recent failures <span class="hint">click a message for its traceback</span></h2>
@@ -133,6 +138,14 @@ td.message { max-width: 60ch; }
 .state-ISOLATED { background: var(--info); color: #fff; }
 .state-DISABLED { background: var(--off); color: #fff; }
 tr.down td { background: rgba(224, 82, 82, 0.08); }
+tr.refused td { background: rgba(224, 82, 82, 0.08); }
+tr.refused td.tool { box-shadow: inset 3px 0 0 var(--bad); }
+.flag-refused { display: inline-block; margin-left: 0.4rem; padding: 0 0.4rem; border-radius: 3px; background: var(--bad); color: #fff; font-size: 0.75rem; font-weight: 700; }
+.outcomes { display: flex; flex-wrap: wrap; gap: 0.25rem; }
+.outcome { white-space: nowrap; display: inline-block; padding: 0 0.4rem; border-radius: 3px; border: 1px solid var(--line); font-size: 0.8rem; font-variant-numeric: tabular-nums; }
+.outcome-refused { background: rgba(224, 82, 82, 0.2); border-color: var(--bad); color: #ffd7d7; font-weight: 700; }
+.outcome-failed { border-color: var(--warn); color: var(--warn); }
+.outcome-ran { color: var(--muted); }
 .rate-bad { color: var(--bad); font-weight: 700; }
 details summary { cursor: pointer; }
 details pre { white-space: pre-wrap; overflow-wrap: anywhere; color: var(--muted); font-size: 0.8rem; max-height: 20rem; overflow: auto; margin: 0.4rem 0 0; }
@@ -170,6 +183,9 @@ select { background: var(--bg); color: var(--text); border: 1px solid var(--line
   /* a breaker's card is titled by its name */
   #breakers td.breaker { display: block; font-weight: 700; font-size: 1rem; padding-top: 0.3rem; }
   #breakers td.breaker::before { content: none; }
+  /* and a tool's card by the tool */
+  #tools td.tool { display: block; font-weight: 700; font-size: 1rem; padding-top: 0.3rem; }
+  #tools td.tool::before { content: none; }
 }
 `
 
@@ -185,6 +201,8 @@ export const js = String.raw`"use strict";
   var STATE_RANK = { OPEN: 0, HALF_OPEN: 1, ISOLATED: 2, DISABLED: 3, CLOSED: 4 };
   var PALETTE = ["#5b9cf5", "#f5a524", "#2ec4b6", "#e85d75", "#a78bfa", "#8bd450", "#f78c6b", "#5ad1e6", "#e5c07b", "#d46ad9", "#9aa5b1", "#f2d04b"];
   var METRIC_TEXT = { failures: "failed calls", calls: "calls", rejections: "rejections" };
+  // the kind of each ToolGuard outcome comes with the data (/api/tools, the snapshot's tools)
+  var KIND_TEXT = { refused: "refused by ToolGuard", failed: "the tool failed or its breaker was open", ran: "the tool ran" };
   var snapshot = null;
   var chart = null;
   var range = "1h";
@@ -309,6 +327,7 @@ export const js = String.raw`"use strict";
         cell("fallbacks", fallbacksText(s.fallbacks))
       ], s.state === "CLOSED" ? "" : "down");
     });
+    renderTools(snapshot.tools || []);
     fillTable("failures", snapshot.failures.filter(pick), function (f) {
       var details = el("details");
       details.appendChild(el("summary", f.errorMessage));
@@ -321,6 +340,38 @@ export const js = String.raw`"use strict";
         cell("to", stateBadge(t.toState)), cell("reason", t.reason)]);
     });
     draw();
+  }
+
+  // ToolGuard's decisions per tool and outcome; a tool with refusals is marked in colour AND text
+  function renderTools(tools) {
+    var refused = document.getElementById("card-refused");
+    var total = sum(tools, function (t) { return t.refused; });
+    refused.textContent = String(total);
+    refused.className = total > 0 ? "value bad" : "value";
+    fillTable("tools", tools, function (t) {
+      var name = cell("tool", null, "tool");
+      name.replaceChildren(el("span", t.tool, "tool-name"));
+      if (t.refused > 0) name.appendChild(el("span", "refused", "flag-refused"));
+      var outcomes = el("span", null, "outcomes");
+      t.outcomes.forEach(function (o) {
+        var badge = el("span", o.outcome + " " + o.count, "outcome outcome-" + o.kind);
+        badge.title = KIND_TEXT[o.kind] || o.kind;
+        badge.setAttribute("data-outcome", o.outcome);
+        badge.setAttribute("data-kind", o.kind);
+        outcomes.appendChild(badge);
+      });
+      var last = t.lastRefusal;
+      return row([
+        name,
+        cell("decisions", t.calls, "num"),
+        cell("ran", t.ran, "num"),
+        cell("refused", t.refused, "num" + (t.refused > 0 ? " rate-bad" : "")),
+        cell("failed", t.failed, "num"),
+        cell("outcomes", outcomes),
+        last ? timeCell("last refusal (UTC)", last.createdAt, true) : cell("last refusal (UTC)", "none", "time"),
+        cell("what the model read", last ? (last.detail === null ? last.outcome : last.detail) : "–", "message")
+      ], t.refused > 0 ? "refused" : "");
+    });
   }
 
   function axis(label) {

@@ -3,8 +3,8 @@
  * shared by every client: the SSE stream, `/api/summary` and `/api/stats`
  * all read the newest frame instead of the database.
  *
- * A tick first reads a cheap change token (the newest failure, transition and
- * fallback, the call statistics of the last few minutes, the current minute);
+ * A tick first reads a cheap change token (the newest failure, transition,
+ * fallback and tool call, the call statistics of the last few minutes, the current minute);
  * only when it differs from the last one does it read the summary and the
  * recent rows, rebuild the charts and publish a new frame. Call statistics are
  * kept in memory for the longest chart range (7 days) and refreshed by
@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
 import * as Ledger from "../../Ledger.js"
+import * as Tools from "./tools.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -127,6 +128,8 @@ export interface Snapshot {
   readonly failures: ReadonlyArray<Ledger.FailureRecord>
   readonly transitions: ReadonlyArray<Ledger.TransitionRecord>
   readonly charts: { readonly [R in Range]: Chart }
+  /** ToolGuard's decisions of the last 24 hours per tool and outcome, most refusals first (0.3) */
+  readonly tools: ReadonlyArray<Tools.ToolSummary>
 }
 
 /**
@@ -238,17 +241,19 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
 
     const tick = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const [recentStats, lastFailure, lastTransition, lastFallback] = yield* Effect.all([
+      const [recentStats, lastFailure, lastTransition, lastFallback, lastToolCall] = yield* Effect.all([
         readStats(now),
         ledger.failures({ limit: 1 }),
         ledger.transitions({ limit: 1 }),
-        ledger.fallbacks({ limit: 1 })
+        ledger.fallbacks({ limit: 1 }),
+        ledger.toolCalls({ limit: 1 })
       ])
       const next = JSON.stringify([
         Math.floor(now / MINUTE),
         newest(lastFailure),
         newest(lastTransition),
         newest(lastFallback),
+        newest(lastToolCall),
         recentStats
       ])
       const summaryDue = summaryStale && now - summaryAt >= SUMMARY_EVERY
@@ -263,9 +268,11 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
       } else {
         summaryStale = true
       }
-      const [failures, transitions] = yield* Effect.all([
+      const [failures, transitions, toolCalls] = yield* Effect.all([
         ledger.failures({ limit: RECENT_ROWS }),
-        ledger.transitions({ limit: RECENT_ROWS })
+        ledger.transitions({ limit: RECENT_ROWS }),
+        // a ledger without a tool call (no ToolGuard): nothing more to read
+        lastToolCall.length === 0 ? Effect.succeed([]) : ledger.toolCalls({ limit: Tools.MAX_ROWS })
       ])
       const names = new Set(summary.map((s) => s.breakerName))
       for (const row of stats.values()) names.add(row.breakerName)
@@ -278,7 +285,8 @@ export const make = (options: { readonly pollInterval: Duration.Duration }): Eff
         summary,
         failures,
         transitions,
-        charts
+        charts,
+        tools: Tools.summarize(toolCalls, now - Tools.WINDOW_MILLIS)
       }
       const summaryJson = JSON.stringify(summary)
       token = next
