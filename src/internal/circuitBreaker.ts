@@ -16,7 +16,6 @@
  * "breaker weight").
  */
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -27,7 +26,6 @@ import * as MetricLabel from "effect/MetricLabel"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
@@ -35,16 +33,13 @@ import type { BreakerConfig } from "../BreakerConfig.js"
 import type { BreakerError, BreakerMetrics, BreakerState, CircuitBreaker } from "../CircuitBreaker.js"
 import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
-import * as consecutive from "./breaker/consecutive.js"
-import * as countWindow from "./breaker/countWindow.js"
 import * as failedThrough from "./breaker/failedThrough.js"
 import * as Failure from "./breaker/failure.js"
+import * as FromConfig from "./breaker/fromConfig.js"
 import * as Machine from "./breaker/machine.js"
-import * as rates from "./breaker/rates.js"
-import { type AnyRule, formatMillis } from "./breaker/rule.js"
+import { formatMillis } from "./breaker/rule.js"
 import * as Sync from "./breaker/sync.js"
 import * as Timeout from "./breaker/timeout.js"
-import * as timeWindow from "./breaker/timeWindow.js"
 import {
   BulkheadFullError,
   CallTimeoutError,
@@ -65,63 +60,6 @@ export const TypeId: unique symbol = Symbol.for("agentarmour/CircuitBreaker")
 
 /** recognises breakers (not a `Context.Tag`, not a registry name) */
 export const isCircuitBreaker = (u: unknown): u is CircuitBreaker => typeof u === "object" && u !== null && TypeId in u
-
-/** the default `halfOpenTimeout` when `callTimeout` is `null` */
-export const DEFAULT_HALF_OPEN_TIMEOUT = Duration.seconds(60)
-
-const rulesOf = (config: BreakerConfig, windowMillis: number): ReadonlyArray<AnyRule> => {
-  const threshold = config.failureMode === "consecutive"
-    ? consecutive.make(config.failureThreshold)
-    : timeWindow.make(config.failureThreshold, windowMillis)
-  const slowRate = config.slowCallDuration === undefined ? undefined : (config.slowCallRateThreshold ?? 1)
-  if (config.failureRateThreshold === undefined && slowRate === undefined) return [threshold]
-  const thresholds = { minimumCalls: config.minimumCalls, failureRate: config.failureRateThreshold, slowRate }
-  return [
-    threshold,
-    config.countWindow !== undefined
-      ? countWindow.make(config.countWindow, thresholds)
-      : rates.make(windowMillis, thresholds)
-  ]
-}
-
-/**
- * Machines are pure values: breakers configured alike share one (10,000
- * breakers of a registry share the defaults' machine).
- */
-const machines = new Map<string, Machine.Machine>()
-
-const machineOf = (config: BreakerConfig, backoff: ReadonlyArray<number>): Machine.Machine => {
-  const windowMillis = Duration.toMillis(config.windowSize)
-  const halfOpenTimeoutMillis = Duration.toMillis(
-    config.halfOpenTimeout ?? config.callTimeout ?? DEFAULT_HALF_OPEN_TIMEOUT
-  )
-  const key = [
-    config.failureMode,
-    config.failureThreshold,
-    windowMillis,
-    config.failureRateThreshold,
-    config.slowCallDuration === undefined ? undefined : config.slowCallRateThreshold ?? 1,
-    config.minimumCalls,
-    config.countWindow,
-    Duration.toMillis(config.recoveryTimeout),
-    config.halfOpenMaxCalls,
-    config.halfOpenSuccesses,
-    halfOpenTimeoutMillis,
-    backoff.join(",")
-  ].join("|")
-  const known = machines.get(key)
-  if (known !== undefined) return known
-  const machine: Machine.Machine = {
-    rules: rulesOf(config, windowMillis),
-    recoveryMillis: Duration.toMillis(config.recoveryTimeout),
-    backoffMillis: (n) => backoff.length === 0 ? 0 : backoff[Math.min(n, backoff.length) - 1] ?? 0,
-    halfOpenMaxCalls: config.halfOpenMaxCalls,
-    halfOpenSuccesses: config.halfOpenSuccesses,
-    halfOpenTimeoutMillis
-  }
-  if (machines.size < 1000) machines.set(key, machine)
-  return machine
-}
 
 type Outcome = "success" | "failure" | "timeout" | "rejected"
 
@@ -241,7 +179,7 @@ class BreakerImpl implements CircuitBreaker {
     this.st = Machine.initial(machine)
     this.timeoutMillis = config.callTimeout === null ? undefined : Duration.toMillis(config.callTimeout)
     this.slowMillis = config.slowCallDuration === undefined ? undefined : Duration.toMillis(config.slowCallDuration)
-    this.successMatters = machine.rules.length > 1 || config.failureMode === "consecutive"
+    this.successMatters = FromConfig.successMatters(config, machine)
     if (config.maxConcurrent !== undefined) this.bulkhead = new Bulkhead(config.maxConcurrent, config.maxQueued)
   }
 
@@ -653,15 +591,7 @@ export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never
     Effect.contextWithEffect((context: Context.Context<never>) => {
       const shared = Option.getOrUndefined(Context.getOption(context, SharedState))
       const scope = Option.getOrUndefined(Context.getOption(context, Scope.Scope))
-      // delays added to the recovery timeout after the 1st, 2nd, ... failed probe
-      const backoff = config.recoveryBackoff === undefined ? [] : Chunk.toReadonlyArray(
-        Effect.runSync(
-          Schedule.run(Schedule.delays(config.recoveryBackoff), 0, Array.from({ length: 64 }, () => undefined)).pipe(
-            Effect.orElseSucceed(() => Chunk.empty<Duration.Duration>())
-          )
-        )
-      ).map(Duration.toMillis)
-      const breaker = new BreakerImpl(config, ledger, scope, machineOf(config, backoff))
+      const breaker = new BreakerImpl(config, ledger, scope, FromConfig.machineOf(config))
       return shared === undefined
         ? Effect.succeed(breaker as CircuitBreaker)
         : Effect.as(breaker.connect(shared), breaker as CircuitBreaker)
