@@ -2,105 +2,44 @@
  * Breakers by name, created on first use with shared defaults, so that
  * `withBreaker("research")` finds (or makes) the `research` breaker.
  *
+ * The implementation lives in `internal/breaker/registry.ts`.
+ *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 
-import * as BreakerConfig from "./BreakerConfig.js"
-import type { BreakerMetrics, CircuitBreaker } from "./CircuitBreaker.js"
-import * as internal from "./internal/circuitBreaker.js"
+import type { BreakerOptions } from "./BreakerConfig.js"
+import type { BreakerRegistry } from "./internal/breaker/registry.js"
+import * as internal from "./internal/breaker/registry.js"
 import type * as Ledger from "./Ledger.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
-export interface BreakerRegistry {
-  /** the breaker called `name`, created with the defaults (and `overrides`) on first use */
-  readonly get: (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) => Effect.Effect<CircuitBreaker>
-  /** every breaker made so far, by name */
-  readonly all: Effect.Effect<ReadonlyMap<string, CircuitBreaker>>
-  /** the metrics of every breaker, by name */
-  readonly snapshot: Effect.Effect<Readonly<Record<string, BreakerMetrics>>>
-}
-
-/**
- * @since 0.1.0
- * @category tags
- */
-export const BreakerRegistry: Context.Tag<BreakerRegistry, BreakerRegistry> = Context.GenericTag<BreakerRegistry>(
-  "agentarmour/BreakerRegistry"
-)
-
-const MapKey: unique symbol = Symbol.for("agentarmour/BreakerRegistry/map")
-
-interface RegistryImpl extends BreakerRegistry {
-  readonly [MapKey]: Map<string, CircuitBreaker>
-}
-
-/**
- * The breaker called `name` if the registry made it already: a plain map
- * read, what `withBreaker("name")` does on every call (docs/performance.md,
- * "registry lookup").
- *
- * @since 0.2.0
- * @category unsafe
- */
-export const unsafeLookup = (registry: BreakerRegistry, name: string): CircuitBreaker | undefined =>
-  MapKey in registry ? (registry as RegistryImpl)[MapKey].get(name) : undefined
-
-/**
- * Builds a registry. The defaults are validated once, here: bad defaults
- * fail with a `ParseError` naming the field.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make = (
-  defaults?: Omit<BreakerConfig.BreakerOptions, "name">
-): Effect.Effect<BreakerRegistry, ParseResult.ParseError, Ledger.Ledger> =>
-  Effect.gen(function*() {
-    const decoded = yield* BreakerConfig.decode({ ...defaults, name: "defaults" })
-    const context = yield* Effect.context<Ledger.Ledger>()
-    /** the breakers; written only in `Effect.sync`, each name once (the first made wins) */
-    const breakers = new Map<string, CircuitBreaker>()
-    const configFor = (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) =>
-      overrides === undefined || Object.keys(overrides).length === 0
-        // the defaults were decoded above: only the name is new (decoding again per breaker is what made
-        // 10,000 breakers slow)
-        ? BreakerConfig.isBreakerName(name)
-          ? Effect.succeed(new BreakerConfig.BreakerConfig({ ...decoded, name }, { disableValidation: true }))
-          : BreakerConfig.decode({ ...defaults, name })
-        : BreakerConfig.decode({ ...defaults, ...overrides, name })
-    const get = (name: string, overrides?: Omit<BreakerConfig.BreakerOptions, "name">) =>
-      Effect.suspend(() => {
-        const existing = breakers.get(name)
-        if (existing !== undefined) return Effect.succeed(existing)
-        return configFor(name, overrides).pipe(
-          Effect.flatMap(internal.make),
-          Effect.provide(context),
-          Effect.map((made) => {
-            const raced = breakers.get(name)
-            if (raced !== undefined) return raced
-            breakers.set(name, made)
-            return made
-          }),
-          // the defaults were validated above; only `overrides` or the name can be bad
-          Effect.orDieWith((e) => new Error(`BreakerRegistry.get(${JSON.stringify(name)}): ${e.message}`))
-        )
-      })
-    const all = Effect.sync((): ReadonlyMap<string, CircuitBreaker> => new Map(breakers))
-    const snapshot = Effect.flatMap(all, (map) =>
-      Effect.map(
-        Effect.forEach(Array.from(map.values()), (b) => b.metrics),
-        (list) => Object.fromEntries(list.map((m) => [m.breakerName, m]))
-      ))
-    const registry: RegistryImpl = { [MapKey]: breakers, get, all, snapshot }
-    return registry
-  })
+export {
+  /**
+   * The registry's service (its interface: `get`, `all`, `snapshot`) and its tag.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
+  BreakerRegistry,
+  /**
+   * Builds a registry. The defaults are validated once, here: bad defaults
+   * fail with a `ParseError` naming the field.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  make,
+  /**
+   * The breaker called `name` if the registry made it already: a plain map
+   * read, what `withBreaker("name")` does on every call (docs/performance.md,
+   * "registry lookup").
+   *
+   * @since 0.2.0
+   * @category unsafe
+   */
+  unsafeLookup
+} from "./internal/breaker/registry.js"
 
 /**
  * A registry whose breakers use `defaults` (the Python original's defaults
@@ -110,5 +49,6 @@ export const make = (
  * @category layers
  */
 export const layer = (
-  defaults?: Omit<BreakerConfig.BreakerOptions, "name">
-): Layer.Layer<BreakerRegistry, ParseResult.ParseError, Ledger.Ledger> => Layer.effect(BreakerRegistry, make(defaults))
+  defaults?: Omit<BreakerOptions, "name">
+): Layer.Layer<BreakerRegistry, ParseResult.ParseError, Ledger.Ledger> =>
+  Layer.effect(internal.BreakerRegistry, internal.make(defaults))

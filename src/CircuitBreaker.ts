@@ -21,8 +21,8 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 
 import type { BreakerConfig, BreakerOptions } from "./BreakerConfig.js"
-import { decode } from "./BreakerConfig.js"
-import * as BreakerRegistry from "./BreakerRegistry.js"
+import { decode } from "./internal/breaker/config.js"
+import * as BreakerRegistry from "./internal/breaker/registry.js"
 import * as Timeout from "./internal/breaker/timeout.js"
 import * as internal from "./internal/circuitBreaker.js"
 import type {
@@ -45,7 +45,7 @@ export {
    * @category models
    */
   type BreakerOptions
-} from "./BreakerConfig.js"
+} from "./internal/breaker/config.js"
 
 /**
  * @since 0.1.0

@@ -70,6 +70,17 @@ const cycles = (graph: Map<string, Array<string>>): Array<Array<string>> => {
   return found
 }
 
+/** the public modules (`src/*.ts`, the entry `index.ts` aside) a file loads at run time */
+const publicValueImports = (file: string): Array<string> =>
+  valueImports(file).filter((target) => dirname(target) === src && !target.endsWith("index.ts"))
+
+/**
+ * Public modules that reach other public modules through internal ones only
+ * (issue 24, point 3): `CircuitBreaker.ts` finds the registry and the config in
+ * `internal/breaker/`. Other public modules may join this list as they do the same.
+ */
+const breakerModules = ["BreakerConfig.ts", "BreakerRegistry.ts", "CircuitBreaker.ts"]
+
 describe("the import graph of src/", () => {
   it("value and dynamic imports form no cycle", () => {
     const graph = new Map(sourceFiles(src).map((file) => [file, valueImports(file)]))
@@ -77,6 +88,17 @@ describe("the import graph of src/", () => {
     const name = (file: string) => relative(src, file)
     const found = cycles(graph).map((c) => c.map(name))
     expect(found).toEqual([])
+  })
+
+  it("the breaker's public modules import no public module as a value, only internal ones", () => {
+    const found = breakerModules.flatMap((module) =>
+      publicValueImports(join(src, module)).map((target) => `${module} -> ${relative(src, target)}`)
+    )
+    expect(found).toEqual([])
+  })
+
+  it("the public-import check finds one: the entry re-exports public modules", () => {
+    expect(publicValueImports(join(src, "index.ts")).map((file) => relative(src, file))).toContain("CircuitBreaker.ts")
   })
 
   it("the cycle check finds a cycle through a dynamic import", () => {

@@ -10,7 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 
-import type { BreakerConfig } from "../../BreakerConfig.js"
+import type { BreakerConfig } from "./config.js"
 import * as consecutive from "./consecutive.js"
 import * as countWindow from "./countWindow.js"
 import type * as Machine from "./machine.js"
