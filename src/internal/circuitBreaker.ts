@@ -30,7 +30,6 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 
 import type { BreakerError, BreakerMetrics, BreakerState, CircuitBreaker } from "../CircuitBreaker.js"
-import * as Ledger from "../Ledger.js"
 import * as Telemetry from "../Telemetry.js"
 import type { BreakerConfig } from "./breaker/config.js"
 import * as failedThrough from "./breaker/failedThrough.js"
@@ -47,6 +46,8 @@ import {
   CircuitOpenError,
   InvalidResultError
 } from "./errors.js"
+import { type CallRecord, FailureRecord, TransitionRecord } from "./ledger/records.js"
+import { Ledger } from "./ledger/service.js"
 import { syncRecordCallOf } from "./ledgerSync.js"
 import { SharedState, type SharedState as SharedStateService } from "./sharedState.js"
 import * as TelemetryKeys from "./telemetryKeys.js"
@@ -141,7 +142,7 @@ class BreakerImpl implements CircuitBreaker {
   readonly name: string
   /** the one owner of the breaker's state (see the module comment) */
   private st: Machine.State
-  private pubsub: PubSub.PubSub<Ledger.TransitionRecord> | undefined
+  private pubsub: PubSub.PubSub<TransitionRecord> | undefined
   private labels: Labels | undefined
   private deadlines: Timeout.Deadlines<CallTimeoutError> | undefined
   private bulkhead: Bulkhead | undefined
@@ -165,12 +166,12 @@ class BreakerImpl implements CircuitBreaker {
   private lastRejection: Effect.Effect<never, CircuitOpenError> | undefined
   private lastRetryAfter = -1
   // one CallRecord per outcome and millisecond: records are immutable, many calls share a millisecond
-  private lastRecord: Ledger.CallRecord | undefined
-  private readonly syncRecordCall: ((record: Ledger.CallRecord) => void) | undefined
+  private lastRecord: CallRecord | undefined
+  private readonly syncRecordCall: ((record: CallRecord) => void) | undefined
 
   constructor(
     readonly config: BreakerConfig,
-    private readonly ledger: Ledger.Ledger,
+    private readonly ledger: Ledger,
     private readonly scope: Scope.Scope | undefined,
     private readonly machine: Machine.Machine
   ) {
@@ -236,7 +237,7 @@ class BreakerImpl implements CircuitBreaker {
     Telemetry.breakerState.unsafeUpdate(Telemetry.stateValue[s.status], this.metricLabels().breaker)
     let effect: Effect.Effect<void> = Effect.void
     for (const t of ts) {
-      const record = new Ledger.TransitionRecord({
+      const record = new TransitionRecord({
         breakerName: this.name,
         fromState: t.from,
         toState: t.to,
@@ -350,7 +351,7 @@ class BreakerImpl implements CircuitBreaker {
       effect = Effect.zipRight(
         effect,
         this.ledger.recordFailure(
-          new Ledger.FailureRecord({
+          new FailureRecord({
             breakerName: this.name,
             category: "slow",
             errorType: "SlowCall",
@@ -529,18 +530,18 @@ class BreakerImpl implements CircuitBreaker {
   }
 
   /** the PubSub is made on the first subscription: most breakers never have one */
-  get subscribe(): Effect.Effect<Queue.Dequeue<Ledger.TransitionRecord>, never, Scope.Scope> {
+  get subscribe(): Effect.Effect<Queue.Dequeue<TransitionRecord>, never, Scope.Scope> {
     return Effect.flatMap(
       Effect.suspend(() =>
         this.pubsub !== undefined
           ? Effect.succeed(this.pubsub)
-          : Effect.map(PubSub.sliding<Ledger.TransitionRecord>(1024), (p) => (this.pubsub ??= p))
+          : Effect.map(PubSub.sliding<TransitionRecord>(1024), (p) => (this.pubsub ??= p))
       ),
       PubSub.subscribe
     )
   }
 
-  get changes(): Stream.Stream<Ledger.TransitionRecord> {
+  get changes(): Stream.Stream<TransitionRecord> {
     return Stream.unwrapScoped(Effect.map(this.subscribe, (queue) => Stream.fromQueue(queue)))
   }
 
@@ -586,8 +587,8 @@ export const selfTimed = (breaker: CircuitBreaker): SelfTimed | undefined =>
   breaker instanceof BreakerImpl ? breaker.selfTimed : undefined
 
 /** builds a breaker from a decoded config */
-export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger.Ledger> =>
-  Effect.flatMap(Ledger.Ledger, (ledger) =>
+export const make = (config: BreakerConfig): Effect.Effect<CircuitBreaker, never, Ledger> =>
+  Effect.flatMap(Ledger, (ledger) =>
     Effect.contextWithEffect((context: Context.Context<never>) => {
       const shared = Option.getOrUndefined(Context.getOption(context, SharedState))
       const scope = Option.getOrUndefined(Context.getOption(context, Scope.Scope))
