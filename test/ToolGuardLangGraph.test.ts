@@ -366,7 +366,7 @@ describe("guardedToolNode is a drop-in for ToolNode", () => {
     expect(await outcomesOf(b, "once")).toEqual(["ok"])
   })
 
-  it("the node runs in an agentarmour.node span carrying agentarmour.tool_calls, the number of calls answered", async () => {
+  it("the node runs in an agentarmour.node span carrying the number of calls answered and of those refused", async () => {
     const exporter = new InMemorySpanExporter()
     const b = bridge(NodeSdk.layer(() => ({
       resource: { serviceName: "test" },
