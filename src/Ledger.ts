@@ -34,7 +34,6 @@ import type {
 import { failureFromInput } from "./internal/ledger/render.js"
 import { Ledger, make } from "./internal/ledger/service.js"
 import { recordCallMembers } from "./internal/ledgerSync.js"
-import { DEFAULT_TABLE_PREFIX } from "./internal/tablePrefix.js"
 
 export {
   /**
@@ -649,6 +648,6 @@ export const pruneSql = (options: {
   readonly tablePrefix?: string | undefined
 }): Effect.Effect<number, LedgerError, SqlClient> =>
   Effect.flatMap(
-    Effect.promise(() => import("./internal/sqlLedger.js")),
-    (internal) => internal.pruneOlderThan(options.tablePrefix ?? DEFAULT_TABLE_PREFIX, options.olderThan)
+    Effect.promise(() => import("./internal/ledger/retention.js")),
+    (retention) => retention.pruneOlderThan(options.tablePrefix, options.olderThan)
   )

@@ -19,8 +19,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 
+import { migrate } from "../internal/ledger/migrations.js"
+import { makeReader } from "../internal/ledger/reader.js"
+import { pruneOlderThan } from "../internal/ledger/retention.js"
+import { tables } from "../internal/ledger/tables.js"
 import * as internal from "../internal/sqlLedger.js"
-import { DEFAULT_TABLE_PREFIX } from "../internal/tablePrefix.js"
+import { decodeTablePrefix } from "../internal/tablePrefix.js"
 import * as Ledger from "../Ledger.js"
 
 /**
@@ -115,23 +119,23 @@ export const prune = (
   options: Options & { readonly olderThan: Duration.DurationInput | string }
 ): Effect.Effect<number, Ledger.LedgerError> => {
   const filename = options.filename ?? DEFAULT_FILENAME
-  const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX
   return Effect.gen(function*() {
     if (Option.isNone(Ledger.parseAge(options.olderThan))) {
       return yield* new Ledger.LedgerError({
         message: `not a duration: ${JSON.stringify(options.olderThan)} (try 30d, 12h, 90m)`
       })
     }
-    const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
+    const prefix = yield* decodeTablePrefix(options.tablePrefix)
+    const t = tables(prefix)
     if (!existsSync(filename)) return yield* new Ledger.LedgerError({ message: `no ledger at ${filename}` })
     return yield* Effect.gen(function*() {
       yield* checkLedger(filename, prefix, t.failures)
-      yield* internal.migrate(prefix).pipe(
+      yield* migrate(prefix).pipe(
         Effect.mapError((e) =>
           new Ledger.LedgerError({ message: `cannot upgrade ${filename}: ${e.message}`, cause: e })
         )
       )
-      return yield* internal.pruneOlderThan(prefix, options.olderThan as Duration.DurationInput)
+      return yield* pruneOlderThan(prefix, options.olderThan as Duration.DurationInput)
     }).pipe(
       Effect.provideServiceEffect(SqlClient.SqlClient, SqliteClient.make({ filename })),
       Effect.provide(Reactivity.layer),
@@ -155,11 +159,10 @@ export const prune = (
  */
 export const layerReadonly = (options?: Options): Layer.Layer<Ledger.Ledger, Ledger.LedgerError> => {
   const filename = options?.filename ?? DEFAULT_FILENAME
-  const prefix = options?.tablePrefix ?? DEFAULT_TABLE_PREFIX
   const open = Effect.gen(function*() {
-    const t = yield* Effect.try({ try: () => internal.tables(prefix), catch: (e) => e as Ledger.LedgerError })
-    yield* checkLedger(filename, prefix, t.failures)
-    const reader = yield* internal.makeReader(prefix)
+    const prefix = yield* decodeTablePrefix(options?.tablePrefix)
+    yield* checkLedger(filename, prefix, tables(prefix).failures)
+    const reader = yield* makeReader(prefix)
     const optional = <A>(self: Effect.Effect<ReadonlyArray<A>, Ledger.LedgerError>) =>
       // tables added after 0.1.0 may be missing in an older file: read them as empty
       Effect.catchAll(self, () => Effect.succeed<ReadonlyArray<A>>([]))

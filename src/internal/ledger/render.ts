@@ -61,3 +61,35 @@ export const failureFromInput = (input: FailureInput): FailureRecord => {
     createdAt: input.createdAt
   }, { disableValidation: true })
 }
+
+/** renders a failure; the same error object failing again is rendered once */
+const renderCache = new WeakMap<
+  object,
+  { readonly errorType: string; readonly errorMessage: string; readonly traceback: string }
+>()
+export const renderCached = (input: FailureInput): FailureRecord => {
+  const single = input.cause._tag === "Fail"
+    ? input.cause.error
+    : input.cause._tag === "Die"
+    ? input.cause.defect
+    : undefined
+  if (single !== null && typeof single === "object") {
+    const hit = renderCache.get(single)
+    if (hit !== undefined) {
+      return new FailureRecord({
+        ...hit,
+        breakerName: input.breakerName,
+        category: input.category,
+        createdAt: input.createdAt
+      }, true)
+    }
+    const record = failureFromInput(input)
+    renderCache.set(single, {
+      errorType: record.errorType,
+      errorMessage: record.errorMessage,
+      traceback: record.traceback
+    })
+    return record
+  }
+  return failureFromInput(input)
+}
