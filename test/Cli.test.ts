@@ -446,7 +446,7 @@ export async function resolve(specifier, context, next) {
         expect(version).toContain("dist/src/cli/main.js")
         expect(version).not.toContain("node_modules")
         expect(help).toContain("@effect/cli")
-        // NodeRuntime and NodeContext (file system, path, terminal) run every command; the HTTP server only `dashboard`
+        // NodeRuntime, the file system, path and terminal run every command; the HTTP server only `dashboard`
         for (const heavy of ["better-sqlite3", "sql-sqlite-node", "@langchain", "NodeHttpServer", "undici"]) {
           expect(help).not.toContain(heavy)
         }
