@@ -89,7 +89,7 @@ export interface DemoResult {
   readonly transitions: ReadonlyArray<Ledger.TransitionRecord>
   /** what each node spent, from the ledger (the dashboard's spend panel) */
   readonly spend: ReadonlyArray<Ledger.UsageSummary>
-  /** ToolGuard's decisions on the fact-checker's tool calls, newest first (`agentarmour ledger tools`) */
+  /** ToolGuard's decisions on the fact-checker's tool calls, newest first (`agentarmour ledger tools`, the dashboard's tool calls panel) */
   readonly toolCalls: ReadonlyArray<Ledger.ToolCallRecord>
 }
 
