@@ -381,12 +381,14 @@ describe("guardedToolNode is a drop-in for ToolNode", () => {
       { toolCalls: [{ name: "search", args: { query: "b" } }] },
       "done"
     ])
-    await graphOf(model, guardedToolNode(b, [search])).invoke(go)
+    await graphOf(model, guardedToolNode(b, [search], { name: "web-tools" })).invoke(go)
     const spans = exporter.getFinishedSpans().filter((s) => s.name === "agentarmour.node")
     expect(SPAN_TOOL_CALLS).toBe("agentarmour.tool_calls")
     expect(spans.map((s) => s.attributes[SPAN_TOOL_CALLS])).toEqual([3, 1])
     expect(SPAN_TOOL_REFUSALS).toBe("agentarmour.tool_refusals")
     expect(spans.map((s) => s.attributes[SPAN_TOOL_REFUSALS])).toEqual([2, 0])
+    // the graph node's name, as protectNode's span has it
+    expect(spans.map((s) => s.attributes["agentarmour.node"])).toEqual(["tools", "tools"])
   })
 
   it("a tool that throws a hostile value (getters that throw) is answered with an error ToolMessage; the run goes on", async () => {

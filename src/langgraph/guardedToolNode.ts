@@ -16,6 +16,7 @@ import * as CircuitBreaker from "../CircuitBreaker.js"
 import { describe } from "../internal/describe.js"
 import { isBreakerRefusal, isToolCallError } from "../internal/toolGuard/errors.js"
 import * as ToolGuard from "../ToolGuard.js"
+import * as LG from "./internal/langgraph.js"
 import { runNowOf } from "./internal/protect/respond.js"
 import * as Span from "./internal/protect/span.js"
 import * as LangGraphBridge from "./LangGraphBridge.js"
@@ -249,10 +250,14 @@ export const guardedToolNode = <R>(
       for (const call of calls) outputs.push(yield* Effect.locally(runOne(g, call, config), currentDecisions, asked))
       return outputs
     })
-    const spanned = Span.withNodeSpan(node, { [Span.SPAN_NODE]: options.name ?? "tools" }, (outputs) => ({
-      [Span.SPAN_TOOL_CALLS]: outputs.length,
-      [Span.SPAN_TOOL_REFUSALS]: outputs.filter(isErrorMessage).length
-    }))
+    const spanned = Span.withNodeSpan(
+      node,
+      { [Span.SPAN_NODE]: LG.nodeName(config, options.name ?? "tools") },
+      (outputs) => ({
+        [Span.SPAN_TOOL_CALLS]: outputs.length,
+        [Span.SPAN_TOOL_REFUSALS]: outputs.filter(isErrorMessage).length
+      })
+    )
     const result = runNow(spanned, config)
     const outputs = result instanceof Promise ? await result : result
     if (outputs.some(isCommand)) {
