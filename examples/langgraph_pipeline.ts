@@ -350,7 +350,7 @@ export const runDemo = async (options: DemoOptions = {}): Promise<DemoResult> =>
     const transitions = await ledger((l) => l.transitions({ limit: 1000 }))
     const spend = await ledger((l) => Effect.zipRight(l.flush, l.usage({ by: "node" })))
     const toolCalls = await ledger((l) => l.toolCalls({ limit: 10_000 }))
-    const { table } = await import("../src/cli/Cli.js")
+    const { table } = await import("../src/cli/format.js")
     log("\nledger summary:\n")
     log(table(
       ["BREAKER", "STATE", "FAILURES", "TRANSITIONS", "FALLBACKS"],
