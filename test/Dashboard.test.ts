@@ -546,6 +546,59 @@ describe("Dashboard.layer", () => {
   )
 })
 
+describe("Dashboard.layer and the app's router", () => {
+  /** status, headers (but the date and the connection's own) and the first bytes of a route */
+  const answer = (port: number, path: string) =>
+    Effect.promise(async () => {
+      const controller = new AbortController()
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: controller.signal })
+      const reader = res.body!.getReader()
+      const first = new TextDecoder().decode((await reader.read()).value)
+      controller.abort()
+      const headers: Array<string> = []
+      res.headers.forEach((value, key) => {
+        if (key !== "date" && key !== "keep-alive") headers.push(`${key}: ${value}`)
+      })
+      headers.sort()
+      return { status: res.status, headers, first: first.replace(/"generatedAt":"[^"]*"/, "") }
+    })
+
+  const portOf = (context: Context.Context<HttpServer.HttpServer>) => {
+    const address = Context.get(context, HttpServer.HttpServer).address
+    return address._tag === "TcpAddress" ? address.port : 0
+  }
+
+  it.live(
+    "Dashboard.layer answers /api/summary and /events exactly as Dashboard.make's router does (status, headers, body)",
+    () =>
+      Effect.gen(function*() {
+        const ledger = yield* Ledger.Ledger
+        yield* ledger.recordTransition(
+          new Ledger.TransitionRecord({
+            breakerName: "same",
+            fromState: "CLOSED",
+            toState: "OPEN",
+            reason: "one implementation",
+            createdAt: new Date()
+          })
+        )
+        const viaLayer = portOf(yield* Layer.build(Dashboard.layer({ port: 0, pollInterval: "1 minute" })))
+        const app = yield* Dashboard.make({ pollInterval: "1 minute" })
+        const viaApp = portOf(
+          yield* Layer.build(
+            HttpServer.serve(app).pipe(Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0 })))
+          )
+        )
+        for (const path of ["/api/summary", "/events", "/api/summary?x=1"]) {
+          const [fromLayer, fromApp] = [yield* answer(viaLayer, path), yield* answer(viaApp, path)]
+          expect(fromLayer, path).toEqual(fromApp)
+          expect(fromLayer.first, path).toContain("one implementation")
+        }
+      }).pipe(Effect.scoped, Effect.provide(Ledger.layerMemory)),
+    30_000
+  )
+})
+
 describe("Dashboard shutdown", () => {
   it.live(
     "closing Dashboard.layer's scope with an open /events client returns, and the client's stream ends",

@@ -180,12 +180,28 @@ const json = (body: string) => HttpServerResponse.text(body, { contentType: "app
 
 const frameError = (message: string) => HttpServerResponse.unsafeJson({ error: message }, { status: 500 })
 
-/** a snapshot the producer made, as the wire shows it */
-const summaryRoute = (producer: Producer.Producer) =>
-  Effect.map(
-    producer.latest,
-    (frame) => frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message)
-  )
+/** `/api/summary`: the summary of the newest frame, encoded once by the producer */
+const summaryResponse = (frame: Producer.Frame) =>
+  frame._tag === "Snapshot" ? json(frame.summaryJson) : frameError(frame.message)
+
+/** `/events`: a stream fed by the producer (the newest frame's event at once, then every new one) */
+const eventsResponse = (producer: Producer.Producer) => () => {
+  const body = new PassThrough()
+  Node.subscribe(producer, body)
+  // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
+  return HttpServerResponse.raw(body, { headers: Node.SSE_HEADERS })
+}
+
+/**
+ * The routes every open page hits, answered from the newest frame alone. The
+ * router serves them; `Dashboard.layer`'s Node server calls the same
+ * functions before the router, without an Effect per request.
+ */
+const liveRoutes = (producer: Producer.Producer): Node.LiveRoutes =>
+  new Map([
+    ["/api/summary", summaryResponse],
+    ["/events", eventsResponse(producer)]
+  ])
 
 const statsRoute = (producer: Producer.Producer) =>
   HttpServerRequest.schemaSearchParams(StatsQuery).pipe(
@@ -228,14 +244,6 @@ const usageRoute = HttpServerRequest.schemaSearchParams(UsageQuery).pipe(
     LedgerError: (e) => Effect.succeed(serverError(e))
   })
 )
-
-const events = (producer: Producer.Producer) =>
-  Effect.sync(() => {
-    const body = new PassThrough()
-    Node.subscribe(producer, body)
-    // a new frame comes at least once a minute (the charts move on), which keeps idle connections alive
-    return HttpServerResponse.raw(body, { headers: Node.SSE_HEADERS })
-  })
 
 /**
  * The values of `agentarmour_breaker_state`: a state is a value, never a
@@ -363,24 +371,27 @@ const metricsRoute = (producer: Producer.Producer) =>
 export type AppOptions = Pick<Options, "pollInterval">
 
 const router = (producer: Producer.Producer) =>
-  HttpRouter.empty.pipe(
+  HttpRouter.fromIterable(
+    Array.from(
+      liveRoutes(producer),
+      ([path, respond]) => HttpRouter.makeRoute("GET", path, Effect.map(producer.latest, respond))
+    )
+  ).pipe(
     HttpRouter.get("/", Effect.succeed(HttpServerResponse.html(assets.html))),
     HttpRouter.get("/assets/dashboard.css", asset(() => assets.css, "text/css; charset=utf-8")),
     HttpRouter.get("/assets/dashboard.js", asset(() => assets.js, "text/javascript; charset=utf-8")),
     HttpRouter.get("/assets/uPlot.min.css", asset(() => uplot().css, "text/css; charset=utf-8")),
     HttpRouter.get("/assets/uPlot.iife.min.js", asset(() => uplot().js, "text/javascript; charset=utf-8")),
-    HttpRouter.get("/api/summary", summaryRoute(producer)),
     HttpRouter.get("/api/stats", statsRoute(producer)),
     HttpRouter.get("/api/usage", usageRoute),
     HttpRouter.get("/api/tools", toolsRoute(producer)),
     HttpRouter.get("/api/failures", Effect.flatMap(Ledger.Ledger, (l) => list(l.failures))),
     HttpRouter.get("/api/transitions", Effect.flatMap(Ledger.Ledger, (l) => list(l.transitions))),
-    HttpRouter.get("/events", events(producer)),
     HttpRouter.get("/metrics", metricsRoute(producer))
   ).pipe(
     Effect.catchTag("RouteNotFound", () =>
       Effect.succeed(HttpServerResponse.unsafeJson({ error: "not found" }, { status: 404 }))),
-    Effect.map(HttpServerResponse.setHeaders(Node.SECURITY_HEADERS))
+    Effect.map(Node.secure)
   )
 
 /**
@@ -463,7 +474,10 @@ export const layer = (
     Effect.map(makeProducer("Dashboard.layer", options), (producer) =>
       HttpServer.serve(router(producer)).pipe(
         Layer.provideMerge(
-          Node.serverLayer(producer, { port: options?.port ?? 8765, host: options?.host ?? "127.0.0.1" })
+          Node.serverLayer(producer, liveRoutes(producer), {
+            port: options?.port ?? 8765,
+            host: options?.host ?? "127.0.0.1"
+          })
         )
       ))
   )

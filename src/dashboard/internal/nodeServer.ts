@@ -1,9 +1,20 @@
 /**
  * The Node side of the dashboard: its security headers, SSE clients fed by
- * the shared producer, and the HTTP server of `Dashboard.layer`, which answers
- * the two routes every open page hits before Effect's router sees them.
+ * the shared producer, and the HTTP server of `Dashboard.layer`, which
+ * answers the live routes with the router's own handlers and ends the SSE
+ * clients when it closes.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse
+} from "node:http"
+import { pipeline, Readable } from "node:stream"
+
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 
@@ -65,38 +76,52 @@ export const endClients = (producer: Producer.Producer): void => {
 }
 
 /**
- * A Node server that answers the two routes every open page hits, `/events`
- * and `/api/summary`, straight from the producer before Effect's router sees
- * the request; everything else goes to the app. 200 pages connecting at once
- * then cost what they cost plain Node ("Dashboard under load" in
- * `docs/performance.md`).
+ * The routes answered from the newest frame alone, by path: `Dashboard`'s
+ * router serves them, and `Dashboard.layer`'s Node server calls the very same
+ * function before the router sees the request (see `nodeServer`).
  */
-const nodeServer = (producer: Producer.Producer): Server => {
+export type LiveRoutes = ReadonlyMap<
+  HttpRouter.PathInput,
+  (frame: Producer.Frame) => HttpServerResponse.HttpServerResponse
+>
+
+/** adds the security headers: every response of the router, and of the live routes on the Node server */
+export const secure = HttpServerResponse.setHeaders(SECURITY_HEADERS)
+
+/** writes a response as `@effect/platform-node` does, for the bodies the live routes give */
+const write = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
+  res.writeHead(response.status, response.headers as OutgoingHttpHeaders)
+  const body = response.body
+  if (body._tag === "Uint8Array") res.end(body.body)
+  else if (body._tag === "Raw" && body.body instanceof Readable) pipeline(body.body, res, () => {})
+  else res.end()
+}
+
+/**
+ * A Node server that answers the live routes (`/events`, `/api/summary`) once
+ * the producer has a frame, with the router's own handlers but without an
+ * Effect per request, so that 200 pages connecting at once cost what they cost
+ * plain Node ("Dashboard under load" in `docs/performance.md`); every other
+ * request, and these before the first frame, go to the app's router. Its
+ * `close` (the layer's scope, SIGTERM in the CLI) first ends the producer's SSE
+ * streams, which would otherwise hold it open, then its idle keep-alive
+ * connections.
+ */
+const nodeServer = (producer: Producer.Producer, routes: LiveRoutes): Server => {
   const server = createServer()
-  const emit = server.emit
-  const fast = (req: IncomingMessage, res: ServerResponse): boolean => {
+  const answer = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== "GET" || req.url === undefined) return false
-    const path = req.url.split("?", 1)[0]
-    if (path === "/events") {
-      res.writeHead(200, { ...SECURITY_HEADERS, ...SSE_HEADERS })
-      subscribe(producer, res)
-      return true
-    }
-    if (path === "/api/summary") {
-      const frame = producer.unsafeCurrent()
-      if (frame === undefined) return false
-      const body = frame._tag === "Snapshot" ? frame.summaryJson : JSON.stringify({ error: frame.message })
-      res.writeHead(frame._tag === "Snapshot" ? 200 : 500, { ...SECURITY_HEADERS, "content-type": "application/json" })
-      res.end(body)
-      return true
-    }
-    return false
+    const respond = routes.get(req.url.split("?", 1)[0] as HttpRouter.PathInput)
+    const frame = producer.unsafeCurrent()
+    if (respond === undefined || frame === undefined) return false
+    write(res, secure(respond(frame)))
+    return true
   }
+  const emit = server.emit
   server.emit = function(this: Server, event: string, ...args: Array<any>) {
-    if (event === "request" && fast(args[0], args[1])) return true
+    if (event === "request" && answer(args[0], args[1])) return true
     return emit.apply(this, [event, ...args] as Parameters<typeof emit>)
   } as typeof server.emit
-  // closing (the layer's scope, SIGTERM in the CLI) ends the streams that would hold it open
   const close = server.close
   server.close = function(this: Server, callback?: (err?: Error) => void) {
     endClients(producer)
@@ -107,6 +132,9 @@ const nodeServer = (producer: Producer.Producer): Server => {
   return server
 }
 
-/** the Node HTTP server layer with the fast path in front of the app */
-export const serverLayer = (producer: Producer.Producer, options: { readonly port: number; readonly host: string }) =>
-  NodeHttpServer.layer(() => nodeServer(producer), options)
+/** the Node HTTP server layer of `Dashboard.layer` */
+export const serverLayer = (
+  producer: Producer.Producer,
+  routes: LiveRoutes,
+  options: { readonly port: number; readonly host: string }
+) => NodeHttpServer.layer(() => nodeServer(producer, routes), options)
