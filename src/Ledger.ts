@@ -14,7 +14,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as ParseResult from "effect/ParseResult"
 
-import { addCall, addFallback, callStatsOf, countCall, minuteOf } from "./internal/ledger/callCounters.js"
+import * as counters from "./internal/ledger/callCounters.js"
+import { minuteOf } from "./internal/ledger/callCounters.js"
 import type { CallCounter } from "./internal/ledger/callCounters.js"
 import type { SqlOptions } from "./internal/ledger/options.js"
 import { BreakerSummary, DEFAULT_LIMIT, FailureRecord, UsageSummary } from "./internal/ledger/records.js"
@@ -48,14 +49,6 @@ export {
 } from "./internal/ledger/age.js"
 export {
   /**
-   * @internal how a call's outcome adds to its minute
-   */
-  addCall,
-  /**
-   * @internal how a fallback adds to its minute
-   */
-  addFallback,
-  /**
    * Per-breaker, per-minute call counters kept in memory until written.
    *
    * @since 0.2.0
@@ -63,20 +56,24 @@ export {
    */
   type CallCounter,
   /**
-   * @internal one row of call statistics
-   */
-  callStatsOf,
-  /**
-   * @internal adds one call or fallback to the counters of its breaker and minute
-   */
-  countCall,
-  /**
    * Start of the minute of `millis`, as an ISO string
    *
    * @since 0.2.0
    */
   minuteOf
 } from "./internal/ledger/callCounters.js"
+
+/** @internal how a call's outcome adds to its minute */
+export const addCall = counters.addCall
+
+/** @internal how a fallback adds to its minute */
+export const addFallback = counters.addFallback
+
+/** @internal one row of call statistics */
+export const callStatsOf = counters.callStatsOf
+
+/** @internal adds one call or fallback to the counters of its breaker and minute */
+export const countCall = counters.countCall
 export {
   /**
    * Records an SQL ledger could not write.
