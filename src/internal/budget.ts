@@ -18,9 +18,10 @@ import * as Option from "effect/Option"
 
 import type * as Budget from "../Budget.js"
 import { currentRun } from "../CascadeGuard.js"
-import * as Ledger from "../Ledger.js"
 import { BudgetExceededError } from "./budgetError.js"
 import { makeMemory, type MemoryStore, SpentNow } from "./budgetStore.js"
+import { UsageRecord } from "./ledger/records.js"
+import { Ledger } from "./ledger/service.js"
 
 export const TypeId: Budget.TypeId = Symbol.for("agentarmour/Budget") as Budget.TypeId
 
@@ -123,9 +124,9 @@ const amount = (n: number | undefined): number => (n !== undefined && Number.isF
 export const make = (
   config: Budget.BudgetConfig,
   explicitStore: Budget.BudgetStore | undefined
-): Effect.Effect<Budget.Budget, never, Ledger.Ledger> =>
+): Effect.Effect<Budget.Budget, never, Ledger> =>
   Effect.gen(function*() {
-    const ledger = yield* Ledger.Ledger
+    const ledger = yield* Ledger
     const name = config.name
     const perRun = config.perRun
     const perWindow = config.perWindow
@@ -337,7 +338,7 @@ export const make = (
         }
         let effect: Effect.Effect<void> = Effect.catchAllCause(
           ledger.recordUsage(
-            new Ledger.UsageRecord({
+            new UsageRecord({
               node: usage.node ?? name,
               budget: name,
               runId: runId === DEFAULT_RUN ? null : runId,
