@@ -636,3 +636,30 @@ describe("guardedToolNode: options", () => {
     expect(() => guardedToolNode(bridge(), [search, search])).toThrow(/two tools are named "search"/)
   })
 })
+
+describe("guardedToolNode: a tool with a JSON schema (as MCP tools have)", () => {
+  it("arguments are validated against the JSON schema: the refusal names each field, valid ones run", async () => {
+    const ran: Array<unknown> = []
+    const book = tool(async (args) => (ran.push(args), "booked"), {
+      name: "book",
+      description: "book a room",
+      schema: {
+        type: "object",
+        properties: { room: { type: "string" }, nights: { type: "integer", minimum: 1 } },
+        required: ["room", "nights"]
+      }
+    })
+    const model = AgentMock.model([
+      { toolCalls: [{ name: "book", args: { nights: 0 } }] },
+      { toolCalls: [{ name: "book", args: { room: "12", nights: 2 } }] },
+      "done"
+    ])
+    const out = await graphOf(model, guardedToolNode(bridge(), [book])).invoke(go)
+    const [refused, booked] = toolMessages(out.messages)
+    expect(refused!.status).toBe("error")
+    expect(refused!.content).toContain("room: is missing")
+    expect(refused!.content).toContain("nights:")
+    expect(booked!.content).toBe("booked")
+    expect(ran).toEqual([{ room: "12", nights: 2 }])
+  })
+})

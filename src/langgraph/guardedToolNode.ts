@@ -6,6 +6,7 @@
  * @since 0.3.0
  */
 import { type AIMessage, isAIMessage, ToolMessage } from "@langchain/core/messages"
+import { Validator } from "@langchain/core/utils/json_schema"
 import { END, isCommand, type LangGraphRunnableConfig } from "@langchain/langgraph"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -91,17 +92,58 @@ interface Call {
   readonly args: unknown
 }
 
-/** the tool's own schema (zod's `safeParse`), as an Effect Schema whose issues name the fields */
+type Issue = { readonly path: ReadonlyArray<string | number>; readonly message: string }
+
+/** the issues of a zod schema (`safeParse`) */
+const zodIssues = (schema: { safeParse: (u: unknown) => any }) => (u: unknown): ReadonlyArray<Issue> => {
+  const result = schema.safeParse(u)
+  if (result.success) return []
+  return (result.error.issues as ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>).map((i) => ({
+    path: i.path.filter((p): p is string | number => typeof p !== "symbol"),
+    message: i.message
+  }))
+}
+
+/** keywords whose error only says that a nested one failed (the nested one is reported) */
+const aggregateKeywords = new Set(["properties", "items", "prefixItems", "allOf", "$ref", "additionalItems"])
+
+const pathOf = (instanceLocation: string): Array<string> =>
+  instanceLocation.split("/").slice(1).map((p) => decodeURIComponent(p.replace(/~1/g, "/").replace(/~0/g, "~")))
+
+/** the issues of a JSON schema (an MCP tool's `inputSchema`), checked by LangChain's own validator */
+const jsonSchemaIssues = (schema: object) => {
+  const validator = new Validator(schema as any, "7", false)
+  return (u: unknown): ReadonlyArray<Issue> => {
+    const result = validator.validate(u)
+    if (result.valid) return []
+    return result.errors.filter((e) => !aggregateKeywords.has(e.keyword)).map((e) => {
+      const missing = e.keyword === "required" ? /property "(.+)"/.exec(e.error)?.[1] : undefined
+      return missing === undefined
+        ? { path: pathOf(e.instanceLocation), message: e.error }
+        : { path: [...pathOf(e.instanceLocation), missing], message: "is missing" }
+    })
+  }
+}
+
+const isJsonSchema = (u: unknown): u is object =>
+  typeof u === "object" && u !== null &&
+  ("type" in u || "properties" in u || "anyOf" in u || "oneOf" in u || "$ref" in u)
+
+/**
+ * The tool's own schema — zod (`safeParse`) or a JSON schema — as an Effect
+ * Schema whose issues name the fields; a tool without one takes anything.
+ */
 const argsSchema = (tool: StructuredToolInterface): Schema.Schema<any, any> => {
-  const schema = tool.schema as { safeParse?: (u: unknown) => any } | undefined
-  if (schema === undefined || typeof schema.safeParse !== "function") return Schema.Unknown
+  const schema = tool.schema as { safeParse?: unknown } | undefined
+  const issuesOf = typeof schema?.safeParse === "function"
+    ? zodIssues(schema as { safeParse: (u: unknown) => any })
+    : isJsonSchema(schema)
+    ? jsonSchemaIssues(schema)
+    : undefined
+  if (issuesOf === undefined) return Schema.Unknown
   return Schema.Unknown.pipe(Schema.filter((u) => {
-    const result = schema.safeParse!(u)
-    if (result.success) return true
-    return (result.error.issues as ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>).map((i) => ({
-      path: i.path.filter((p): p is string | number => typeof p !== "symbol"),
-      message: i.message
-    }))
+    const issues = issuesOf(u)
+    return issues.length === 0 ? true : issues
   }))
 }
 
