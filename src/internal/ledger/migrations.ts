@@ -10,6 +10,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 
 import type { TablePrefix } from "../tablePrefix.js"
+import { countTotals } from "./summary.js"
 import { tables } from "./tables.js"
 
 /** runs the migrations of a ledger with this prefix (idempotent; an older ledger is upgraded) */
@@ -149,13 +150,5 @@ export const rebuildTotals = (prefix: TablePrefix) =>
     const t = tables(prefix)
     yield* sql`DELETE FROM ${sql(t.totals)}`
     yield* sql`INSERT INTO ${sql(t.totals)} (breaker_name, failures, last_failure_at, transitions, fallbacks)
-      SELECT breaker_name, SUM(f), MAX(l), SUM(tr), SUM(fb) FROM (
-        SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${
-      sql(t.failures)
-    } GROUP BY breaker_name
-        UNION ALL
-        SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
-        UNION ALL
-        SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
-      ) x GROUP BY breaker_name`
+      ${countTotals(sql, t)}`
   })

@@ -19,6 +19,30 @@ import type { Tables } from "./tables.js"
 
 const DAY_MILLIS = 24 * 3600_000
 
+interface TotalsRow {
+  readonly breaker_name: string
+  readonly failures: unknown
+  readonly last_at: string | null
+  readonly transitions: unknown
+  readonly fallbacks: unknown
+}
+
+/**
+ * The per-breaker totals counted from the event tables, in the totals
+ * table's column order (what a migration fills it with, and what a ledger
+ * without one reads).
+ */
+export const countTotals = (sql: SqlClient.SqlClient, t: Tables) =>
+  sql<TotalsRow>`
+    SELECT breaker_name, SUM(f) AS failures, MAX(l) AS last_at, SUM(tr) AS transitions, SUM(fb) AS fallbacks FROM (
+      SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${sql(t.failures)}
+      GROUP BY breaker_name
+      UNION ALL
+      SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
+      UNION ALL
+      SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
+    ) x GROUP BY breaker_name`
+
 /** the per-breaker summary: one grouped, indexed query per table; never a per-row subquery */
 export const readSummary = (
   sql: SqlClient.SqlClient,
@@ -28,32 +52,12 @@ export const readSummary = (
     const now = yield* Clock.currentTimeMillis
     const since = new Date(now - DAY_MILLIS).toISOString()
     const sinceMinute = minuteOf(now - DAY_MILLIS)
-    // the running totals (one row per breaker); a 0.1 file read without migrating has none: count
-    const totals = yield* sql<
-      { breaker_name: string; failures: unknown; last_at: string | null; transitions: unknown; fallbacks: unknown }
-    >`
+    // the running totals (one row per breaker)
+    const totals = yield* sql<TotalsRow>`
     SELECT breaker_name, failures, last_failure_at AS last_at, transitions, fallbacks FROM ${sql(t.totals)}
     WHERE failures > 0 OR transitions > 0 OR fallbacks > 0`.pipe(
-      Effect.catchAll(() =>
-        sql<
-          {
-            breaker_name: string
-            failures: unknown
-            last_at: string | null
-            transitions: unknown
-            fallbacks: unknown
-          }
-        >`
-        SELECT breaker_name, SUM(f) AS failures, MAX(l) AS last_at, SUM(tr) AS transitions, SUM(fb) AS fallbacks FROM (
-          SELECT breaker_name, COUNT(*) AS f, MAX(created_at) AS l, 0 AS tr, 0 AS fb FROM ${
-          sql(t.failures)
-        } GROUP BY breaker_name
-          UNION ALL
-          SELECT breaker_name, 0, NULL, COUNT(*), 0 FROM ${sql(t.transitions)} GROUP BY breaker_name
-          UNION ALL
-          SELECT breaker_name, 0, NULL, 0, COUNT(*) FROM ${sql(t.fallbacks)} GROUP BY breaker_name
-        ) x GROUP BY breaker_name`
-      )
+      // a 0.1 file read without migrating has no totals table: count them
+      Effect.catchAll(() => countTotals(sql, t))
     )
     // the last 24 hours: one covering range of the (breaker_name, created_at) index per breaker
     // (a correlated count per breaker of the totals, not per row)
