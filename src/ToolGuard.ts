@@ -34,6 +34,7 @@ import {
   ToolPermissionError,
   UnknownToolError
 } from "./internal/toolGuard/errors.js"
+import { Limit, PermissionSchema } from "./internal/toolGuard/options.js"
 import { parseArgs } from "./internal/toolGuard/repair.js"
 import { nearest } from "./internal/toolGuard/suggest.js"
 import * as Ledger from "./Ledger.js"
@@ -202,10 +203,6 @@ const isSchema = Schema.declare((u): u is Schema.Schema<any, any> => Schema.isSc
   message: () => "Expected a Schema (from effect/Schema)"
 })
 
-const Limit = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)).annotations({
-  message: () => "Expected an integer of at least 1"
-})
-
 const Fn = Schema.declare((u): u is (...args: ReadonlyArray<any>) => any => typeof u === "function", {
   identifier: "Function",
   message: () => "Expected a function"
@@ -214,7 +211,7 @@ const Fn = Schema.declare((u): u is (...args: ReadonlyArray<any>) => any => type
 const ToolSpecSchema = Schema.Struct({
   args: isSchema,
   result: Schema.optional(isSchema),
-  permission: Schema.optional(Schema.Literal("allow", "ask", "deny")),
+  permission: Schema.optional(PermissionSchema),
   maxCallsPerRun: Schema.optional(Limit),
   breaker: Schema.optional(Schema.Object)
 })

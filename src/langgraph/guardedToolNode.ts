@@ -16,6 +16,7 @@ import * as Schema from "effect/Schema"
 import * as CircuitBreaker from "../CircuitBreaker.js"
 import { describe } from "../internal/describe.js"
 import { isBreakerRefusal, isToolCallError } from "../internal/toolGuard/errors.js"
+import { Limit, PermissionSchema } from "../internal/toolGuard/options.js"
 import * as ToolGuard from "../ToolGuard.js"
 import * as LG from "./internal/langgraph.js"
 import { runNowOf } from "./internal/protect/respond.js"
@@ -147,12 +148,8 @@ const argsSchema = (tool: StructuredToolInterface): Schema.Schema<any, any> => {
   }))
 }
 
-const Limit = Schema.Int.pipe(Schema.greaterThanOrEqualTo(1)).annotations({
-  message: () => "Expected an integer of at least 1"
-})
-
 const OptionsSchema = Schema.Struct({
-  permissions: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Literal("allow", "ask", "deny") })),
+  permissions: Schema.optional(Schema.Record({ key: Schema.String, value: PermissionSchema })),
   maxCallsPerRun: Schema.optional(Limit),
   repeats: Schema.optional(Schema.Struct({ max: Limit })),
   repair: Schema.optional(Schema.Boolean),
