@@ -29,6 +29,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 
+import { messageOf } from "../internal/describe.js"
 import { dashboard } from "./dashboardCommand.js"
 import { demo } from "./demoCommand.js"
 import type { CliError } from "./errors.js"
@@ -154,7 +155,7 @@ const report = (cause: Cause.Cause<CliError | ValidationError.ValidationError>):
     onSome: (e) => (ValidationError.isValidationError(e) ? Effect.void : line(e.message)),
     onNone: () => {
       const defect = Cause.squash(cause)
-      return line(`unexpected error: ${defect instanceof Error ? defect.message : String(defect)}`)
+      return line(`unexpected error: ${messageOf(defect)}`)
     }
   })
 }

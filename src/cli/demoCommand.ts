@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
+import { messageOf } from "../internal/describe.js"
 import { hasPeer } from "../internal/peer.js"
 import { CliError } from "./errors.js"
 import { withFlagSchema } from "./options.js"
@@ -50,8 +51,7 @@ const runDemo = (options: { readonly db: string; readonly runs: number }) =>
       const controller = new AbortController()
       const done = demo.runDemo({ filename: options.db, runs: options.runs, signal: controller.signal }).then(
         () => resume(Effect.void),
-        (e: unknown) =>
-          resume(new CliError({ message: `the demo failed: ${e instanceof Error ? e.message : String(e)}` }))
+        (e: unknown) => resume(new CliError({ message: `the demo failed: ${messageOf(e)}` }))
       )
       return Effect.promise(() => {
         controller.abort()

@@ -58,6 +58,10 @@ export const describe = (u: unknown, max: number = MAX_DESCRIPTION): string => {
   return bound(typeof text === "string" ? text : "an unreadable value", max)
 }
 
+/** an Error's own message, whole (what a user's code wrote), else the value described; never throws */
+export const messageOf = (u: unknown): string =>
+  attempt(() => (u instanceof Error && typeof u.message === "string" ? u.message : undefined)) ?? describe(u)
+
 /** `describe` of a cause's main failure (`Cause.squash`) */
 export const describeCause = (cause: Cause.Cause<unknown>, max: number = MAX_DESCRIPTION): string =>
   describe(attempt(() => Cause.squash(cause)), max)

@@ -14,7 +14,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Schema from "effect/Schema"
 
 import * as CircuitBreaker from "../CircuitBreaker.js"
-import { describe } from "../internal/describe.js"
+import { describe, messageOf } from "../internal/describe.js"
 import { isBreakerRefusal, isToolCallError } from "../internal/toolGuard/errors.js"
 import { Limit, PermissionSchema } from "../internal/toolGuard/options.js"
 import * as ToolGuard from "../ToolGuard.js"
@@ -304,16 +304,6 @@ export const guardedToolNode = <R>(
     }
     return Array.isArray(state) ? outputs : { [key]: outputs }
   }
-}
-
-/** an Error's message, else the value described (total: a hostile getter does not escape) */
-const messageOf = (error: unknown): string => {
-  try {
-    if (error instanceof Error && typeof error.message === "string") return error.message
-  } catch {
-    // described below
-  }
-  return describe(error)
 }
 
 const isErrorMessage = (u: unknown): boolean => u instanceof ToolMessage && u.status === "error"
